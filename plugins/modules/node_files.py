@@ -1,0 +1,434 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_files
+short_description: Read, write and remove files on a node in one round trip
+version_added: 0.1.0
+description:
+  - The node-side half of this collection's action plugins. The controller computes file
+    contents (with C(tomlkit), which never has to exist on the node) and this module does
+    the I/O in one round trip per phase.
+  - Reads files and glob matches, and reports the containerd version.
+  - Writes files atomically (temporary file in the same directory, then rename), with
+    mode and ownership applied before the content becomes visible, optional backup,
+    optional validation command, and an optimistic lock on the content read earlier.
+  - Most users call M(peerpull.spegel.toml_file), M(peerpull.spegel.containerd_config) or
+    M(peerpull.spegel.containerd_hosts) rather than this module.
+author:
+  - peerpull.spegel contributors
+attributes:
+  check_mode:
+    support: full
+    details: In check mode reads run and nothing is written or removed.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  read:
+    description: Files to read whole. A missing file is reported with RV(files[].exists=false).
+    type: list
+    elements: path
+    default: []
+  read_globs:
+    description:
+      - Shell glob patterns; every regular file that matches is read as with O(read).
+      - Used for containerd C(imports) drop-ins.
+    type: list
+    elements: str
+    default: []
+  containerd_version:
+    description:
+      - Run C(containerd --version) and return its output in RV(containerd).
+    type: bool
+    default: false
+  write:
+    description:
+      - Files to write. All are staged and validated before the first one replaces its
+        target, so a rejected file leaves every target untouched.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: File to write.
+        type: path
+        required: true
+      content:
+        description: The whole new content (UTF-8 text).
+        type: str
+        required: true
+      mode:
+        description:
+          - Octal mode of the file. Unset keeps the mode of an existing file, or C(0644)
+            for a new one.
+        type: raw
+      owner:
+        description: Owner of the file. Unset keeps the existing owner (or the caller).
+        type: str
+      group:
+        description: Group of the file. Unset keeps the existing group (or the caller's).
+        type: str
+      backup:
+        description: Keep a timestamped copy of the previous file next to it.
+        type: bool
+        default: false
+      create_parents:
+        description: Create missing parent directories (mode C(0755)).
+        type: bool
+        default: false
+      expected_checksum:
+        description:
+          - SHA-1 of the content the controller computed from. The write fails if the file
+            changed since then; the empty string means the file must not exist.
+        type: str
+      validate:
+        description:
+          - Command run against the temporary file before it replaces the target; C(%s)
+            is replaced by the temporary file's path. A non-zero exit aborts the write and
+            leaves the target untouched.
+        type: str
+  remove:
+    description: Files to remove, after the writes.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: File to remove.
+        type: path
+        required: true
+      backup:
+        description: Keep a timestamped copy of the file before removing it.
+        type: bool
+        default: false
+      expected_checksum:
+        description: As for O(write[].expected_checksum).
+        type: str
+      remove_empty_parent:
+        description: Also remove the parent directory when it is left empty.
+        type: bool
+        default: false
+notes:
+  - File contents are transferred base64-encoded and are never logged on the node.
+seealso:
+  - module: peerpull.spegel.toml_file
+  - module: peerpull.spegel.containerd_config
+"""
+
+EXAMPLES = r"""
+- name: Read the containerd config and its drop-ins, and report the containerd version
+  peerpull.spegel.node_files:
+    read:
+      - /etc/containerd/config.toml
+    read_globs:
+      - /etc/containerd/config.d/*.toml
+    containerd_version: true
+  register: node_state
+
+- name: Replace a file atomically, validated by containerd, keeping a backup
+  peerpull.spegel.node_files:
+    write:
+      - path: /etc/containerd/config.toml
+        content: "{{ new_config }}"
+        backup: true
+        validate: containerd --config %s config dump
+"""
+
+RETURN = r"""
+files:
+  description: What was read, keyed by path.
+  returned: always
+  type: dict
+  contains:
+    exists:
+      description: Whether the path exists.
+      type: bool
+    content_b64:
+      description: The file's content, base64-encoded.
+      type: str
+    checksum:
+      description: SHA-1 of the content (empty when the file does not exist).
+      type: str
+    mode:
+      description: Octal permission bits.
+      type: str
+    owner:
+      description: Owner name.
+      type: str
+    group:
+      description: Group name.
+      type: str
+    uid:
+      description: Numeric owner.
+      type: int
+    gid:
+      description: Numeric group.
+      type: int
+    error:
+      description: Why the file could not be read, when it exists but cannot be read.
+      type: str
+globs:
+  description: Sorted regular files matched by each pattern of O(read_globs).
+  returned: always
+  type: dict
+containerd:
+  description: The containerd binary found on the node.
+  returned: when O(containerd_version=true)
+  type: dict
+  contains:
+    path:
+      description: Path of the binary, empty when containerd is not installed.
+      type: str
+    version_output:
+      description: First line printed by C(containerd --version).
+      type: str
+written:
+  description: One entry per O(write) and O(remove) item that changed something.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file.
+      type: str
+    action:
+      description: C(written) or C(removed).
+      type: str
+    backup_file:
+      description: The backup made, if any.
+      type: str
+    validate_stdout:
+      description: Standard output of the validation command.
+      type: str
+"""
+
+import base64
+import glob
+import grp
+import hashlib
+import os
+import pwd
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_native
+
+
+def sha1(data):
+    return hashlib.sha1(data).hexdigest()
+
+
+def describe(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return {'exists': False, 'checksum': ''}
+    info = {
+        'exists': True,
+        'mode': '%04o' % stat.S_IMODE(st.st_mode),
+        'owner': _name(pwd.getpwuid, st.st_uid),
+        'group': _name(grp.getgrgid, st.st_gid),
+        'uid': st.st_uid,
+        'gid': st.st_gid,
+    }
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError as e:
+        info['error'] = to_native(e)
+        return info
+    info['content_b64'] = to_native(base64.b64encode(data))
+    info['checksum'] = sha1(data)
+    return info
+
+
+def _name(lookup, ident):
+    try:
+        return lookup(ident)[0]
+    except KeyError:
+        return str(ident)
+
+
+def current_checksum(path):
+    try:
+        with open(path, 'rb') as f:
+            return sha1(f.read())
+    except FileNotFoundError:
+        return ''
+
+
+def check_unchanged(module, path, expected):
+    if expected is not None and current_checksum(path) != expected:
+        module.fail_json(
+            msg='%s changed on the node while this task ran; nothing was written. Run the task again.' % path)
+
+
+def resolve_ids(module, path, owner, group):
+    uid = gid = -1
+    try:
+        if owner:
+            uid = int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid
+        if group:
+            gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+    except KeyError as e:
+        module.fail_json(msg='%s: unknown owner or group %s; nothing was written.' % (path, to_native(e)))
+    return uid, gid
+
+
+def parse_mode(module, path, mode):
+    if mode is None:
+        return None
+    try:
+        return int(str(mode), 8)
+    except ValueError:
+        module.fail_json(msg="%s: mode must be octal such as '0644', got %r; nothing was written." % (path, mode))
+
+
+def prepare(module, item):
+    """Write the new content to a temporary file next to the target and validate it."""
+    path = item['path']
+    data = to_bytes(item['content'], errors='surrogate_or_strict')
+    check_unchanged(module, path, item['expected_checksum'])
+    existing = os.stat(path) if os.path.exists(path) else None
+    mode = parse_mode(module, path, item['mode'])
+    uid, gid = resolve_ids(module, path, item['owner'], item['group'])
+    if existing is not None:
+        mode = stat.S_IMODE(existing.st_mode) if mode is None else mode
+        uid = existing.st_uid if uid == -1 else uid
+        gid = existing.st_gid if gid == -1 else gid
+    elif mode is None:
+        mode = 0o644
+
+    parent = os.path.dirname(path) or '.'
+    if not os.path.isdir(parent):
+        if not item['create_parents']:
+            module.fail_json(msg='%s: directory %s does not exist; nothing was written.' % (path, parent))
+        os.makedirs(parent, 0o755)
+
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
+    module.add_cleanup_file(tmp)
+    # Attributes first, so a secret never becomes visible with a looser mode.
+    os.fchmod(fd, mode)
+    if uid != -1 or gid != -1:
+        os.fchown(fd, uid, gid)
+    with os.fdopen(fd, 'wb') as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    staged = {'path': path, 'tmp': tmp, 'existed': existing is not None, 'item': item}
+    if item['validate']:
+        if '%s' not in item['validate']:
+            module.fail_json(msg='validate must contain %%s, got: %s' % item['validate'])
+        rc, out, err = module.run_command(item['validate'] % tmp)
+        if rc != 0:
+            module.fail_json(
+                msg='%s: the new content failed validation (%s), so nothing was written: %s'
+                % (path, item['validate'] % path, (err or out).strip()),
+                rc=rc, stderr=err)
+        staged['validate_stdout'] = out
+    return staged
+
+
+def commit(module, staged):
+    path = staged['path']
+    result = {'path': path, 'action': 'written'}
+    if 'validate_stdout' in staged:
+        result['validate_stdout'] = staged['validate_stdout']
+    if staged['existed'] and staged['item']['backup']:
+        result['backup_file'] = module.backup_local(path)
+    check_unchanged(module, path, staged['item']['expected_checksum'])
+    os.replace(staged['tmp'], path)
+    if module.selinux_enabled():
+        module.set_context_if_different(path, module.selinux_default_context(path), False)
+    return result
+
+
+def remove_file(module, item):
+    path = item['path']
+    check_unchanged(module, path, item['expected_checksum'])
+    if not os.path.exists(path):
+        return None
+    result = {'path': path, 'action': 'removed'}
+    if item['backup']:
+        result['backup_file'] = module.backup_local(path)
+    os.unlink(path)
+    parent = os.path.dirname(path)
+    if item['remove_empty_parent'] and parent and not os.listdir(parent):
+        os.rmdir(parent)
+    return result
+
+
+def containerd_version(module):
+    binary = module.get_bin_path('containerd', opt_dirs=['/usr/local/bin', '/usr/bin', '/usr/sbin'])
+    if not binary:
+        return {'path': '', 'version_output': ''}
+    rc, out, err = module.run_command([binary, '--version'])
+    if rc != 0:
+        module.fail_json(msg='%s --version failed: %s' % (binary, (err or out).strip()))
+    return {'path': binary, 'version_output': out.strip().splitlines()[0] if out.strip() else ''}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            read=dict(type='list', elements='path', default=[]),
+            read_globs=dict(type='list', elements='str', default=[]),
+            containerd_version=dict(type='bool', default=False),
+            write=dict(type='list', elements='dict', default=[], options=dict(
+                path=dict(type='path', required=True),
+                content=dict(type='str', required=True, no_log=True),
+                mode=dict(type='raw'),
+                owner=dict(type='str'),
+                group=dict(type='str'),
+                backup=dict(type='bool', default=False),
+                create_parents=dict(type='bool', default=False),
+                expected_checksum=dict(type='str', no_log=False),
+                validate=dict(type='str'),
+            )),
+            remove=dict(type='list', elements='dict', default=[], options=dict(
+                path=dict(type='path', required=True),
+                backup=dict(type='bool', default=False),
+                expected_checksum=dict(type='str', no_log=False),
+                remove_empty_parent=dict(type='bool', default=False),
+            )),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+
+    files = {path: describe(path) for path in params['read']}
+    globs = {}
+    for pattern in params['read_globs']:
+        matches = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+        globs[pattern] = matches
+        for path in matches:
+            files.setdefault(path, describe(path))
+
+    result = {'changed': False, 'files': files, 'globs': globs, 'written': []}
+    if params['containerd_version']:
+        result['containerd'] = containerd_version(module)
+
+    if not module.check_mode:
+        # Stage and validate everything before the first target changes.
+        staged = [prepare(module, item) for item in params['write']]
+        for entry in staged:
+            result['written'].append(commit(module, entry))
+        for item in params['remove']:
+            removed = remove_file(module, item)
+            if removed:
+                result['written'].append(removed)
+    result['changed'] = bool(result['written'])
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

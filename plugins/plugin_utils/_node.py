@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The controller's view of files on a node, through the peerpull.spegel.node_files module.
+
+Action plugins read everything they need in one round trip, compute new contents on the
+controller, and write (staged, validated, atomic) in a second round trip only when
+something changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+
+NODE_FILES = 'peerpull.spegel.node_files'
+
+
+class NodeFile:
+    """A file as read from the node: text is None when it does not exist."""
+
+    def __init__(self, path, info):
+        self.path = path
+        self.exists = info.get('exists', False)
+        self.checksum = info.get('checksum', '')
+        self.mode = info.get('mode')
+        self.owner = info.get('owner')
+        self.group = info.get('group')
+        self.uid = info.get('uid')
+        self.gid = info.get('gid')
+        self.text = None
+        if info.get('error'):
+            raise TomlEditError('%s cannot be read on the node: %s' % (path, info['error']))
+        if self.exists:
+            self.text = decode(path, info.get('content_b64', ''))
+
+    @property
+    def text_or_empty(self):
+        return self.text if self.text is not None else ''
+
+
+def decode(path, content_b64):
+    try:
+        return base64.b64decode(content_b64).decode('utf-8')
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise TomlEditError('%s is not UTF-8 text (%s); nothing was changed.' % (path, exc)) from None
+
+
+def checksum_of(text):
+    return hashlib.sha1(text.encode('utf-8')).hexdigest()
+
+
+class NodeState:
+    """The result of one read round trip."""
+
+    def __init__(self, result):
+        self.files = {path: NodeFile(path, info) for path, info in result.get('files', {}).items()}
+        self.globs = result.get('globs', {})
+        self.containerd = result.get('containerd', {})
+
+    def file(self, path):
+        return self.files[path]
+
+
+class NodeFilesError(Exception):
+    """node_files failed on the node; result holds what it returned."""
+
+    def __init__(self, result):
+        super().__init__(result.get('msg', 'node_files failed'))
+        self.result = result
+
+
+def run_node_files(action, task_vars, **args):
+    result = action._execute_module(module_name=NODE_FILES, module_args=args, task_vars=task_vars)
+    if result.get('failed'):
+        raise NodeFilesError(result)
+    return result
+
+
+def read(action, task_vars, paths=(), globs=(), containerd_version=False):
+    return NodeState(run_node_files(action, task_vars, read=list(paths), read_globs=list(globs),
+                                    containerd_version=containerd_version))
+
+
+def write(action, task_vars, writes=(), removes=()):
+    """Stage, validate and commit writes and removals on the node. Returns node_files' `written` list."""
+    return run_node_files(action, task_vars, write=list(writes), remove=list(removes))['written']
+
+
+def file_diff(path, before, after):
+    """An Ansible diff for one file; None stands for a file that does not exist."""
+    return {
+        'before_header': path if before is not None else '%s (absent)' % path,
+        'after_header': path if after is not None else '%s (absent)' % path,
+        'before': before or '',
+        'after': after or '',
+    }

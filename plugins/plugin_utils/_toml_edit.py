@@ -1,0 +1,245 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Comment-preserving TOML edits addressed by key segments (controller side only).
+
+Every edit is applied twice: to the tomlkit document, which keeps comments, quoting and
+order, and to a plain-data model of the file. The rendered text is re-parsed with the
+standard library's tomllib (an independent parser) and must equal the model exactly, so a
+tomlkit bug on containerd-shaped files becomes an error instead of a broken config.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+
+try:
+    import tomlkit
+    from tomlkit.exceptions import ParseError as TomlkitParseError
+    from tomlkit.items import AoT, InlineTable, String, StringType, Table
+    HAS_TOMLKIT = True
+    TOMLKIT_IMPORT_ERROR = None
+except ImportError as exc:  # the action plugins report this as a task failure
+    HAS_TOMLKIT = False
+    TOMLKIT_IMPORT_ERROR = exc
+
+MISSING = object()
+
+_BARE_KEY = re.compile(r'^[A-Za-z0-9_-]+$')
+
+
+class TomlEditError(Exception):
+    """A user-facing failure: the message names the file, the key or line, and the fix."""
+
+
+def require_tomlkit():
+    if not HAS_TOMLKIT:
+        raise TomlEditError(
+            'The Python library tomlkit is required on the Ansible controller (not on the nodes): '
+            'pip install tomlkit (import error: %s)' % TOMLKIT_IMPORT_ERROR)
+
+
+def format_key(segments):
+    """Render key segments the way TOML writes them: plugins."io.containerd.grpc.v1.cri".registry."""
+    return '.'.join(s if _BARE_KEY.match(s) else '"%s"' % s.replace('\\', '\\\\').replace('"', '\\"')
+                    for s in segments)
+
+
+def same_value(left, right):
+    """Equality that tells TOML types apart (Python says True == 1 and 1 == 1.0)."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(same_value(left[k], right[k]) for k in left)
+    if isinstance(left, list):
+        return len(left) == len(right) and all(same_value(a, b) for a, b in zip(left, right))
+    return left == right
+
+
+def check_value(value, segments):
+    """Refuse values TOML cannot hold (None, sets, objects), naming the key."""
+    if isinstance(value, bool) or isinstance(value, (int, float, str)):
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TomlEditError('%s: table keys must be strings, got %r' % (format_key(segments), key))
+            check_value(item, list(segments) + [key])
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            check_value(item, segments)
+        return
+    raise TomlEditError('%s: a %s cannot be written to TOML (use a string, number, boolean, list or dict)'
+                        % (format_key(segments), 'null' if value is None else type(value).__name__))
+
+
+def toml_type(value):
+    """The TOML name of a value's type, for messages."""
+    for kind, name in ((bool, 'a boolean'), (int, 'an integer'), (float, 'a float'), (str, 'a string'),
+                       (list, 'an array'), (dict, 'a table')):
+        if isinstance(value, kind):
+            return name
+    return 'a date or time'
+
+
+def _plain(value):
+    """Normalise a value as tomllib would return it: exact builtin types (Ansible passes
+    tagged subclasses of str and int), and lists for tuples."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def parse_plain(text, source):
+    """Parse with tomllib; errors name the file and line."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TomlEditError('%s is not valid TOML: %s. Fix the file by hand (nothing was changed).'
+                            % (source, exc)) from None
+
+
+class TomlEditor:
+    """One file's text, edited in place by key segments."""
+
+    def __init__(self, text, source):
+        require_tomlkit()
+        self.source = source
+        self.original = text
+        self.newline = '\r\n' if '\r\n' in text else '\n'
+        self.model = parse_plain(text, source)
+        try:
+            self.doc = tomlkit.parse(text)
+        except TomlkitParseError as exc:
+            raise TomlEditError('%s could not be parsed for editing (line %s, column %s): %s. '
+                                'Nothing was changed.' % (source, exc.line, exc.col, exc)) from None
+
+    def get(self, segments, default=None):
+        node = self.model
+        for segment in segments:
+            if not isinstance(node, dict) or segment not in node:
+                return default
+            node = node[segment]
+        return node
+
+    def has(self, segments):
+        return self.get(segments, MISSING) is not MISSING
+
+    def set(self, segments, value):
+        """Set the key to value, creating tables on the way. Returns True when that changed the file."""
+        segments = self._check_segments(segments)
+        check_value(value, segments)
+        value = _plain(value)
+        if same_value(self.get(segments, MISSING), value):
+            return False
+        parent_doc, parent_model = self._descend(segments, create=True)
+        leaf = segments[-1]
+        old = parent_doc.get(leaf) if leaf in parent_model else None
+        inline = isinstance(old if old is not None else parent_doc, InlineTable)
+        item = _item(value, inline, like=old)
+        if old is None and not inline:
+            _indent_like_siblings(parent_doc, item)
+        parent_doc[leaf] = item
+        parent_model[leaf] = copy.deepcopy(value)
+        return True
+
+    def remove(self, segments):
+        """Remove the key or table. Returns True when it was there."""
+        segments = self._check_segments(segments)
+        if not self.has(segments):
+            return False
+        parent_doc, parent_model = self._descend(segments, create=False)
+        del parent_doc[segments[-1]]
+        del parent_model[segments[-1]]
+        return True
+
+    def render(self):
+        """The new text, verified against the model. Raises TomlEditError on any mismatch."""
+        text = self.doc.as_string()
+        if self.newline == '\r\n':
+            text = re.sub(r'(?<!\r)\n', '\r\n', text)
+        try:
+            reparsed = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise TomlEditError('Refusing to write %s: the edited text is not valid TOML (%s). '
+                                'This is a bug in the TOML library; nothing was changed.' % (self.source, exc)) from None
+        if not same_value(reparsed, self.model):
+            raise TomlEditError('Refusing to write %s: the edited text does not hold exactly the intended data '
+                                '(a known tomlkit limitation with this file shape); nothing was changed. '
+                                'Edit the file by hand or report the file shape.' % self.source)
+        return text
+
+    @property
+    def changed(self):
+        return self.render() != self.original
+
+    def _check_segments(self, segments):
+        if isinstance(segments, str) or not segments:
+            raise TomlEditError('%s: a key is a non-empty list of segments, got %r' % (self.source, segments))
+        segments = list(segments)
+        for segment in segments:
+            if not isinstance(segment, str) or segment == '':
+                raise TomlEditError('%s: every key segment must be a non-empty string, got %r'
+                                    % (self.source, segments))
+        return segments
+
+    def _descend(self, segments, create):
+        """The tomlkit container and model dict that hold the last segment of segments."""
+        node_doc, node_model = self.doc, self.model
+        parents = segments[:-1]
+        for depth, segment in enumerate(parents):
+            here = parents[:depth + 1]
+            if segment not in node_model:
+                if not create:
+                    raise KeyError(segment)
+                # Tables that only hold tables stay implicit: [a.b.c] rather than [a] [a.b] [a.b.c].
+                inline = isinstance(node_doc, InlineTable)
+                holds_only_tables = depth < len(parents) - 1
+                node_doc[segment] = tomlkit.inline_table() if inline else tomlkit.table(is_super_table=holds_only_tables)
+                node_model[segment] = {}
+            child_doc = node_doc[segment]
+            if isinstance(child_doc, AoT) or isinstance(node_model[segment], list):
+                raise TomlEditError('%s: %s is an array of tables; this key cannot be addressed inside it.'
+                                    % (self.source, format_key(here)))
+            if not isinstance(child_doc, (Table, InlineTable)) and not hasattr(child_doc, 'keys'):
+                raise TomlEditError('%s: %s is %s, not a table, so %s cannot be set. Fix or remove that key.'
+                                    % (self.source, format_key(here), toml_type(node_model[segment]),
+                                       format_key(segments)))
+            node_doc, node_model = child_doc, node_model[segment]
+        return node_doc, node_model
+
+
+def _item(value, inline, like=None):
+    """A tomlkit item for value; a replaced string keeps its quote style, a replaced key its comment."""
+    if isinstance(value, dict) and inline:
+        item = tomlkit.inline_table()
+        item.update(value)
+    elif isinstance(value, str) and isinstance(like, String) and like.type == StringType.SLL and "'" not in value:
+        item = tomlkit.string(value, literal=True)
+    else:
+        item = tomlkit.item(value)
+    if like is not None and not isinstance(value, dict) and hasattr(like, 'trivia'):
+        item.trivia.indent = like.trivia.indent
+        item.trivia.comment_ws = like.trivia.comment_ws
+        item.trivia.comment = like.trivia.comment
+    return item
+
+
+def _indent_like_siblings(table, item):
+    """Give a new key the indentation of the keys already in its table."""
+    body = getattr(getattr(table, 'value', None), 'body', None) or getattr(table, 'body', None) or []
+    for _key, sibling in reversed(body):
+        if _key is not None and not isinstance(sibling, (Table, AoT)) and hasattr(sibling, 'trivia'):
+            item.trivia.indent = sibling.trivia.indent
+            return
