@@ -1,0 +1,148 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: toml_file
+short_description: Set or remove one key of a TOML file, keeping its comments and layout
+version_added: 0.1.0
+description:
+  - Sets a key of a TOML file to any TOML value (string, integer, float, boolean, array,
+    table) or removes a key or a whole table.
+  - Keys are addressed by a B(list of segments), so keys that contain dots, the norm in
+    containerd's config (C(io.containerd.grpc.v1.cri)), need no escaping.
+  - Every comment, blank line, key order and quoting style of untouched content is kept;
+    CRLF line endings stay CRLF.
+  - The edit runs on the controller with the Python library C(tomlkit); the node needs
+    only the Python that Ansible itself needs. The edited text is re-parsed with an
+    independent parser and must hold exactly the intended data before it is written.
+  - The file is replaced atomically; the previous content can be kept as a backup.
+author:
+  - peerpull.spegel contributors
+requirements:
+  - tomlkit >= 0.13 on the controller
+attributes:
+  action:
+    support: full
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+options:
+  path:
+    description: The TOML file to edit.
+    type: path
+    required: true
+    aliases: [dest]
+  key:
+    description:
+      - The key as a list of segments, from the top of the document.
+      - "For example V([plugins, io.containerd.grpc.v1.cri, registry, config_path])."
+    type: list
+    elements: str
+    required: true
+  value:
+    description:
+      - The value to set. Its YAML type decides the TOML type; a dictionary becomes a table.
+      - Required when O(state=present).
+    type: raw
+  state:
+    description: Whether the key should be set (V(present)) or removed (V(absent)).
+    type: str
+    choices: [present, absent]
+    default: present
+  create:
+    description:
+      - Create the file (and its parent directories) when it does not exist.
+      - When V(false), a missing file is an error for O(state=present) and nothing to do
+        for O(state=absent).
+    type: bool
+    default: false
+  backup:
+    description: Keep a timestamped copy of the previous file next to it.
+    type: bool
+    default: false
+  validate:
+    description:
+      - Command run against the new content before it replaces the file; C(%s) stands for
+        the path of a temporary file in the same directory. A non-zero exit leaves the file
+        untouched.
+      - "For containerd: V(containerd --config %s config dump)."
+    type: str
+  mode:
+    description:
+      - Octal permissions of the file, as a string such as V('0644').
+      - Unset keeps the mode of an existing file, or V('0644') for a new one.
+    type: raw
+  owner:
+    description: Owner of the file (name or numeric id). Unset keeps the existing owner.
+    type: str
+  group:
+    description: Group of the file (name or numeric id). Unset keeps the existing group.
+    type: str
+notes:
+  - Arrays of tables (C([[...]])) cannot be addressed inside; they can be set or removed whole.
+  - A file changed by someone else between the read and the write is not overwritten; the
+    task fails and can be run again.
+seealso:
+  - module: peerpull.spegel.containerd_config
+  - module: community.general.ini_file
+"""
+
+EXAMPLES = r"""
+- name: Point containerd at the registry hosts directory
+  peerpull.spegel.toml_file:
+    path: /etc/containerd/config.toml
+    key: [plugins, io.containerd.grpc.v1.cri, registry, config_path]
+    value: /etc/containerd/certs.d
+    backup: true
+    validate: containerd --config %s config dump
+
+- name: Keep unpacked layers so Spegel can serve them
+  peerpull.spegel.toml_file:
+    path: /etc/containerd/config.toml
+    key: [plugins, io.containerd.grpc.v1.cri, containerd, discard_unpacked_layers]
+    value: false
+
+- name: Set a whole table
+  peerpull.spegel.toml_file:
+    path: /etc/example/settings.toml
+    key: [server]
+    value:
+      listen: 0.0.0.0:8080
+      workers: 4
+      tls: {enabled: false}
+    create: true
+    mode: '0640'
+
+- name: Remove the legacy mirrors table
+  peerpull.spegel.toml_file:
+    path: /etc/containerd/config.toml
+    key: [plugins, io.containerd.grpc.v1.cri, registry, mirrors]
+    state: absent
+"""
+
+RETURN = r"""
+path:
+  description: The file.
+  returned: always
+  type: str
+  sample: /etc/containerd/config.toml
+key:
+  description: The key, written as TOML writes it.
+  returned: always
+  type: str
+  sample: plugins."io.containerd.grpc.v1.cri".registry.config_path
+backup_file:
+  description: The backup of the previous file.
+  returned: when O(backup=true) and the file changed
+  type: str
+  sample: /etc/containerd/config.toml.12345.2026-11-21@22:00:00~
+"""
