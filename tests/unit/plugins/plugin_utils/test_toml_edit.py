@@ -1,0 +1,199 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+import tomllib
+
+import pytest
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
+    TomlEditError, TomlEditor, format_key, same_value)
+
+CRI = 'io.containerd.grpc.v1.cri'
+CONFIG_PATH = ['plugins', CRI, 'registry', 'config_path']
+DISCARD = ['plugins', CRI, 'containerd', 'discard_unpacked_layers']
+
+
+def edit(text, *changes):
+    editor = TomlEditor(text, 'config.toml')
+    for key, value in changes:
+        editor.set(key, value)
+    return editor.render()
+
+
+def comment_lines(text):
+    return [line.strip() for line in text.splitlines() if line.strip().startswith('#')]
+
+
+SHAPES = {
+    'tables': '''version = 2
+# registry settings
+[plugins."io.containerd.grpc.v1.cri".registry]
+  # where hosts.toml files live
+  config_path = "/etc/containerd/certs.d:/etc/docker/certs.d"  # EKS default
+
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  discard_unpacked_layers = true
+''',
+    'super-table only': '''version = 2
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  snapshotter = "overlayfs"
+''',
+    'dotted keys': '''version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+registry.config_path = ""  # unset
+containerd.discard_unpacked_layers = true
+''',
+    'inline table': '''version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+registry = { config_path = "" }
+containerd = { discard_unpacked_layers = true, snapshotter = "overlayfs" }
+''',
+    'single-quoted keys': '''version = 2
+[plugins.'io.containerd.grpc.v1.cri'.registry]
+  config_path = '/a'
+''',
+    'out-of-order tables': '''version = 2
+[plugins."io.containerd.grpc.v1.cri".registry]
+config_path = ""
+[grpc]
+address = "/run/containerd/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri".containerd]
+snapshotter = "overlayfs"
+''',
+    'empty': '',
+}
+
+
+@pytest.mark.parametrize('name', SHAPES)
+def test_sets_both_keys_and_keeps_everything_else(name):
+    before = SHAPES[name]
+    after = edit(before, (CONFIG_PATH, '/etc/containerd/certs.d'), (DISCARD, False))
+
+    data = tomllib.loads(after)
+    assert data['plugins'][CRI]['registry']['config_path'] == '/etc/containerd/certs.d'
+    assert data['plugins'][CRI]['containerd']['discard_unpacked_layers'] is False
+    expected = tomllib.loads(before)
+    expected.setdefault('plugins', {}).setdefault(CRI, {}).setdefault('registry', {})['config_path'] = \
+        '/etc/containerd/certs.d'
+    expected['plugins'][CRI].setdefault('containerd', {})['discard_unpacked_layers'] = False
+    assert data == expected
+    assert comment_lines(after) == comment_lines(before)
+
+
+@pytest.mark.parametrize('name', SHAPES)
+def test_second_edit_changes_nothing(name):
+    once = edit(SHAPES[name], (CONFIG_PATH, '/etc/containerd/certs.d'), (DISCARD, False))
+    assert edit(once, (CONFIG_PATH, '/etc/containerd/certs.d'), (DISCARD, False)) == once
+
+
+def test_untouched_lines_are_byte_identical():
+    before = SHAPES['tables']
+    after = edit(before, (DISCARD, False))
+    changed = [(b, a) for b, a in zip(before.splitlines(), after.splitlines()) if b != a]
+    assert changed == [('  discard_unpacked_layers = true', '  discard_unpacked_layers = false')]
+
+
+def test_replaced_value_keeps_its_trailing_comment_and_indent():
+    after = edit(SHAPES['tables'], (CONFIG_PATH, '/etc/containerd/certs.d'))
+    assert '  config_path = "/etc/containerd/certs.d"  # EKS default\n' in after
+
+
+def test_literal_string_stays_literal():
+    after = edit(SHAPES['single-quoted keys'], (CONFIG_PATH, '/etc/containerd/certs.d'))
+    assert "config_path = '/etc/containerd/certs.d'" in after
+    assert "[plugins.'io.containerd.grpc.v1.cri'.registry]" in after
+
+
+def test_new_key_is_indented_like_its_siblings():
+    after = edit(SHAPES['super-table only'], (DISCARD, False))
+    assert '  snapshotter = "overlayfs"\n  discard_unpacked_layers = false\n' in after
+
+
+def test_new_tables_are_written_as_one_header():
+    after = edit('version = 2\n', (CONFIG_PATH, '/etc/containerd/certs.d'))
+    assert '[plugins."io.containerd.grpc.v1.cri".registry]' in after
+    assert '[plugins]' not in after
+
+
+def test_crlf_stays_crlf():
+    before = SHAPES['tables'].replace('\n', '\r\n')
+    after = edit(before, (CONFIG_PATH, '/x'), (['plugins', 'new', 'table', 'key'], 1))
+    assert '\n' not in after.replace('\r\n', '')
+
+
+def test_sets_tables_lists_and_scalars():
+    after = edit('', (['a'], {'b': [1, 2], 'c': {'d': 'e'}}), (['f'], 1.5), (['g'], True))
+    assert tomllib.loads(after) == {'a': {'b': [1, 2], 'c': {'d': 'e'}}, 'f': 1.5, 'g': True}
+
+
+def test_integer_is_not_boolean():
+    """Python says 1 == True; TOML does not, so setting true over 1 is a change."""
+    editor = TomlEditor('x = 1\n', 'f.toml')
+    assert editor.set(['x'], True) is True
+    assert tomllib.loads(editor.render()) == {'x': True}
+    assert not same_value(1, True)
+
+
+def test_tagged_string_subclass_is_written_as_plain_string():
+    class Tagged(str):
+        pass
+
+    editor = TomlEditor('x = "a"\n', 'f.toml')
+    assert editor.set(['x'], Tagged('a')) is False
+    assert editor.set(['x'], Tagged('b')) is True
+    assert editor.render() == 'x = "b"\n'
+
+
+def test_remove_key_and_table():
+    editor = TomlEditor(SHAPES['tables'], 'f.toml')
+    assert editor.remove(['plugins', CRI, 'containerd']) is True
+    assert editor.remove(['plugins', CRI, 'containerd']) is False
+    assert editor.remove(['no', 'such', 'key']) is False
+    data = tomllib.loads(editor.render())
+    assert 'containerd' not in data['plugins'][CRI]
+    assert '# where hosts.toml files live' in editor.render()
+
+
+def test_scalar_in_the_way_is_an_error_naming_the_keys():
+    editor = TomlEditor('version = 2\n[plugins."io.containerd.grpc.v1.cri"]\nregistry = "x"\n', 'config.toml')
+    with pytest.raises(TomlEditError) as err:
+        editor.set(CONFIG_PATH, '/etc/containerd/certs.d')
+    assert str(err.value) == ('config.toml: plugins."io.containerd.grpc.v1.cri".registry is a string, not a table, '
+                              'so plugins."io.containerd.grpc.v1.cri".registry.config_path cannot be set. '
+                              'Fix or remove that key.')
+
+
+def test_array_of_tables_cannot_be_entered():
+    editor = TomlEditor('[[a]]\nb = 1\n', 'f.toml')
+    with pytest.raises(TomlEditError, match='array of tables'):
+        editor.set(['a', 'b'], 2)
+
+
+def test_invalid_toml_names_file_and_line():
+    with pytest.raises(TomlEditError, match=r'bad\.toml is not valid TOML: .*line 2'):
+        TomlEditor('a = 1\nb = \n', 'bad.toml')
+
+
+def test_duplicate_key_is_invalid():
+    with pytest.raises(TomlEditError, match='not valid TOML'):
+        TomlEditor('a = 1\na = 2\n', 'dup.toml')
+
+
+@pytest.mark.parametrize('value', [None, {1: 'x'}, {'a': None}, [1, None], object()])
+def test_values_toml_cannot_hold_are_refused(value):
+    editor = TomlEditor('', 'f.toml')
+    with pytest.raises(TomlEditError, match='cannot be written to TOML|keys must be strings'):
+        editor.set(['k'], value)
+    assert editor.render() == ''
+
+
+@pytest.mark.parametrize('key', ['a.b', [], [''], ['a', 3]])
+def test_malformed_keys_are_refused(key):
+    with pytest.raises(TomlEditError, match='segment'):
+        TomlEditor('', 'f.toml').set(key, 1)
+
+
+def test_format_key_quotes_only_what_needs_it():
+    assert format_key(['plugins', CRI, 'registry']) == 'plugins."io.containerd.grpc.v1.cri".registry'
+    assert format_key(['a b', 'c"d']) == '"a b"."c\\"d"'
