@@ -332,7 +332,7 @@ def prepare(module, item):
         if rc != 0:
             module.fail_json(
                 msg='%s: the new content failed validation (%s), so nothing was written: %s'
-                % (path, item['validate'] % path, (err or out).strip()),
+                % (path, item['validate'] % path, (err or out).strip() or 'exit code %d' % rc),
                 rc=rc, stderr=err)
         staged['validate_stdout'] = out
     return staged
