@@ -1,0 +1,266 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""A small client of the Kubernetes CRI API (runtime.v1), as kubelet speaks it to containerd.
+
+The tests use it to prove what the collection is for: that a node's own containerd,
+asked through CRI exactly as kubelet would ask it, pulls an image through the mirror.
+
+The proto is the one Debian ships in `golang-github-kubernetes-cri-api-dev`
+(runtime.v1, which containerd 1.6 to 2.x serve). The .deb is fetched from Debian's
+archive on first use, verified like the containerd binaries (tests/containerd), and
+Python stubs are generated with grpc_tools.protoc into a cache outside the repo:
+
+  ${PEERPULL_CACHE:-/var/cache/peerpull}/cri/<deb version>-protoc<grpcio-tools version>/
+      cri_api.proto  cri_api_pb2.py  cri_api_pb2_grpc.py  fetched.json
+
+The fleet's nodes have no grpcio; the client runs on the host and reaches a node's
+socket through its init process: /proc/<leader pid>/root/run/containerd/containerd.sock.
+
+Usage (as root):
+  python tests/cri/cri.py --socket PATH status
+  python tests/cri/cri.py --socket PATH pull docker.io/library/peerpull-test:1.0
+  python tests/cri/cri.py --socket PATH image-status REF
+  python tests/cri/cri.py --socket PATH remove REF
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+import json
+import lzma
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "containerd"))
+# One Debian archive client for the tests: signature, index and .deb checksums.
+from fetch_containerd import (  # noqa: E402  pylint: disable=wrong-import-position
+    MIRROR,
+    FetchError,
+    _check_sha256,
+    _download,
+    _find_stanza,
+    _locked,
+    _release_sha256,
+    _verified_release,
+)
+
+# trixie's cri-api (0.32) is runtime.v1 only; every containerd 1.6-2.x serves that.
+PROTO_SUITE = "trixie"
+PROTO_PACKAGE = "golang-github-kubernetes-cri-api-dev"
+PROTO_MEMBER = "./usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto"
+STUB_NAME = "cri_api"
+CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+RPC_TIMEOUT = 120  # seconds; a pull of the small test image takes well under one
+
+
+class CriError(RuntimeError):
+    pass
+
+
+def node_socket(leader_pid: int | str) -> str:
+    """A node's containerd socket as the host sees it, through the node's root."""
+    return f"/proc/{int(leader_pid)}/root{CONTAINERD_SOCKET}"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("PEERPULL_CACHE", "/var/cache/peerpull")) / "cri"
+
+
+def load_stubs():
+    """(messages, services): the generated modules, built into the cache if missing."""
+    version = importlib.metadata.version("grpcio-tools")  # the stubs must match its protoc
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with _locked(root / ".lock"):
+        built = next(
+            (d for d in sorted(root.glob(f"*-protoc{version}")) if (d / f"{STUB_NAME}_pb2_grpc.py").is_file()),
+            None,
+        )
+        if built is None:
+            built = _build_stubs(root, version)
+    if str(built) not in sys.path:
+        sys.path.insert(0, str(built))
+    return importlib.import_module(f"{STUB_NAME}_pb2"), importlib.import_module(f"{STUB_NAME}_pb2_grpc")
+
+
+def _build_stubs(root: Path, protoc_version: str) -> Path:
+    release = _verified_release(PROTO_SUITE)
+    index_name = "main/binary-all/Packages.xz"
+    packages_xz = _download(f"{MIRROR}/dists/{PROTO_SUITE}/{index_name}")
+    _check_sha256(packages_xz, _release_sha256(release, index_name), f"{PROTO_SUITE} {index_name}")
+    stanza = _find_stanza(lzma.decompress(packages_xz).decode(), PROTO_PACKAGE, PROTO_SUITE)
+    deb = _download(f"{MIRROR}/{stanza['Filename']}")
+    _check_sha256(deb, stanza["SHA256"], stanza["Filename"])
+
+    target = root / f"{stanza['Version']}-protoc{protoc_version}"
+    staging = Path(tempfile.mkdtemp(prefix=".cri-", dir=root))
+    try:
+        staging.chmod(0o755)
+        proto = staging / f"{STUB_NAME}.proto"
+        proto.write_text(_without_gogoproto(_proto_from_deb(deb)))
+        _protoc(staging, proto)
+        (staging / "fetched.json").write_text(
+            json.dumps(
+                {
+                    "suite": PROTO_SUITE,
+                    "deb_version": stanza["Version"],
+                    "deb_sha256": stanza["SHA256"],
+                    "deb_url": f"{MIRROR}/{stanza['Filename']}",
+                    "member": PROTO_MEMBER,
+                    "grpcio_tools": protoc_version,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _proto_from_deb(deb: bytes) -> str:
+    with tempfile.NamedTemporaryFile(suffix=".deb") as deb_file:
+        deb_file.write(deb)
+        deb_file.flush()
+        with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb_file.name], stdout=subprocess.PIPE) as proc:
+            text = None
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+                for member in archive:
+                    if member.name == PROTO_MEMBER and member.isfile():
+                        with archive.extractfile(member) as src:
+                            text = src.read().decode()
+            proc.stdout.read()
+    if proc.returncode != 0:
+        raise FetchError(f"dpkg-deb failed with exit code {proc.returncode}")
+    if text is None:
+        raise FetchError(f"{PROTO_MEMBER} not in {PROTO_PACKAGE}")
+    return text
+
+
+def _without_gogoproto(proto: str) -> str:
+    """Drop the gogoproto import and its file options: Go code-generation hints only,
+    they do not change a single field or the wire format."""
+    kept = [line for line in proto.splitlines() if "gogoproto" not in line]
+    if re.search(r"\[\s*\(gogoproto", proto) or len(kept) == len(proto.splitlines()):
+        # Field-level gogo options (or none at all) mean the proto changed shape: look again.
+        raise FetchError("unexpected gogoproto usage in the CRI proto; update _without_gogoproto")
+    return "\n".join(kept) + "\n"
+
+
+def _protoc(directory: Path, proto: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "grpc_tools.protoc",
+            f"-I{directory}",
+            f"--python_out={directory}",
+            f"--grpc_python_out={directory}",
+            str(proto),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise FetchError(f"grpc_tools.protoc failed on {proto}:\n{result.stderr}")
+
+
+class CriClient:
+    """RuntimeService and ImageService of one containerd, over its unix socket."""
+
+    def __init__(self, socket_path: str | os.PathLike):
+        import grpc  # pylint: disable=import-outside-toplevel
+
+        self._grpc = grpc
+        self.socket_path = str(socket_path)
+        self.messages, services = load_stubs()
+        self._channel = grpc.insecure_channel(f"unix://{self.socket_path}")
+        self._runtime = services.RuntimeServiceStub(self._channel)
+        self._images = services.ImageServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=RPC_TIMEOUT)
+        except self._grpc.RpcError as exc:
+            raise CriError(f"{self.socket_path}: {exc.code().name}: {exc.details()}") from exc
+
+    def version(self) -> dict:
+        reply = self._call(self._runtime.Version, self.messages.VersionRequest(version="v1"))
+        return {"runtime_name": reply.runtime_name, "runtime_version": reply.runtime_version,
+                "runtime_api_version": reply.runtime_api_version}
+
+    def status(self) -> dict[str, bool]:
+        """The runtime's conditions, e.g. {"RuntimeReady": True, "NetworkReady": False}.
+
+        NetworkReady needs a CNI config, which the test nodes do not have: image pulls
+        do not need it, and kubelet only looks at it for pods."""
+        reply = self._call(self._runtime.Status, self.messages.StatusRequest())
+        return {c.type: c.status for c in reply.status.conditions}
+
+    def pull_image(self, image: str) -> str:
+        """Pull through the runtime (its registry hosts config applies); returns the image ref."""
+        request = self.messages.PullImageRequest(image=self.messages.ImageSpec(image=image))
+        return self._call(self._images.PullImage, request).image_ref
+
+    def image_status(self, image: str) -> dict | None:
+        """None when the runtime does not have the image."""
+        request = self.messages.ImageStatusRequest(image=self.messages.ImageSpec(image=image))
+        found = self._call(self._images.ImageStatus, request).image
+        if not found.id:
+            return None
+        return {"id": found.id, "repo_tags": list(found.repo_tags),
+                "repo_digests": list(found.repo_digests), "size": found.size}
+
+    def remove_image(self, image: str) -> None:
+        """Idempotent: removing an absent image is not an error."""
+        request = self.messages.RemoveImageRequest(image=self.messages.ImageSpec(image=image))
+        self._call(self._images.RemoveImage, request)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--socket", default=CONTAINERD_SOCKET, help="containerd socket path (default: %(default)s)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("status", help="runtime version and conditions")
+    for name in ("pull", "image-status", "remove"):
+        commands.add_parser(name).add_argument("image")
+    args = parser.parse_args()
+    try:
+        with CriClient(args.socket) as client:
+            if args.command == "status":
+                result = {**client.version(), "conditions": client.status()}
+            elif args.command == "pull":
+                result = {"image_ref": client.pull_image(args.image)}
+            elif args.command == "image-status":
+                result = client.image_status(args.image)
+            else:
+                client.remove_image(args.image)
+                result = {"removed": args.image}
+    except (CriError, FetchError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
