@@ -1,0 +1,553 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""containerd registry hosts.toml files: names, mirror URLs, and merges that keep the user's entries.
+
+containerd tries the `[host."URL"]` entries of a hosts.toml in file order, so where an entry
+sits matters as much as what it says. New entries are spliced into the text in Spegel's own
+style; entries that already exist are edited in place with TomlEditor. Every result is
+re-parsed and must hold exactly the intended data, in the intended host order, before it is
+returned.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import posixpath
+import re
+import tomllib
+from urllib.parse import urlsplit
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
+    TomlEditError, TomlEditor, parse_plain, same_value,
+)
+
+DEFAULT_REGISTRY = '_default'
+HOSTS_FILE = 'hosts.toml'
+
+# The order Spegel writes its keys in; the header table always comes last.
+HOST_FIELDS = ('capabilities', 'dial_timeout', 'ca', 'client', 'skip_verify', 'override_path', 'header')
+CAPABILITIES = ('pull', 'resolve', 'push')
+
+_DNS_LABEL = re.compile(r'^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$')
+_GO_DURATION = re.compile(r'^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$')
+_BARE_KEY = re.compile(r'^[A-Za-z0-9_-]+$')
+_URL_FORBIDDEN = re.compile(r'[\s\'"\\<>`{}|^]')
+_SECRET_VALUE = re.compile(
+    r'''((?:^|[\s{,.])["']?(?:authorization|proxy-authorization)["']?\s*=\s*)'''
+    r'''(\[[^\]]*\]|'[^'\n]*'|"(?:[^"\\\n]|\\.)*")''',
+    re.IGNORECASE | re.MULTILINE)
+REDACTED = "'********'"
+
+
+class HostsTomlError(TomlEditError):
+    """Bad input for a hosts.toml: the message names the value and how to fix it."""
+
+
+# --- names and URLs -----------------------------------------------------------------------
+
+def _valid_port(text):
+    return text.isdigit() and 1 <= int(text) <= 65535 and not (len(text) > 1 and text[0] == '0')
+
+
+def _valid_hostname(host):
+    """A DNS name, an IPv4 address, or a bracketed IPv6 address."""
+    if host.startswith('[') and host.endswith(']'):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    if len(host) > 253:
+        return False
+    return all(_DNS_LABEL.match(label) for label in host.split('.'))
+
+
+def _split_host_port(hostport):
+    """('host', 'port' or None); the host keeps an IPv6 address's brackets."""
+    if hostport.startswith('['):
+        end = hostport.find(']')
+        if end == -1:
+            return hostport, None
+        rest = hostport[end + 1:]
+        if rest.startswith(':'):
+            return hostport[:end + 1], rest[1:]
+        return hostport[:end + 1], (None if rest == '' else rest)
+    if hostport.count(':') == 1:
+        host, port = hostport.split(':')
+        return host, port
+    return hostport, None
+
+
+def validate_registry(registry):
+    """`_default`, or host[:port] as in an image reference. Returns it as a plain str."""
+    registry = str(registry) if registry is not None else ''
+    problem = None
+    if registry == DEFAULT_REGISTRY:
+        return registry
+    if registry.strip() == '':
+        problem = 'it is empty'
+    elif registry != registry.strip() or re.search(r'\s', registry):
+        problem = 'it contains whitespace'
+    elif '/' in registry or '\\' in registry or registry in ('.', '..') or '..' in registry:
+        problem = 'it would leave the hosts directory (a registry name holds no "/" and no "..")'
+    else:
+        host, port = _split_host_port(registry)
+        if not _valid_hostname(host):
+            problem = 'the host is not a DNS name, an IPv4 address or a bracketed IPv6 address'
+        elif port is not None and not _valid_port(port):
+            problem = 'the port must be a number from 1 to 65535'
+    if problem:
+        raise HostsTomlError(
+            'Registry %r is not valid: %s. Use _default (all registries) or a registry host as it appears '
+            'in image names, such as docker.io, ghcr.io or registry.example:5000; nothing was written.'
+            % (registry, problem))
+    return registry
+
+
+def registry_hosts_file(hosts_dir, registry):
+    """The hosts.toml path of one registry: <hosts_dir>/<registry>/hosts.toml."""
+    hosts_dir = str(hosts_dir) if hosts_dir is not None else ''
+    if not hosts_dir.startswith('/'):
+        raise HostsTomlError('hosts_dir must be an absolute path such as /etc/containerd/certs.d, got %r; '
+                             'nothing was written.' % hosts_dir)
+    registry = validate_registry(registry)
+    return posixpath.join(posixpath.normpath(hosts_dir), registry, HOSTS_FILE)
+
+
+def default_server(registry):
+    """The `server` line Spegel writes: none for _default, Docker Hub's real API host for docker.io."""
+    registry = validate_registry(registry)
+    if registry == DEFAULT_REGISTRY:
+        return None
+    if registry == 'docker.io':
+        return 'https://registry-1.docker.io'
+    return 'https://%s' % registry
+
+
+def mirror_url(ip, port, scheme='http'):
+    """The mirror URL for a node IP: http://198.18.0.5:30020, http://[fd00::5]:30020."""
+    text = str(ip).strip() if ip is not None else ''
+    if text.startswith('[') and text.endswith(']'):
+        text = text[1:-1]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise HostsTomlError('%r is not an IP address; the mirror must point at the node\'s own IP '
+                             '(set spegel_node_ip, or leave it unset to discover it).' % (ip,)) from None
+    problem = address_problem(address)
+    if problem:
+        raise HostsTomlError('%s cannot be the mirror address: %s. Use the node\'s own IP '
+                             '(set spegel_node_ip).' % (address, problem))
+    port_text = str(port).strip() if port is not None else ''
+    if not _valid_port(port_text):
+        raise HostsTomlError('Mirror port %r is not a port number from 1 to 65535.' % (port,))
+    if str(scheme) not in ('http', 'https'):
+        raise HostsTomlError('Mirror scheme must be http or https, got %r.' % (scheme,))
+    host = '[%s]' % address.compressed if address.version == 6 else address.compressed
+    return '%s://%s:%s' % (scheme, host, int(port_text))
+
+
+def address_problem(address):
+    """Why an address cannot stand for a node, or None. Loopback breaks under kube-proxy IPVS."""
+    if address.is_loopback:
+        return 'it is a loopback address (localhost breaks under kube-proxy IPVS)'
+    if address.is_unspecified:
+        return 'it is the unspecified address'
+    if address.is_link_local:
+        return 'it is a link-local address'
+    if address.is_multicast:
+        return 'it is a multicast address'
+    return None
+
+
+def validate_host_url(url):
+    """A user-given mirror URL: http(s)://host[:port][/path]. Returns it normalised (lower-case
+    scheme and host, no trailing slash on an empty path)."""
+    text = str(url) if url is not None else ''
+    problem = None
+    parts = None
+    if _URL_FORBIDDEN.search(text) or text == '':
+        problem = 'it is empty or contains whitespace, quotes or other characters a URL cannot hold'
+    else:
+        try:
+            parts = urlsplit(text)
+            port = parts.port
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            if parts.scheme.lower() not in ('http', 'https'):
+                problem = 'the scheme must be http or https'
+            elif parts.query or parts.fragment or text.endswith(('?', '#')):
+                problem = 'a mirror URL has no query or fragment'
+            elif '@' in parts.netloc:
+                problem = 'credentials do not belong in the URL; use authorization'
+            else:
+                host, port_text = _split_host_port(parts.netloc)
+                if not _valid_hostname(host):
+                    problem = 'the host is not a DNS name, an IPv4 address or a bracketed IPv6 address'
+                elif port_text is not None and (port is None or not _valid_port(port_text)):
+                    problem = 'the port must be a number from 1 to 65535'
+    if problem:
+        raise HostsTomlError('Mirror URL %r is not valid: %s. Example: http://198.18.0.5:30020.' % (text, problem))
+    path = '' if parts.path == '/' else parts.path
+    return '%s://%s%s' % (parts.scheme.lower(), parts.netloc.lower(), path)
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+def _toml_string(value):
+    """Spegel's style: a literal 'string' where TOML allows one, else an escaped "string"."""
+    if "'" not in value and not re.search(r'[\x00-\x1f\x7f]', value):
+        return "'%s'" % value
+    return json.dumps(value, ensure_ascii=False).replace('\x7f', '\\u007f')
+
+
+def _toml_key(key):
+    return key if _BARE_KEY.match(key) else _toml_string(key)
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, str):
+        return _toml_string(str(value))
+    if isinstance(value, (list, tuple)):
+        return '[%s]' % ', '.join(_toml_value(item) for item in value)
+    raise HostsTomlError('Cannot write %r to hosts.toml.' % (value,))
+
+
+def _plain(value):
+    """Exact builtin types (Ansible passes tagged str/int subclasses)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    for kind in (bool, int, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def normalise_host(host):
+    """Check one host entry {url, capabilities, ca, client, skip_verify, header, override_path,
+    dial_timeout}; returns (url, fields) with unset keys dropped, in Spegel's key order."""
+    if not isinstance(host, dict) or 'url' not in host:
+        raise HostsTomlError('A host entry is a dict with at least a url, got %r.' % (host,))
+    unknown = set(host) - set(HOST_FIELDS) - {'url'}
+    if unknown:
+        raise HostsTomlError('Unknown hosts.toml host fields %s; known: url, %s.'
+                             % (', '.join(sorted(unknown)), ', '.join(HOST_FIELDS)))
+    url = validate_host_url(host['url'])
+    fields = {}
+    for name in HOST_FIELDS:
+        value = host.get(name)
+        if value is None:
+            continue
+        value = _plain(value)
+        _check_field(url, name, value)
+        fields[name] = value
+    return url, fields
+
+
+def _check_field(url, name, value):
+    def fail(expected):
+        raise HostsTomlError('host %s: %s must be %s, got %r.' % (url, name, expected, value))
+
+    def strings(item):
+        return isinstance(item, list) and all(isinstance(s, str) and s for s in item)
+
+    if name == 'capabilities':
+        if not strings(value) or not value or set(value) - set(CAPABILITIES) or len(set(value)) != len(value):
+            fail('a non-empty list of pull, resolve, push')
+    elif name == 'dial_timeout':
+        if not isinstance(value, str) or not _GO_DURATION.match(value):
+            fail("a Go duration such as '200ms' or '1s'")
+    elif name == 'ca':
+        if not (isinstance(value, str) and value) and not strings(value):
+            fail('a path or a list of paths')
+    elif name == 'client':
+        pairs = isinstance(value, list) and all(strings(p) and len(p) == 2 for p in value)
+        if not (isinstance(value, str) and value) and not strings(value) and not pairs:
+            fail('a path, a list of paths, or a list of [certificate, key] pairs')
+    elif name in ('skip_verify', 'override_path'):
+        if not isinstance(value, bool):
+            fail('true or false')
+    elif name == 'header':
+        if not isinstance(value, dict) or not value or not all(
+                k and (isinstance(v, str) or strings(v)) for k, v in value.items()):
+            fail('a dict of header names to a string or a list of strings')
+
+
+def render_host(url, fields):
+    """One host entry as Spegel writes it, ending with a newline."""
+    lines = ["[host.%s]" % _toml_string(url)]
+    lines += ['%s = %s' % (name, _toml_value(fields[name])) for name in HOST_FIELDS
+              if name in fields and name != 'header']
+    if 'header' in fields:
+        lines.append('[host.%s.header]' % _toml_string(url))
+        lines += ['%s = %s' % (_toml_key(k), _toml_value(v)) for k, v in fields['header'].items()]
+    return '\n'.join(lines) + '\n'
+
+
+def redact_secrets(text):
+    """The text with Authorization header values replaced, for diffs and messages."""
+    if text is None:
+        return None
+    return _SECRET_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+# --- the text's table layout --------------------------------------------------------------
+
+class _Block:
+    """One table header line and the lines up to the next header (comments directly above a
+    header belong to that header, so an entry moves and disappears with its comment)."""
+
+    def __init__(self, path, lead, header, end):
+        self.path, self.lead, self.header, self.end = path, lead, header, end
+
+    def host(self):
+        """The host URL this table belongs to, or None."""
+        if len(self.path) >= 2 and self.path[0] == 'host':
+            return self.path[1]
+        return None
+
+
+def _header_path(line):
+    """Key segments of a `[table]` header line, or None for anything else."""
+    stripped = line.strip()
+    if not stripped.startswith('[') or stripped.startswith('[['):
+        return None
+    try:
+        node = tomllib.loads(stripped)
+    except tomllib.TOMLDecodeError:
+        return None
+    path = []
+    while isinstance(node, dict) and len(node) == 1:
+        key = next(iter(node))
+        path.append(key)
+        node = node[key]
+    return path or None
+
+
+def _blocks(lines):
+    headers = []
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith('[['):
+            headers.append((index, ['[[array]]']))
+            continue
+        path = _header_path(line)
+        if path:
+            headers.append((index, path))
+    blocks = []
+    for number, (index, path) in enumerate(headers):
+        lead = index
+        while lead > 0 and lines[lead - 1].lstrip().startswith('#'):
+            lead -= 1
+        if blocks and lead < blocks[-1].header + 1:
+            lead = blocks[-1].header + 1
+        blocks.append(_Block(path, lead, index, None))
+    for number, block in enumerate(blocks):
+        block.end = blocks[number + 1].lead if number + 1 < len(blocks) else len(lines)
+    return blocks
+
+
+def _cut_table(text, path):
+    """The text without the `[path]` table's header and keys; the blank lines and comments
+    after them stay. Unchanged when the table is not written as its own header."""
+    lines = text.splitlines(keepends=True)
+    for block in reversed(_blocks(lines)):
+        if block.path == path:
+            last = block.end
+            while last > block.header + 1 and lines[last - 1].strip() == '':
+                last -= 1
+            del lines[block.header:last]
+    return ''.join(lines)
+
+
+def _host_order(model):
+    hosts = model.get('host', {})
+    return list(hosts) if isinstance(hosts, dict) else []
+
+
+def _verify(text, source, expected_model, expected_order):
+    try:
+        reparsed = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TomlEditError('Refusing to write %s: the merged text is not valid TOML (%s); nothing was '
+                            'changed. Report the file shape.' % (source, exc)) from None
+    if not same_value(reparsed, expected_model) or _host_order(reparsed) != expected_order:
+        raise TomlEditError('Refusing to write %s: the merged text does not hold exactly the intended '
+                            'hosts in the intended order (an unusual file shape, such as hosts defined '
+                            'inline); nothing was changed. Edit the file by hand.' % source)
+    return text
+
+
+def _ensure_trailing_newline(text):
+    return text if text == '' or text.endswith('\n') else text + '\n'
+
+
+# --- merge and unmerge --------------------------------------------------------------------
+
+def merge_registry(existing_text, source, registry, server, hosts, position='first', replace_server=False):
+    """The hosts.toml text with `hosts` merged into what the file already holds.
+
+    - An entry whose URL is already in the file is edited in place (TomlEditor: comments,
+      quoting and position stay); its fields become exactly the given ones.
+    - A new entry is written in Spegel's style right after the previous given host when that
+      one is in the file, else before the first existing host (position='first') or after the
+      last (position='last'). containerd tries hosts in file order.
+    - `server` is written when the file has none (a new file starts with it, as Spegel writes
+      it); an existing server line is the user's and stays unless replace_server is true.
+    - Everything else (other hosts, certificates, comments) is kept. Idempotent.
+    """
+    if position not in ('first', 'last'):
+        raise HostsTomlError("position must be 'first' or 'last', got %r." % (position,))
+    validate_registry(registry)
+    entries = [normalise_host(host) for host in hosts]
+    urls = [url for url, _fields in entries]
+    if len(set(urls)) != len(urls):
+        raise HostsTomlError('%s: the same mirror URL is given twice: %s.' % (source, ', '.join(urls)))
+    if server is not None:
+        server = validate_host_url(server)
+    existing_text = existing_text or ''
+    model = parse_plain(existing_text, source)
+    if 'host' in model and not isinstance(model['host'], dict):
+        raise HostsTomlError('%s: "host" is not a table; fix the file by hand (nothing was changed).' % source)
+
+    if existing_text.strip() == '':
+        text = ("server = %s\n\n" % _toml_string(server)) if server else ''
+        text += '\n'.join(render_host(url, fields) for url, fields in entries)
+        model = {}
+        if server:
+            model['server'] = server
+        if entries:
+            model['host'] = {url: fields for url, fields in entries}
+        return _verify(text, source, model, urls)
+
+    # 1. Edit what exists, in place. A header table that goes away is cut out as text:
+    # tomlkit would take the comments and blank lines that follow it along.
+    text = existing_text
+    for url, fields in entries:
+        current = model.get('host', {}).get(url)
+        if current is not None and not isinstance(current, dict):
+            raise HostsTomlError('%s: host %s is not a table; fix the file by hand.' % (source, url))
+        if current and 'header' in current and 'header' not in fields:
+            text = _cut_table(text, ['host', url, 'header'])
+    editor = TomlEditor(text, source)
+    if server is not None and (replace_server or 'server' not in model):
+        editor.set(['server'], server)
+    for url, fields in entries:
+        current = editor.get(['host', url])
+        if current is None:
+            continue
+        for name in HOST_FIELDS:
+            if name == 'header' and name in fields and isinstance(current.get(name), dict):
+                # Key by key, so the table keeps its place and its comments.
+                for key in list(current[name]):
+                    if key not in fields[name]:
+                        editor.remove(['host', url, name, key])
+                for key, value in fields[name].items():
+                    editor.set(['host', url, name, key], value)
+            elif name in fields:
+                editor.set(['host', url, name], fields[name])
+            elif name in current:
+                editor.remove(['host', url, name])
+    text = _ensure_trailing_newline(editor.render())
+    expected_model = editor.model
+
+    # 2. Splice in the new entries, in order, next to the given hosts that already exist.
+    order = _host_order(expected_model)
+    anchor = None
+    for url, fields in entries:
+        if url in order:
+            anchor = url
+            continue
+        text, order = _insert_host(text, url, fields, anchor, position, order)
+        expected_model.setdefault('host', {})[url] = fields
+        anchor = url
+    expected_model['host'] = {url: expected_model['host'][url] for url in order} if order else {}
+    if not expected_model['host']:
+        del expected_model['host']
+    return _verify(text, source, expected_model, order)
+
+
+def _insert_host(text, url, fields, anchor, position, order):
+    """Splice one rendered host into the text; returns (text, new host order)."""
+    lines = text.splitlines(keepends=True)
+    blocks = _blocks(lines)
+    block_text = render_host(url, fields)
+    if anchor is not None:
+        last = [b for b in blocks if b.host() == anchor][-1]
+        at, order_at = last.end, order.index(anchor) + 1
+    else:
+        host_blocks = [b for b in blocks if b.host() is not None]
+        if position == 'first' and host_blocks:
+            at, order_at = host_blocks[0].lead, 0
+        else:
+            at, order_at = len(lines), len(order)
+    before, after = ''.join(lines[:at]), ''.join(lines[at:])
+    if after.strip():
+        # Before an existing table: our entry and a blank line, nothing else, so that
+        # unmerge_registry cuts out exactly what was added.
+        piece = block_text + '\n'
+    elif before.strip() and not before.endswith('\n\n'):
+        piece = '\n' + block_text
+    else:
+        piece = block_text
+    return before + piece + after, order[:order_at] + [url] + order[order_at:]
+
+
+def unmerge_registry(existing_text, source, urls, registry=None):
+    """The hosts.toml text without the given host entries, or None when nothing of the user's
+    remains and the file should be removed.
+
+    Entries are cut out as the text they occupy, so a file merged with merge_registry comes back
+    byte for byte. A remaining `server` line counts as the user's unless it is what
+    default_server(registry) would write.
+    """
+    if existing_text is None:
+        return None
+    urls = [validate_host_url(url) for url in urls]
+    model = parse_plain(existing_text, source)
+    present = [url for url in urls if url in model.get('host', {})]
+    expected = dict(model)
+    if present:
+        expected['host'] = {k: v for k, v in model['host'].items() if k not in present}
+        if not expected['host']:
+            del expected['host']
+    order = _host_order(expected)
+
+    text = existing_text
+    lines = text.splitlines(keepends=True)
+    doomed = [b for b in _blocks(lines) if b.host() in present]
+    if present and doomed and {b.host() for b in doomed} == set(present):
+        cut_to_end = doomed[-1].end == len(lines)
+        for block in reversed(doomed):
+            del lines[block.lead:block.end]
+        # An entry appended at the end came with one blank line before it.
+        if cut_to_end and len(lines) > 1 and lines[-1].strip() == '':
+            del lines[-1]
+        text = ''.join(lines)
+    elif present:
+        editor = TomlEditor(existing_text, source)
+        for url in present:
+            editor.remove(['host', url])
+        text = editor.render()
+    if present:
+        _verify(text, source, expected, order)
+
+    leftover = dict(expected)
+    if registry is not None and leftover.get('server') == default_server(registry):
+        leftover.pop('server')
+    # The user's comments are the user's too: such a file stays.
+    if not leftover and not any(line.lstrip().startswith('#') for line in text.splitlines()):
+        return None
+    return text

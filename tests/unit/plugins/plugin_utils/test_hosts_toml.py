@@ -1,0 +1,307 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""hosts.toml names, URLs, merges and unmerges, checked by parsing the results with tomllib."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import (
+    HostsTomlError, default_server, merge_registry, mirror_url, redact_secrets, registry_hosts_file,
+    unmerge_registry, validate_host_url,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+
+SPEGEL = dict(capabilities=['pull', 'resolve'], dial_timeout='200ms')
+V4 = dict(SPEGEL, url='http://198.18.0.5:30020')
+V4_NODEPORT = dict(SPEGEL, url='http://198.18.0.5:30021')
+
+# What Spegel's own templateHosts renders for docker.io with two targets (its unit tests),
+# plus the trailing newline a text file has.
+SPEGEL_DOCKER_IO = """server = 'https://registry-1.docker.io'
+
+[host.'http://198.18.0.5:30020']
+capabilities = ['pull', 'resolve']
+dial_timeout = '200ms'
+
+[host.'http://198.18.0.5:30021']
+capabilities = ['pull', 'resolve']
+dial_timeout = '200ms'
+"""
+
+USER_DOCKER_IO = """server = "https://registry-1.docker.io"
+
+# Our corporate pull-through cache, with its own CA
+[host."https://mirror.corp.example"]
+  capabilities = ["pull", "resolve"]
+  ca = "/etc/containerd/certs.d/docker.io/corp-ca.pem"
+  client = [["/etc/pki/client.pem", "/etc/pki/client.key"]]
+
+[host."https://registry-1.docker.io"]
+  capabilities = ["pull", "resolve"]  # upstream last
+"""
+
+
+def host_order(text):
+    return list(tomllib.loads(text).get('host', {}))
+
+
+# --- names ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('registry, expected', [
+    ('_default', '/etc/containerd/certs.d/_default/hosts.toml'),
+    ('docker.io', '/etc/containerd/certs.d/docker.io/hosts.toml'),
+    ('registry.example:5000', '/etc/containerd/certs.d/registry.example:5000/hosts.toml'),
+    ('198.18.0.9:5000', '/etc/containerd/certs.d/198.18.0.9:5000/hosts.toml'),
+    ('[fd00:5e6e::9]:5000', '/etc/containerd/certs.d/[fd00:5e6e::9]:5000/hosts.toml'),
+    ('localhost', '/etc/containerd/certs.d/localhost/hosts.toml'),
+])
+def test_registry_hosts_file(registry, expected):
+    assert registry_hosts_file('/etc/containerd/certs.d/', registry) == expected
+
+
+@pytest.mark.parametrize('registry, reason', [
+    ('..', 'leave the hosts directory'),
+    ('../etc', 'leave the hosts directory'),
+    ('docker.io/../../etc', 'leave the hosts directory'),
+    ('/etc', 'leave the hosts directory'),
+    ('a/b', 'leave the hosts directory'),
+    ('', 'empty'),
+    ('   ', 'empty'),
+    ('docker.io ', 'whitespace'),
+    ('dock er.io', 'whitespace'),
+    ('registry.example:0', 'port'),
+    ('registry.example:65536', 'port'),
+    ('registry.example:http', 'port'),
+    ('-bad.example', 'DNS name'),
+    ('fd00::9', 'DNS name'),
+    ('[fd00::zz]:5000', 'DNS name'),
+    (None, 'empty'),
+])
+def test_registry_names_refused(registry, reason):
+    with pytest.raises(HostsTomlError, match=reason) as raised:
+        registry_hosts_file('/etc/containerd/certs.d', registry)
+    assert 'nothing was written' in str(raised.value)
+
+
+def test_hosts_dir_must_be_absolute():
+    with pytest.raises(HostsTomlError, match='absolute'):
+        registry_hosts_file('etc/containerd/certs.d', 'docker.io')
+
+
+def test_default_server():
+    assert default_server('docker.io') == 'https://registry-1.docker.io'
+    assert default_server('_default') is None
+    assert default_server('ghcr.io') == 'https://ghcr.io'
+    assert default_server('registry.example:5000') == 'https://registry.example:5000'
+
+
+# --- URLs -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('ip, port, expected', [
+    ('198.18.0.5', 30020, 'http://198.18.0.5:30020'),
+    ('fd00:5e6e::5', 30020, 'http://[fd00:5e6e::5]:30020'),
+    ('[fd00:5e6e::5]', '30021', 'http://[fd00:5e6e::5]:30021'),
+    ('fd00:5e6e:0:0:0:0:0:5', 30020, 'http://[fd00:5e6e::5]:30020'),
+])
+def test_mirror_url(ip, port, expected):
+    assert mirror_url(ip, port) == expected
+
+
+@pytest.mark.parametrize('ip, port, reason', [
+    ('127.0.0.1', 30020, 'loopback'),
+    ('::1', 30020, 'loopback'),
+    ('0.0.0.0', 30020, 'unspecified'),
+    ('::', 30020, 'unspecified'),
+    ('169.254.1.1', 30020, 'link-local'),
+    ('fe80::1', 30020, 'link-local'),
+    ('localhost', 30020, 'not an IP'),
+    ('198.18.0.300', 30020, 'not an IP'),
+    ('', 30020, 'not an IP'),
+    ('198.18.0.5', 0, 'port'),
+    ('198.18.0.5', 65536, 'port'),
+    ('198.18.0.5', 'x', 'port'),
+])
+def test_mirror_url_refused(ip, port, reason):
+    with pytest.raises(HostsTomlError, match=reason):
+        mirror_url(ip, port)
+
+
+@pytest.mark.parametrize('url, expected', [
+    ('http://198.18.0.5:30020', 'http://198.18.0.5:30020'),
+    ('HTTPS://Mirror.Example/', 'https://mirror.example'),
+    ('https://mirror.example:5000/v2/proxy', 'https://mirror.example:5000/v2/proxy'),
+    ('http://[fd00:5e6e::5]:30020', 'http://[fd00:5e6e::5]:30020'),
+])
+def test_validate_host_url(url, expected):
+    assert validate_host_url(url) == expected
+
+
+@pytest.mark.parametrize('url', [
+    'ftp://mirror.example', 'mirror.example:5000', 'http://', 'http://mirror.example:0',
+    'http://mirror.example:99999', 'http://mirror.example/?x=1', 'http://mirror.example/#top',
+    "http://mirror.example/'", 'http://mirror.example/"', 'http://mirror .example',
+    'http://user:pw@mirror.example', 'http://fd00::5:30020', 'http://-x.example', '',
+])
+def test_validate_host_url_refused(url):
+    with pytest.raises(HostsTomlError, match='not valid'):
+        validate_host_url(url)
+
+
+# --- merge ----------------------------------------------------------------------------------
+
+def test_new_file_is_spegels_own_format():
+    text = merge_registry('', 'docker.io/hosts.toml', 'docker.io', default_server('docker.io'), [V4, V4_NODEPORT])
+    assert text == SPEGEL_DOCKER_IO
+
+
+def test_default_registry_has_no_server_line():
+    text = merge_registry(None, '_default/hosts.toml', '_default', None, [V4])
+    assert text == "[host.'http://198.18.0.5:30020']\ncapabilities = ['pull', 'resolve']\ndial_timeout = '200ms'\n"
+
+
+def test_merge_is_idempotent_and_keeps_spegels_file_byte_identical():
+    assert merge_registry(SPEGEL_DOCKER_IO, 'f', 'docker.io', default_server('docker.io'),
+                          [V4, V4_NODEPORT]) == SPEGEL_DOCKER_IO
+
+
+def test_user_hosts_certificates_and_comments_are_kept_and_ours_come_first():
+    text = merge_registry(USER_DOCKER_IO, 'f', 'docker.io', default_server('docker.io'), [V4, V4_NODEPORT])
+    assert host_order(text) == ['http://198.18.0.5:30020', 'http://198.18.0.5:30021',
+                                'https://mirror.corp.example', 'https://registry-1.docker.io']
+    data = tomllib.loads(text)
+    assert data['server'] == 'https://registry-1.docker.io'
+    assert data['host']['https://mirror.corp.example'] == {
+        'capabilities': ['pull', 'resolve'], 'ca': '/etc/containerd/certs.d/docker.io/corp-ca.pem',
+        'client': [['/etc/pki/client.pem', '/etc/pki/client.key']]}
+    # The user's text is still there verbatim, comments included, after ours.
+    assert text.endswith(USER_DOCKER_IO.split('\n', 2)[2])
+    assert merge_registry(text, 'f', 'docker.io', default_server('docker.io'), [V4, V4_NODEPORT]) == text
+    assert unmerge_registry(text, 'f', [V4['url'], V4_NODEPORT['url']], 'docker.io') == USER_DOCKER_IO
+
+
+def test_position_last_appends_and_unmerges_byte_identical():
+    text = merge_registry(USER_DOCKER_IO, 'f', 'docker.io', None, [V4], position='last')
+    assert host_order(text)[-1] == V4['url']
+    assert unmerge_registry(text, 'f', [V4['url']]) == USER_DOCKER_IO
+
+
+def test_users_server_line_is_kept_unless_replaced():
+    user = "server = 'https://pull-through.corp.example'\n\n[host.'https://pull-through.corp.example']\n" \
+           "capabilities = ['pull', 'resolve']\n"
+    kept = merge_registry(user, 'f', 'docker.io', default_server('docker.io'), [V4])
+    assert tomllib.loads(kept)['server'] == 'https://pull-through.corp.example'
+    replaced = merge_registry(user, 'f', 'docker.io', 'https://registry-1.docker.io', [V4], replace_server=True)
+    assert tomllib.loads(replaced)['server'] == 'https://registry-1.docker.io'
+
+
+def test_existing_entry_is_updated_in_place():
+    user = USER_DOCKER_IO + "\n# ours, placed last by hand\n[host.'http://198.18.0.5:30020']\ncapabilities = ['pull']\n" \
+                            "dial_timeout = '1s'  # slow network\n"
+    text = merge_registry(user, 'f', 'docker.io', None, [V4])
+    assert host_order(text)[-1] == V4['url']
+    assert tomllib.loads(text)['host'][V4['url']] == SPEGEL
+    assert "dial_timeout = '200ms'  # slow network" in text
+    assert '# ours, placed last by hand' in text
+
+
+def test_new_target_goes_right_after_an_existing_one():
+    text = merge_registry(merge_registry(USER_DOCKER_IO, 'f', 'docker.io', None, [V4]),
+                          'f', 'docker.io', None, [V4, V4_NODEPORT])
+    assert host_order(text)[:3] == [V4['url'], V4_NODEPORT['url'], 'https://mirror.corp.example']
+
+
+def test_dropping_resolve_and_dial_timeout():
+    text = merge_registry(SPEGEL_DOCKER_IO, 'f', 'docker.io', None,
+                          [dict(url=V4['url'], capabilities=['pull'])])
+    assert tomllib.loads(text)['host'][V4['url']] == {'capabilities': ['pull']}
+    assert tomllib.loads(text)['host'][V4_NODEPORT['url']] == SPEGEL
+
+
+def test_authorization_header_added_changed_and_removed_keeps_the_rest():
+    with_auth = dict(V4, header={'Authorization': 'Basic dXNlcjpvbGQ='})
+    text = merge_registry(USER_DOCKER_IO, 'f', 'docker.io', None, [with_auth])
+    assert "[host.'http://198.18.0.5:30020'.header]\nAuthorization = 'Basic dXNlcjpvbGQ='\n" in text
+    changed = merge_registry(text, 'f', 'docker.io', None, [dict(V4, header={'Authorization': 'Basic bmV3'})])
+    assert tomllib.loads(changed)['host'][V4['url']]['header'] == {'Authorization': 'Basic bmV3'}
+    removed = merge_registry(changed, 'f', 'docker.io', None, [V4])
+    assert 'header' not in tomllib.loads(removed)['host'][V4['url']]
+    assert '# Our corporate pull-through cache, with its own CA' in removed
+    assert unmerge_registry(removed, 'f', [V4['url']]) == USER_DOCKER_IO
+
+
+def test_all_fields_render_and_parse():
+    full = dict(url='https://mirror.example:5000', capabilities=['pull'], ca=['/a.pem', '/b.pem'],
+                client=[['/c.pem', '/c.key']], skip_verify=True, override_path=False, dial_timeout='1.5s',
+                header={'X-Custom': ['a', "it's"], 'Authorization': 'Bearer x'})
+    text = merge_registry('', 'f', 'registry.example:5000', default_server('registry.example:5000'), [full])
+    data = tomllib.loads(text)
+    expected = {k: v for k, v in full.items() if k != 'url'}
+    assert data == {'server': 'https://registry.example:5000', 'host': {'https://mirror.example:5000': expected}}
+
+
+@pytest.mark.parametrize('host, reason', [
+    (dict(V4, capabilities=['pull', 'fetch']), 'capabilities'),
+    (dict(V4, capabilities=[]), 'capabilities'),
+    (dict(V4, dial_timeout='200'), 'dial_timeout'),
+    (dict(V4, skip_verify='yes'), 'skip_verify'),
+    (dict(V4, header={'Authorization': 5}), 'header'),
+    (dict(V4, unknown=1), 'Unknown'),
+    (dict(SPEGEL), 'url'),
+    (dict(SPEGEL, url='http://localhost:30020/?q'), 'not valid'),
+])
+def test_bad_host_entries_refused(host, reason):
+    with pytest.raises(HostsTomlError, match=reason):
+        merge_registry('', 'f', '_default', None, [host])
+
+
+def test_duplicate_urls_refused():
+    with pytest.raises(HostsTomlError, match='twice'):
+        merge_registry('', 'f', '_default', None, [V4, dict(V4)])
+
+
+def test_invalid_existing_file_is_refused_naming_the_file():
+    with pytest.raises(TomlEditError, match='/etc/containerd/certs.d/_default/hosts.toml is not valid TOML'):
+        merge_registry('[host.\n', '/etc/containerd/certs.d/_default/hosts.toml', '_default', None, [V4])
+
+
+def test_inline_hosts_table_is_refused_not_mangled():
+    inline = "host = { 'https://mirror.corp.example' = { capabilities = ['pull'] } }\n"
+    with pytest.raises(TomlEditError, match='nothing was changed'):
+        merge_registry(inline, 'f', '_default', None, [V4])
+
+
+# --- unmerge --------------------------------------------------------------------------------
+
+def test_unmerge_of_our_own_file_means_delete():
+    assert unmerge_registry(SPEGEL_DOCKER_IO, 'f', [V4['url'], V4_NODEPORT['url']], 'docker.io') is None
+
+
+def test_unmerge_keeps_a_file_whose_server_is_the_users():
+    text = merge_registry("server = 'https://pull-through.corp.example'\n", 'f', 'docker.io', None, [V4])
+    assert unmerge_registry(text, 'f', [V4['url']], 'docker.io') == "server = 'https://pull-through.corp.example'\n"
+
+
+def test_unmerge_of_one_target_keeps_the_other():
+    text = unmerge_registry(SPEGEL_DOCKER_IO, 'f', [V4_NODEPORT['url']], 'docker.io')
+    assert host_order(text) == [V4['url']]
+
+
+def test_unmerge_without_our_entries_changes_nothing():
+    assert unmerge_registry(USER_DOCKER_IO, 'f', [V4['url']], 'docker.io') == USER_DOCKER_IO
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+def test_redact_secrets_in_tables_and_inline():
+    text = ("[host.'http://a']\n[host.'http://a'.header]\nAuthorization = 'Basic c2VjcmV0'\n"
+            "X-Other = 'visible'\n[host.'http://b']\nheader = { \"authorization\" = [\"Bearer tok\"] }\n")
+    redacted = redact_secrets(text)
+    assert 'c2VjcmV0' not in redacted and 'Bearer tok' not in redacted
+    assert "X-Other = 'visible'" in redacted
+    assert redacted.count(hosts_toml.REDACTED) == 2
