@@ -49,6 +49,13 @@ options:
       - Run C(containerd --version) and return its output in RV(containerd).
     type: bool
     default: false
+  network_facts:
+    description:
+      - Return in RV(network) what node IP discovery needs (see M(peerpull.spegel.node_ip)):
+        the default routes' source addresses and every interface address, from C(ip -j),
+        or the raw C(/proc/net) tables where C(ip) cannot answer. Route lookups send no packet.
+    type: bool
+    default: false
   write:
     description:
       - Files to write. All are staged and validated before the first one replaces its
@@ -190,6 +197,29 @@ containerd:
     version_output:
       description: First line printed by C(containerd --version).
       type: str
+network:
+  description: Routes and addresses for node IP discovery.
+  returned: when O(network_facts=true)
+  type: dict
+  contains:
+    source:
+      description: V(ip) when C(ip -j) answered, V(proc) when only the C(/proc/net) tables did.
+      type: str
+    route_v4:
+      description: C(ip -j -4 route get) towards a public address, or null without such a route.
+      type: list
+      elements: dict
+    route_v6:
+      description: As RV(network.route_v4), for IPv6.
+      type: list
+      elements: dict
+    addresses:
+      description: C(ip -j addr show).
+      type: list
+      elements: dict
+    proc:
+      description: C(/proc/net/route), C(ipv6_route), C(if_inet6) and C(fib_trie) as text, when RV(network.source=proc).
+      type: dict
 written:
   description: One entry per O(write) and O(remove) item that changed something.
   returned: always
@@ -214,6 +244,7 @@ import base64
 import glob
 import grp
 import hashlib
+import json
 import os
 import pwd
 import stat
@@ -377,12 +408,48 @@ def containerd_version(module):
     return {'path': binary, 'version_output': out.strip().splitlines()[0] if out.strip() else ''}
 
 
+# Route lookups towards public addresses (as Ansible's own facts do): they name the default
+# route's interface and source address without sending anything.
+ROUTE_LOOKUPS = (('route_v4', ['-j', '-4', 'route', 'get', '8.8.8.8']),
+                 ('route_v6', ['-j', '-6', 'route', 'get', '2001:4860:4860::8888']))
+PROC_NET_TABLES = ('route', 'ipv6_route', 'if_inet6', 'fib_trie')
+
+
+def network_facts(module):
+    ip = module.get_bin_path('ip', opt_dirs=['/usr/sbin', '/sbin', '/usr/bin', '/bin'])
+    if ip:
+        rc, out, err = module.run_command([ip, '-j', 'addr', 'show'])
+        try:
+            addresses = json.loads(out) if rc == 0 else None
+        except ValueError:  # an iproute2 without -j
+            addresses = None
+        if isinstance(addresses, list):
+            facts = {'source': 'ip', 'addresses': addresses}
+            for key, args in ROUTE_LOOKUPS:
+                rc, out, err = module.run_command([ip] + args)
+                # No route (an airgapped node) is a normal answer: rc 2, "Network is unreachable".
+                try:
+                    facts[key] = json.loads(out) if rc == 0 else None
+                except ValueError:
+                    facts[key] = None
+            return facts
+    proc = {}
+    for table in PROC_NET_TABLES:
+        try:
+            with open(os.path.join('/proc/net', table)) as f:
+                proc[table] = f.read()
+        except OSError:
+            proc[table] = None
+    return {'source': 'proc', 'proc': proc}
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             read=dict(type='list', elements='path', default=[]),
             read_globs=dict(type='list', elements='str', default=[]),
             containerd_version=dict(type='bool', default=False),
+            network_facts=dict(type='bool', default=False),
             write=dict(type='list', elements='dict', default=[], options=dict(
                 path=dict(type='path', required=True),
                 content=dict(type='str', required=True, no_log=True),
@@ -416,6 +483,8 @@ def main():
     result = {'changed': False, 'files': files, 'globs': globs, 'written': []}
     if params['containerd_version']:
         result['containerd'] = containerd_version(module)
+    if params['network_facts']:
+        result['network'] = network_facts(module)
 
     if not module.check_mode:
         # Stage and validate everything before the first target changes.
