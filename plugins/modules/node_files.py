@@ -49,6 +49,13 @@ options:
       - Run C(containerd --version) and return its output in RV(containerd).
     type: bool
     default: false
+  config_dump:
+    description:
+      - Run C(containerd --config PATH config dump) with this path and return the effective
+        configuration containerd would run with (imports merged, older layouts migrated) in
+        RV(config_dump). Nothing runs when containerd is not installed or the file does not
+        exist.
+    type: path
   network_facts:
     description:
       - Return in RV(network) what node IP discovery needs (see M(peerpull.spegel.node_ip)):
@@ -196,6 +203,26 @@ containerd:
       type: str
     version_output:
       description: First line printed by C(containerd --version).
+      type: str
+config_dump:
+  description: The result of O(config_dump).
+  returned: when O(config_dump) is set
+  type: dict
+  contains:
+    path:
+      description: The config file dumped.
+      type: str
+    rc:
+      description: Exit code of C(containerd config dump); null when it did not run.
+      type: int
+    stdout:
+      description: The effective configuration (TOML).
+      type: str
+    stderr:
+      description: containerd's warnings or error.
+      type: str
+    skipped:
+      description: Why the dump did not run, when it did not.
       type: str
 network:
   description: Routes and addresses for node IP discovery.
@@ -398,14 +425,34 @@ def remove_file(module, item):
     return result
 
 
+def containerd_binary(module):
+    return module.get_bin_path('containerd', opt_dirs=['/usr/local/bin', '/usr/bin', '/usr/sbin'])
+
+
 def containerd_version(module):
-    binary = module.get_bin_path('containerd', opt_dirs=['/usr/local/bin', '/usr/bin', '/usr/sbin'])
+    binary = containerd_binary(module)
     if not binary:
         return {'path': '', 'version_output': ''}
     rc, out, err = module.run_command([binary, '--version'])
     if rc != 0:
         module.fail_json(msg='%s --version failed: %s' % (binary, (err or out).strip()))
     return {'path': binary, 'version_output': out.strip().splitlines()[0] if out.strip() else ''}
+
+
+def config_dump(module, path):
+    binary = containerd_binary(module)
+    result = {'path': path, 'rc': None, 'stdout': '', 'stderr': ''}
+    if not binary:
+        result['skipped'] = 'containerd is not installed'
+    elif not os.path.isfile(path):
+        # containerd 2.x would dump its defaults for a missing file, without an error.
+        result['skipped'] = 'no such file'
+    else:
+        # containerd 1.6 resolves relative imports against the working directory.
+        rc, out, err = module.run_command([binary, '--config', path, 'config', 'dump'],
+                                          cwd=os.path.dirname(path) or None)
+        result.update(rc=rc, stdout=out, stderr=err)
+    return result
 
 
 # Route lookups towards public addresses (as Ansible's own facts do): they name the default
@@ -449,6 +496,7 @@ def main():
             read=dict(type='list', elements='path', default=[]),
             read_globs=dict(type='list', elements='str', default=[]),
             containerd_version=dict(type='bool', default=False),
+            config_dump=dict(type='path'),
             network_facts=dict(type='bool', default=False),
             write=dict(type='list', elements='dict', default=[], options=dict(
                 path=dict(type='path', required=True),
@@ -483,6 +531,8 @@ def main():
     result = {'changed': False, 'files': files, 'globs': globs, 'written': []}
     if params['containerd_version']:
         result['containerd'] = containerd_version(module)
+    if params['config_dump']:
+        result['config_dump'] = config_dump(module, params['config_dump'])
     if params['network_facts']:
         result['network'] = network_facts(module)
 
