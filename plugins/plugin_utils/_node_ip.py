@@ -1,0 +1,273 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Which IP is this node's own: the address the Spegel mirror URL must carry.
+
+Pure functions over what peerpull.spegel.node_files reads in one round trip (the kubelet's
+flag files and `network_facts`). Order: spegel_node_ip if set; the kubelet's --node-ip; the
+default route's source address, IPv4 then IPv6; the single global address. A node without a
+default route (airgapped) is normal. Anything less than certain is an error that tells the
+user to set spegel_node_ip.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import address_problem
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+
+# Where a kubelet's flags live, in the order their --node-ip wins: kubeadm's drop-in runs
+# `kubelet ... $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS` and the last flag counts, so the
+# EXTRA_ARGS files (/etc/default on Debian, /etc/sysconfig on RHEL) beat kubeadm-flags.env.
+KUBELET_FILES = (
+    '/etc/default/kubelet',
+    '/etc/sysconfig/kubelet',
+    '/var/lib/kubelet/kubeadm-flags.env',
+)
+KUBELET_GLOBS = (
+    '/etc/systemd/system/kubelet.service.d/*.conf',
+    '/usr/lib/systemd/system/kubelet.service.d/*.conf',
+    '/lib/systemd/system/kubelet.service.d/*.conf',
+)
+KUBELET_UNITS = (
+    '/etc/systemd/system/kubelet.service',
+    '/usr/lib/systemd/system/kubelet.service',
+    '/lib/systemd/system/kubelet.service',
+)
+
+# Interfaces that carry addresses which are not the node's: Service IPs (kube-ipvs0 holds
+# every ClusterIP with scope global), bridges and tunnels of container networking.
+VIRTUAL_INTERFACE_PREFIXES = (
+    'kube-ipvs', 'kube-bridge', 'kube-dummy', 'nodelocaldns', 'cni', 'cbr', 'docker', 'br-', 'veth',
+    'flannel', 'cali', 'vxlan', 'tunl', 'cilium_', 'lxc', 'weave', 'vethwe', 'datapath', 'genev',
+    'virbr', 'podman', 'antrea', 'ovn-k8s', 'nerdctl',
+)
+
+# --node-ip=VALUE or --node-ip VALUE, optionally quoted, on a line that is not a comment.
+_NODE_IP_FLAG = re.compile(r'''--node-ip(?:=|\s+)["']?([^\s"']*)''')
+
+UNSET = ('', 'auto', None)
+
+
+class NodeIPError(TomlEditError):
+    """No certain answer: the message says why and names spegel_node_ip."""
+
+
+class NodeIP:
+    """The answer: ip (the one for the mirror URL), ips (every node IP found, primary first), source."""
+
+    def __init__(self, ip, source, ips=None):
+        self.ip = ip
+        self.ips = ips or [ip]
+        self.source = source
+
+    def as_dict(self):
+        return {'ip': self.ip, 'ips': self.ips, 'source': self.source}
+
+
+def usable(text):
+    """The address as an ipaddress object when it can stand for the node, else None."""
+    try:
+        address = ipaddress.ip_address(str(text).strip().strip('[]'))
+    except ValueError:
+        return None
+    return None if address_problem(address) else address
+
+
+def kubelet_sources(files, globs):
+    """(path, text) of the kubelet's flag files that exist, highest precedence first.
+
+    files: path -> text (None when missing); globs: pattern -> sorted matching paths.
+    A drop-in in /etc overrides the one of the same name in /usr/lib, and drop-ins apply in
+    name order, so a later name wins.
+    """
+    ordered = [p for p in KUBELET_FILES if files.get(p) is not None]
+    seen_names = set()
+    dropins = []
+    for pattern in KUBELET_GLOBS:
+        for path in globs.get(pattern, []):
+            name = path.rsplit('/', 1)[-1]
+            if name not in seen_names:
+                seen_names.add(name)
+                dropins.append(path)
+    ordered += sorted(dropins, key=lambda p: p.rsplit('/', 1)[-1], reverse=True)
+    ordered += [p for p in KUBELET_UNITS if files.get(p) is not None]
+    return [(path, files[path]) for path in ordered if files.get(path) is not None]
+
+
+def kubelet_node_ips(path, text):
+    """The addresses of the last --node-ip flag in one file, [] when it has none.
+
+    `--node-ip=0.0.0.0` and `--node-ip=::` mean "pick by family" to the kubelet; they are
+    returned as such (unspecified addresses) so the caller can prefer that family.
+    """
+    values = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(('#', ';')):
+            continue
+        values += _NODE_IP_FLAG.findall(stripped)
+    if not values:
+        return []
+    addresses = []
+    for item in values[-1].split(','):
+        try:
+            address = ipaddress.ip_address(item.strip().strip('[]'))
+        except ValueError:
+            raise NodeIPError('%s: the kubelet flag --node-ip=%s is not a list of IP addresses. Fix the '
+                              'flag, or set spegel_node_ip for this host.' % (path, values[-1])) from None
+        if not address.is_unspecified and address_problem(address):
+            raise NodeIPError('%s: --node-ip=%s cannot be the mirror address: %s. Set spegel_node_ip for '
+                              'this host.' % (path, values[-1], address_problem(address)))
+        addresses.append(address)
+    return addresses
+
+
+# --- network facts ---------------------------------------------------------------------------
+
+def _virtual(ifname):
+    return ifname.startswith(VIRTUAL_INTERFACE_PREFIXES)
+
+
+def _route_source(route):
+    """(address, dev) of an `ip -j route get` answer, or None."""
+    if not route:
+        return None
+    entry = route[0]
+    address = usable(entry.get('prefsrc', ''))
+    return (address, entry.get('dev', '?')) if address else None
+
+
+def global_addresses(network):
+    """(address, interface) of every address that may be the node's own, in the node's order."""
+    if network.get('source') == 'proc':
+        return _proc_global_addresses(network.get('proc') or {})
+    found = []
+    for link in network.get('addresses') or []:
+        ifname = link.get('ifname', '')
+        flags = link.get('flags', [])
+        if 'LOOPBACK' in flags or 'UP' not in flags or _virtual(ifname):
+            continue
+        for info in link.get('addr_info', []):
+            if info.get('scope') != 'global' or info.get('temporary') or info.get('deprecated'):
+                continue
+            address = usable(info.get('local', ''))
+            if address:
+                found.append((address, ifname))
+    return found
+
+
+def _proc_global_addresses(proc):
+    """From /proc/net: IPv6 addresses with their interface (if_inet6), IPv4 local addresses
+    without one (fib_trie does not name interfaces)."""
+    found = []
+    for line in (proc.get('if_inet6') or '').splitlines():
+        fields = line.split()
+        if len(fields) != 6 or _virtual(fields[5]):
+            continue
+        scope, flags = int(fields[3], 16), int(fields[4], 16)
+        # scope 0 is global; flags 0x01 temporary, 0x20 deprecated
+        if scope != 0 or flags & 0x21:
+            continue
+        address = usable(':'.join(fields[0][i:i + 4] for i in range(0, 32, 4)))
+        if address:
+            found.append((address, fields[5]))
+    lines = (proc.get('fib_trie') or '').split('Local:')[0].splitlines()
+    for previous, line in zip(lines, lines[1:]):
+        if line.strip() == '/32 host LOCAL' and previous.strip().startswith('|--'):
+            address = usable(previous.strip()[3:].strip())
+            if address and (address, None) not in found:
+                found.append((address, None))
+    return found
+
+
+def _proc_default_routes(proc, addresses):
+    """Source addresses of the default routes where /proc/net tells them for certain: the one
+    global address on the default route's interface (IPv6 only: IPv4 lacks interface names)."""
+    routes = {}
+    for line in (proc.get('ipv6_route') or '').splitlines():
+        fields = line.split()
+        if len(fields) == 10 and fields[0] == '0' * 32 and fields[1] == '00' and fields[9] != 'lo':
+            on_dev = [a for a, dev in addresses if dev == fields[9] and a.version == 6]
+            if len(on_dev) == 1:
+                routes.setdefault(6, (on_dev[0], fields[9]))
+    return routes
+
+
+def default_route_sources(network):
+    """{4: (address, dev), 6: (address, dev)} for the families that have a default route."""
+    if network.get('source') == 'proc':
+        proc = network.get('proc') or {}
+        return _proc_default_routes(proc, _proc_global_addresses(proc))
+    routes = {}
+    for family, key in ((4, 'route_v4'), (6, 'route_v6')):
+        source = _route_source(network.get(key))
+        if source:
+            routes[family] = source
+    return routes
+
+
+# --- the decision ------------------------------------------------------------------------------
+
+def discover(network, kubelet_files, override=None):
+    """This node's IP for the mirror, or NodeIPError.
+
+    network: node_files' `network` result; kubelet_files: kubelet_sources() output;
+    override: spegel_node_ip (empty, None or 'auto' mean discover).
+    """
+    override = None if override is None else str(override).strip()
+    if override not in UNSET:
+        address = usable(override)
+        if address is None:
+            raise NodeIPError('spegel_node_ip=%r is not an IP address this node can be reached on (no '
+                              'loopback, link-local or unspecified address). Set spegel_node_ip to the '
+                              "node's own IP, or leave it empty to discover it." % override)
+        return NodeIP(address.compressed, 'spegel_node_ip')
+
+    routes = default_route_sources(network or {})
+    family_hint = None
+    for path, text in kubelet_files:
+        flagged = kubelet_node_ips(path, text)
+        specific = [a for a in flagged if not a.is_unspecified]
+        if specific:
+            # Dual-stack --node-ip=a,b: the family of the default route first, else the
+            # kubelet's own order (its first address is the node's primary one).
+            route_family = min(routes) if routes else None
+            primary = next((a for a in specific if a.version == route_family), specific[0])
+            ips = [primary] + [a for a in specific if a != primary]
+            return NodeIP(primary.compressed, 'kubelet --node-ip in %s' % path, [a.compressed for a in ips])
+        if flagged:
+            family_hint = flagged[0].version
+            break
+
+    families = (6, 4) if family_hint == 6 else (4, 6)
+    for family in families:
+        if family in routes:
+            address, dev = routes[family]
+            others = [routes[f][0].compressed for f in families if f != family and f in routes]
+            return NodeIP(address.compressed, 'default IPv%d route (%s)' % (family, dev),
+                          [address.compressed] + others)
+
+    # No route: the one global address of the preferred family, or of the other family
+    # when the preferred one has none.
+    candidates = global_addresses(network or {})
+    for family in families:
+        of_family = [(a, dev) for a, dev in candidates if a.version == family]
+        if len(of_family) == 1:
+            address, dev = of_family[0]
+            return NodeIP(address.compressed, 'single global IPv%d address%s'
+                          % (family, ' (%s)' % dev if dev else ''))
+        if of_family:
+            break
+
+    listed = ', '.join('%s%s' % (a.compressed, ' on %s' % dev if dev else '') for a, dev in candidates) or 'none'
+    raise NodeIPError(
+        "Cannot tell this node's own IP for certain: no kubelet --node-ip (looked in %s), no default route, "
+        "and not exactly one global address (found: %s). Set spegel_node_ip for this host to the IP Spegel "
+        "listens on (the node's InternalIP)."
+        % (', '.join(KUBELET_FILES) + ' and kubelet systemd drop-ins', listed))
