@@ -1,0 +1,210 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import shlex
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, parse_plain
+
+ARGUMENT_SPEC = dict(
+    path=dict(type='path', default=containerd.CONFIG_FILE),
+    hosts_dir=dict(type='path', default=containerd.HOSTS_DIR),
+    containerd_version=dict(type='str'),
+    use_local_image_pull=dict(type='bool'),
+    enable_cri=dict(type='bool', default=False),
+    migrate_mirrors=dict(type='bool', default=True),
+    extra_settings=dict(type='list', elements='dict', default=[]),
+    backup=dict(type='bool', default=False),
+    keep_original=dict(type='bool', default=True),
+    validate=dict(type='bool', default=True),
+)
+
+HOSTS_FILE_WITH_SECRETS_MODE = '0600'
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            outcome = self._plan(args, task_vars)
+        except (TomlEditError, node.NodeFilesError) as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            return result
+        result.update(outcome.result)
+        if self._task.diff and result['changed']:
+            result['diff'] = outcome.diffs
+        if not result['changed'] or self._task.check_mode:
+            return result
+        try:
+            written = node.write(self, task_vars, writes=outcome.writes)
+        except node.NodeFilesError as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            result.pop('diff', None)
+            return result
+        self._report_written(result, outcome, written, args)
+        return result
+
+    def _plan(self, args, task_vars):
+        path = str(args['path'])
+        hosts_dir = str(args['hosts_dir'])
+        if not hosts_dir.startswith('/') or ':' in hosts_dir:
+            raise TomlEditError('hosts_dir must be ONE absolute directory such as /etc/containerd/certs.d, got %r '
+                                '(containerd >= 2.1 ignores hosts.toml files under a colon-separated list).'
+                                % hosts_dir)
+        original_path = path + containerd.ORIGINAL_SUFFIX
+        first = node.run_node_files(self, task_vars, read=[path, original_path], containerd_version=True,
+                                    config_dump=path)
+        state = node.NodeState(first)
+        current = state.file(path)
+        binary = state.containerd.get('path') or ''
+        if args['containerd_version']:
+            version = containerd.parse_containerd_version(args['containerd_version'])
+        elif binary:
+            version = containerd.parse_containerd_version(state.containerd.get('version_output', ''), binary)
+        else:
+            version = None
+
+        plan = containerd.ConfigPlan(current.text_or_empty, path, version).apply(
+            hosts_dir=hosts_dir, enable_cri=args['enable_cri'], use_local_image_pull=args['use_local_image_pull'],
+            migrate_mirrors=args['migrate_mirrors'], extra_settings=args['extra_settings'])
+        new_text = plan.render()
+
+        migrated = {hosts_toml.registry_hosts_file(hosts_dir, item['registry']): item for item in plan.migrated}
+        patterns = plan.imports()
+        second = node.read(self, task_vars, paths=list(migrated), globs=patterns) if (migrated or patterns) else None
+        dropins = _dropins(second, patterns, path)
+
+        wanted = containerd.wanted_settings(hosts_dir, args['use_local_image_pull'])
+        effective, overriding = containerd.predict_effective(
+            (path, parse_plain(new_text, path)), dropins, plan.layout, version)
+        disabling = containerd.disabled_cri_in_dropins(dropins)
+        if disabling:
+            raise TomlEditError('%s: the drop-in %s disables the CRI plugin (disabled_plugins = %s). Remove it there '
+                                '(this module does not edit drop-ins); nothing was changed.' % ((path,) + disabling[0]))
+        containerd.check_effective(effective, wanted, path)
+
+        config_changed = not current.exists or new_text != current.text
+        outcome = Outcome()
+        writes, diffs, hosts_files = [], [], []
+        original = state.file(original_path)
+        original_file = original_path if original.exists else None
+        if config_changed and args['keep_original'] and current.exists and not original.exists:
+            # Before the first change this collection makes, so uninstall can restore it exactly.
+            writes.append(dict(path=original_path, content=current.text, mode=current.mode, owner=current.owner,
+                               group=current.group, expected_checksum=''))
+            original_file = original_path
+        if config_changed:
+            validate = '%s --config %%s config dump' % shlex.quote(binary) if binary and args['validate'] else None
+            writes.append(dict(path=path, content=new_text, backup=args['backup'], create_parents=True,
+                               expected_checksum=current.checksum, validate=validate))
+            diffs.append(node.file_diff(path, containerd.redact_config(current.text, path),
+                                        containerd.redact_config(new_text, path)))
+
+        migrated_registries = []
+        for hosts_path, item in migrated.items():
+            existing = second.file(hosts_path)
+            merged = hosts_toml.merge_registry(existing.text, hosts_path, item['registry'], item['server'],
+                                               item['hosts'], position='last')
+            migrated_registries.append({'registry': item['registry'], 'hosts_file': hosts_path,
+                                        'hosts': [host['url'] for host in item['hosts']]})
+            if existing.exists and merged == existing.text:
+                continue
+            secret = merged != hosts_toml.redact_secrets(merged)
+            writes.append(dict(path=hosts_path, content=merged, create_parents=True,
+                               expected_checksum=existing.checksum,
+                               mode=HOSTS_FILE_WITH_SECRETS_MODE if secret and not existing.exists else None))
+            diffs.append(node.file_diff(hosts_path, hosts_toml.redact_secrets(existing.text),
+                                        hosts_toml.redact_secrets(merged)))
+            hosts_files.append(hosts_path)
+
+        dump = first.get('config_dump', {})
+        from_dump = None
+        if not config_changed and dump.get('rc') is not None:
+            if dump['rc'] != 0:
+                raise TomlEditError('%s: containerd (%s) rejects the current file: %s' % (
+                    path, binary, (dump.get('stderr') or dump.get('stdout') or '').strip()))
+            from_dump = containerd.settings_from_dump(dump['stdout'], path)
+        outcome.writes = writes
+        outcome.diffs = diffs
+        outcome.wanted = wanted
+        outcome.result = dict(
+            changed=bool(writes), restart_required=config_changed, path=path,
+            config_version=plan.layout.version, containerd_version=str(version) if version else None,
+            backup_file=None, original_file=original_file, migrated_registries=migrated_registries,
+            replaced_config_path=plan.replaced_config_path, overriding_imports=overriding,
+            enabled_cri=plan.enabled_cri, hosts_files=hosts_files,
+            validated=bool(config_changed and binary and args['validate'] and not self._task.check_mode),
+        )
+        _report_effective(outcome.result, from_dump, effective, wanted, path)
+        return outcome
+
+    def _report_written(self, result, outcome, written, args):
+        by_path = {entry['path']: entry for entry in written}
+        config = by_path.get(result['path'], {})
+        result['backup_file'] = config.get('backup_file')
+        if 'validate_stdout' in config:
+            dumped = containerd.settings_from_dump(config['validate_stdout'], result['path'])
+            _report_effective(result, dumped, None, outcome.wanted, result['path'])
+
+
+class Outcome:
+    """What _plan decided: the result so far, the node_files writes, the diffs."""
+    writes = ()
+    diffs = ()
+    wanted = None
+    result = None
+
+
+def _dropins(state, patterns, source):
+    """[(path, data)] in containerd's load order; a literal import that does not exist stops
+    containerd, so it is an error here too."""
+    dropins = []
+    for pattern in patterns:
+        if '*' in pattern:
+            matches = state.globs.get(pattern, [])
+        elif pattern in state.globs.get(pattern, []):
+            matches = [pattern]
+        else:
+            raise TomlEditError('%s imports %s, which does not exist, and containerd refuses to start without it. '
+                                'Create it or remove it from imports; nothing was changed.' % (source, pattern))
+        for path in matches:
+            dropin = state.file(path)
+            dropins.append((path, containerd.parse_dropin(dropin.text_or_empty, path)))
+    return dropins
+
+
+def _report_effective(result, dumped, predicted, wanted, path):
+    """Effective settings: containerd's own dump when there is one, else the prediction from
+    the file and its drop-ins. A dump that contradicts what was wanted is a failure."""
+    if dumped is not None:
+        result['effective_from'] = 'containerd config dump'
+        for name in ('config_path', 'discard_unpacked_layers', 'use_local_image_pull'):
+            if name in dumped:
+                result[name] = dumped[name]
+        wrong = ['%s = %r' % (name, dumped.get(name)) for name, value in wanted.items() if dumped.get(name) != value]
+        if dumped['cri_disabled']:
+            wrong.append('disabled_plugins holds %s' % ', '.join(dumped['cri_disabled']))
+        if wrong:
+            result.update(failed=True, msg='%s: containerd config dump reports %s, not what this module wanted (%s). '
+                          'Inspect the file and its imports.' % (
+                              path, ', '.join(wrong), ', '.join('%s = %r' % item for item in wanted.items())))
+        return
+    result['effective_from'] = 'files'
+    for name in ('config_path', 'discard_unpacked_layers', 'use_local_image_pull'):
+        if name != 'use_local_image_pull' or result['config_version'] >= 3:
+            result[name] = predicted[name].value

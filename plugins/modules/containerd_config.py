@@ -1,0 +1,278 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: containerd_config
+short_description: Make containerd's config.toml ready for Spegel
+version_added: 0.1.0
+description:
+  - Sets the registry hosts directory (C(config_path)) to ONE directory and
+    C(discard_unpacked_layers = false), in the keys of the layout the file declares
+    (C(version) 1, 2, 3 or 4) for the containerd version on the node, keeping every
+    comment and the layout of everything else.
+  - "Layouts: version 1 (no version line) C(plugins.cri.registry) and
+    C(plugins.cri.containerd); version 2 C(plugins.\"io.containerd.grpc.v1.cri\".registry) and
+    C(.containerd); versions 3 and 4 C(plugins.\"io.containerd.cri.v1.images\".registry) and
+    C(plugins.\"io.containerd.cri.v1.images\"). On containerd 2.x a version 2 file is kept as it
+    is (containerd migrates it when it loads it)."
+  - A missing or empty file, or a file without a version line that names no plugin (Docker's
+    C(containerd.io) file), gets an explicit C(version) line that fits the containerd
+    version (2 on 1.x, 3 on 2.0 to 2.2, 4 on 2.3 and later).
+  - A colon-separated C(config_path) is replaced by one directory, because containerd 2.1
+    and later pull through the transfer service, which ignores hosts.toml files under such
+    a list. The replaced value is returned.
+  - Legacy C(registry.mirrors) and C(registry.configs.<host>.tls) move into
+    C(<hosts_dir>/<registry>/hosts.toml) files (written with the same staged, validated
+    write as config.toml) and leave config.toml, because containerd drops the CRI plugin
+    when they are set together with C(config_path). C(registry.configs.<host>.auth) stays in
+    config.toml, where containerd still uses it next to C(config_path) (a static hosts.toml
+    header could not do the registry's token exchange).
+  - "C(imports) drop-ins are read and merged the way containerd does (1.x: a drop-in that
+    names a plugin replaces that plugin's whole table; 2.x: tables are merged). Drop-ins that
+    set what this module manages are returned in RV(overriding_imports). When a drop-in
+    overrides a managed setting with a different value, the task fails naming the drop-in and
+    key: this module never edits drop-ins (other tools own and regenerate them) and never
+    fixes the main file with a drop-in (on containerd 1.x it would wipe the CRI table)."
+  - The edit runs on the controller with C(tomlkit); the new text is re-parsed and must hold
+    exactly the intended data. Where containerd is installed on the node, the new file is
+    validated with C(containerd --config <new file> config dump) before it replaces the old
+    one, and the effective settings are read from that dump.
+  - On bad input (invalid TOML, an unreadable file, an unknown layout, a value of the wrong
+    type) the task fails naming the file and the line or key, and the file is left byte for
+    byte as it was.
+author:
+  - peerpull.spegel contributors
+requirements:
+  - tomlkit >= 0.13 on the controller
+attributes:
+  action:
+    support: full
+  check_mode:
+    support: full
+    details: Predicts every return value from the files; nothing is written, not even the copy
+      of the original file.
+  diff_mode:
+    support: full
+    details: Shows config.toml and the hosts.toml files; registry credentials and
+      authorization headers are masked.
+  platform:
+    platforms: posix
+options:
+  path:
+    description: containerd's main config file.
+    type: path
+    default: /etc/containerd/config.toml
+  hosts_dir:
+    description:
+      - The registry hosts directory, written as C(config_path). One absolute directory,
+        never a colon-separated list.
+    type: path
+    default: /etc/containerd/certs.d
+  containerd_version:
+    description:
+      - The containerd version the config is for, such as V(1.7.24) or V(2.1.9).
+      - Unset, it is read from C(containerd --version) on the node. Needed when containerd
+        is not installed yet and the file does not declare its layout.
+    type: str
+  use_local_image_pull:
+    description:
+      - Set C(use_local_image_pull) in the images plugin (config version 3 and 4, containerd
+        2.x), making CRI pull without the transfer service.
+      - Unset leaves the file as it is. Setting it on a version 1 or 2 file is an error.
+    type: bool
+  enable_cri:
+    description:
+      - When C(disabled_plugins) turns the CRI plugin off (V(cri), V(io.containerd.grpc.v1.cri),
+        V(io.containerd.cri.v1.images) or V(io.containerd.cri.v1.runtime)), remove it from the
+        list. When V(false), such a file is an error.
+    type: bool
+    default: false
+  migrate_mirrors:
+    description:
+      - Move legacy C(registry.mirrors) and C(registry.configs.<host>.tls) into hosts.toml
+        files. When V(false), a file that has them is an error.
+    type: bool
+    default: true
+  extra_settings:
+    description:
+      - Further settings a distribution needs, applied by the same engine. Keys this module
+        manages (C(config_path), C(discard_unpacked_layers), mirrors, configs,
+        C(use_local_image_pull), C(version), C(disabled_plugins)) cannot be given here.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      key:
+        description: The key as a list of segments from the top of the file.
+        type: list
+        elements: str
+        required: true
+      value:
+        description: The value to set (any TOML value). Required unless O(extra_settings[].state=absent).
+        type: raw
+      state:
+        description: V(present) sets the key, V(absent) removes it.
+        type: str
+        choices: [present, absent]
+        default: present
+  backup:
+    description: Keep a timestamped copy of the previous config.toml next to it.
+    type: bool
+    default: false
+  keep_original:
+    description:
+      - Before the first change this collection ever makes to the file, copy it to
+        C(<path>.peerpull-orig) (unless that file exists), so an uninstall can restore it
+        byte for byte.
+    type: bool
+    default: true
+  validate:
+    description:
+      - Where containerd is installed on the node, validate the new file with
+        C(containerd --config <new file> config dump) before it replaces the old one, and
+        report the effective settings from that dump.
+    type: bool
+    default: true
+notes:
+  - containerd must be restarted for a config.toml change to take effect
+    (RV(restart_required)); hosts.toml changes need no restart.
+  - A file changed by someone else between the read and the write is not overwritten; the
+    task fails and can be run again.
+  - Nested C(imports) inside drop-ins are not followed.
+seealso:
+  - module: peerpull.spegel.toml_file
+  - module: peerpull.spegel.containerd_hosts
+"""
+
+EXAMPLES = r"""
+- name: Make containerd ready for Spegel
+  peerpull.spegel.containerd_config:
+  register: containerd_config
+  notify: Restart containerd
+
+- name: Docker's containerd.io package disables CRI; turn it back on
+  peerpull.spegel.containerd_config:
+    enable_cri: true
+
+- name: Prepare a config before containerd 2.1 is installed (image bake)
+  peerpull.spegel.containerd_config:
+    containerd_version: 2.1.9
+    use_local_image_pull: true
+
+- name: Kind node, with the setting Kind needs
+  peerpull.spegel.containerd_config:
+    extra_settings:
+      - key: [plugins, io.containerd.metadata.v1.bolt, content_sharing_policy]
+        value: isolated
+"""
+
+RETURN = r"""
+path:
+  description: The config file.
+  returned: always
+  type: str
+  sample: /etc/containerd/config.toml
+restart_required:
+  description: Whether config.toml changed (or would change in check mode), so containerd must restart.
+  returned: success
+  type: bool
+config_version:
+  description: The config layout (C(version)) of the resulting file.
+  returned: success
+  type: int
+  sample: 2
+containerd_version:
+  description: The containerd version the config was written for; null when unknown.
+  returned: success
+  type: str
+  sample: 1.7.24
+config_path:
+  description: The effective C(config_path) (see RV(effective_from)).
+  returned: success
+  type: str
+  sample: /etc/containerd/certs.d
+discard_unpacked_layers:
+  description: The effective C(discard_unpacked_layers) (see RV(effective_from)).
+  returned: success
+  type: bool
+  sample: false
+use_local_image_pull:
+  description: The effective C(use_local_image_pull); only on containerd 2.x layouts.
+  returned: when the layout has it
+  type: bool
+effective_from:
+  description:
+    - V(containerd config dump) when the effective settings come from containerd on the node,
+      V(files) when they are predicted from the file and its drop-ins (no containerd, check
+      mode, or O(validate=false)).
+  returned: success
+  type: str
+replaced_config_path:
+  description: The previous C(config_path) when it was another value, such as a colon-separated list.
+  returned: success
+  type: str
+  sample: /etc/containerd/certs.d:/etc/docker/certs.d
+migrated_registries:
+  description: Legacy mirrors and TLS settings moved into hosts.toml files.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    registry:
+      description: The hosts directory name (V(_default) for the V(*) mirror).
+      type: str
+    hosts_file:
+      description: The hosts.toml file.
+      type: str
+    hosts:
+      description: The host URLs, in the order containerd tries them.
+      type: list
+      elements: str
+hosts_files:
+  description: hosts.toml files written (or that would be written in check mode).
+  returned: success
+  type: list
+  elements: str
+overriding_imports:
+  description: Drop-ins that set, or on containerd 1.x replace, what this module manages.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    file:
+      description: The drop-in.
+      type: str
+    key:
+      description: The key or table it sets.
+      type: str
+    value:
+      description: The value it sets, for single values.
+      type: raw
+    effect:
+      description: Why it matters, when it is more than setting the key.
+      type: str
+enabled_cri:
+  description: CRI plugin names removed from C(disabled_plugins).
+  returned: success
+  type: list
+  elements: str
+backup_file:
+  description: The backup of the previous config.toml.
+  returned: success
+  type: str
+original_file:
+  description: The copy of the file as it was before this collection first changed it; null when there is none.
+  returned: success
+  type: str
+  sample: /etc/containerd/config.toml.peerpull-orig
+validated:
+  description: Whether containerd on the node validated the new file.
+  returned: success
+  type: bool
+"""
