@@ -58,7 +58,7 @@ options:
     type: path
   network_facts:
     description:
-      - Return in RV(network) what node IP discovery needs (see M(peerpull.spegel.node_ip)):
+      - Return in RV(network) what node IP discovery (M(peerpull.spegel.node_ip)) needs,
         the default routes' source addresses and every interface address, from C(ip -j),
         or the raw C(/proc/net) tables where C(ip) cannot answer. Route lookups send no packet.
     type: bool
