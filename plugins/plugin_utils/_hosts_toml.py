@@ -258,7 +258,9 @@ def normalise_host(host):
 
 def _check_field(url, name, value):
     def fail(expected):
-        raise HostsTomlError('host %s: %s must be %s, got %r.' % (url, name, expected, value))
+        # Header values may be secrets: never echo them.
+        got = 'something else' if name == 'header' else repr(value)
+        raise HostsTomlError('host %s: %s must be %s, got %s.' % (url, name, expected, got))
 
     def strings(item):
         return isinstance(item, list) and all(isinstance(s, str) and s for s in item)

@@ -54,6 +54,17 @@ _NODE_IP_FLAG = re.compile(r'''--node-ip(?:=|\s+)["']?([^\s"']*)''')
 UNSET = ('', 'auto', None)
 
 
+def discovery_reads():
+    """The node_files arguments that bring back everything discover() looks at."""
+    return dict(read=list(KUBELET_FILES + KUBELET_UNITS), read_globs=list(KUBELET_GLOBS), network_facts=True)
+
+
+def discover_from_node(node_result, state, override=None):
+    """discover() over one node_files result (state: its NodeState)."""
+    texts = {path: item.text for path, item in state.files.items()}
+    return discover(node_result.get('network') or {}, kubelet_sources(texts, state.globs), override)
+
+
 class NodeIPError(TomlEditError):
     """No certain answer: the message says why and names spegel_node_ip."""
 

@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import base64
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
+    UNSET, discover, discover_from_node, discovery_reads,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+
+ARGUMENT_SPEC = dict(
+    hosts_dir=dict(type='path', default='/etc/containerd/certs.d'),
+    registries=dict(type='list', elements='str', default=['_default']),
+    mirrors=dict(type='list', elements='str'),
+    node_ip=dict(type='str', default='auto'),
+    ports=dict(type='list', elements='int', default=[30020]),
+    capabilities=dict(type='list', elements='str', default=['pull', 'resolve'],
+                      choices=list(hosts_toml.CAPABILITIES)),
+    dial_timeout=dict(type='str', default='200ms'),
+    server=dict(type='dict'),
+    authorization=dict(type='raw', no_log=True),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    backup=dict(type='bool', default=False),
+)
+
+SECRET_MODE = '0600'
+
+
+def authorization_header(value):
+    """The Authorization header value: given as is, or Basic from {username, password}."""
+    if value in (None, '', {}):
+        return None
+    if isinstance(value, dict):
+        unknown = set(value) - {'username', 'password'}
+        if unknown or not value.get('username'):
+            raise hosts_toml.HostsTomlError('authorization must be a header value such as "Basic dXNlcjpwdw==" or '
+                                            'a dict with username and password.')
+        pair = '%s:%s' % (value['username'], value.get('password') or '')
+        return 'Basic ' + base64.b64encode(pair.encode('utf-8')).decode('ascii')
+    text = str(value)
+    if '\n' in text or '\r' in text or text.strip() != text:
+        raise hosts_toml.HostsTomlError('authorization must be one line without leading or trailing spaces.')
+    return text
+
+
+def plain_list(values):
+    return [str(v) for v in values or []]
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        result['restart_required'] = False  # containerd re-reads hosts.toml on every pull
+        try:
+            plan = self._plan(args)
+            reads = dict(read=list(plan['paths'].values()), read_globs=[])
+            if plan['discover']:
+                extra = discovery_reads()
+                reads = dict(read=reads['read'] + extra['read'], read_globs=extra['read_globs'], network_facts=True)
+            node_result = node.run_node_files(self, task_vars, **reads)
+            state = node.NodeState(node_result)
+            found = None
+            if plan['discover'] or plan['node_ip'] not in UNSET:
+                found = discover_from_node(node_result, state, None if plan['discover'] else plan['node_ip'])
+            mirrors = plan['mirrors'] or [hosts_toml.mirror_url(found.ip, port) for port in plan['ports']]
+            changes = [self._compute(args, plan, registry, path, state.file(path), mirrors)
+                       for registry, path in plan['paths'].items()]
+        except (TomlEditError, node.NodeFilesError) as exc:
+            result.update(failed=True, msg=hosts_toml.redact_secrets(str(exc)))
+            return result
+
+        result.update(
+            changed=any(c['changed'] for c in changes),
+            mirrors=mirrors,
+            files={c['registry']: {'path': c['path'], 'changed': c['changed']} for c in changes},
+        )
+        if found is not None:
+            result['node_ip'] = found.as_dict()
+        if self._task.diff:
+            result['diff'] = [c['diff'] for c in changes if c['diff']]
+        if not result['changed'] or self._task.check_mode:
+            return result
+
+        writes = [c['write'] for c in changes if c.get('write')]
+        removes = [c['remove'] for c in changes if c.get('remove')]
+        try:
+            written = node.write(self, task_vars, writes=writes, removes=removes)
+        except node.NodeFilesError as exc:
+            result.update(failed=True, changed=False, msg=hosts_toml.redact_secrets(str(exc)))
+            result.pop('diff', None)
+            return result
+        backups = {w['path']: w['backup_file'] for w in written if w.get('backup_file')}
+        for change in changes:
+            if change['path'] in backups:
+                result['files'][change['registry']]['backup_file'] = backups[change['path']]
+        return result
+
+    def _plan(self, args):
+        """Everything that can be checked before touching the node: nothing is read or written
+        when a name, URL or option is wrong."""
+        registries = plain_list(args['registries']) or [hosts_toml.DEFAULT_REGISTRY]
+        paths = {}
+        for registry in registries:
+            paths[registry] = hosts_toml.registry_hosts_file(args['hosts_dir'], registry)
+        servers = {}
+        for registry, url in (args['server'] or {}).items():
+            registry = str(registry)
+            if registry not in paths:
+                raise hosts_toml.HostsTomlError('server names registry %r, which is not in registries (%s).'
+                                                % (registry, ', '.join(registries)))
+            if registry == hosts_toml.DEFAULT_REGISTRY:
+                raise hosts_toml.HostsTomlError('_default takes no server: it would send every registry to one '
+                                                'host. Name the registry instead.')
+            servers[registry] = hosts_toml.validate_host_url(url)
+        mirrors = [hosts_toml.validate_host_url(url) for url in plain_list(args['mirrors'])]
+        node_ip = '' if args['node_ip'] is None else str(args['node_ip']).strip()
+        ports = [int(port) for port in args['ports'] or []]
+        if not mirrors:
+            if not ports:
+                raise hosts_toml.HostsTomlError('Give mirrors, or ports to build them from the node IP.')
+            if node_ip not in UNSET:
+                # Refuse a bad address before anything is read.
+                found = discover({}, [], node_ip)
+                for port in ports:
+                    hosts_toml.mirror_url(found.ip, port)
+        fields = {'capabilities': plain_list(args['capabilities'])}
+        if args['dial_timeout']:
+            fields['dial_timeout'] = str(args['dial_timeout'])
+        header = authorization_header(args['authorization'])
+        if header:
+            fields['header'] = {'Authorization': header}
+        return dict(paths=paths, servers=servers, mirrors=mirrors, ports=ports, fields=fields,
+                    node_ip=node_ip, discover=not mirrors and node_ip in UNSET, secret=bool(header))
+
+    def _compute(self, args, plan, registry, path, current, mirrors):
+        """One registry's new text and the write or removal that gets it there."""
+        change = dict(registry=registry, path=path, changed=False, diff=None)
+        if args['state'] == 'present':
+            server = plan['servers'].get(registry, hosts_toml.default_server(registry))
+            hosts = [dict(plan['fields'], url=url) for url in mirrors]
+            new_text = hosts_toml.merge_registry(current.text, path, registry, server, hosts,
+                                                 replace_server=registry in plan['servers'])
+            mode = SECRET_MODE if plan['secret'] else None
+            content_changed = new_text != current.text
+            mode_changed = current.exists and mode is not None and current.mode != mode
+            if content_changed or mode_changed:
+                change['write'] = dict(path=path, content=new_text, mode=mode, backup=args['backup'],
+                                       create_parents=True, expected_checksum=current.checksum)
+        else:
+            new_text = hosts_toml.unmerge_registry(current.text, path, mirrors, registry)
+            content_changed = new_text != current.text
+            if content_changed and new_text is None:
+                change['remove'] = dict(path=path, backup=args['backup'], remove_empty_parent=True,
+                                        expected_checksum=current.checksum)
+            elif content_changed:
+                change['write'] = dict(path=path, content=new_text, backup=args['backup'],
+                                       expected_checksum=current.checksum)
+        change['changed'] = bool(change.get('write') or change.get('remove'))
+        if content_changed:
+            change['diff'] = node.file_diff(path, hosts_toml.redact_secrets(current.text),
+                                            hosts_toml.redact_secrets(new_text))
+        return change

@@ -1,0 +1,222 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: containerd_hosts
+short_description: Point containerd's registry hosts.toml files at Spegel on the node's own IP
+version_added: 0.1.0
+description:
+  - Writes the C(hosts.toml) of one or more registries in containerd's registry hosts
+    directory, in the format Spegel itself writes, so that containerd pulls through the
+    Spegel mirror on the node's own IP first.
+  - Keeps what the file already holds for that registry. Other C([host]) entries, the
+    C(server) line, certificates, client keys and comments stay; the Spegel targets are
+    placed first, because containerd tries hosts in file order. Spegel's own init container
+    wipes existing entries (Spegel issues 413 and 679); this module does not.
+  - An entry whose URL is already in the file is updated in place (its position and
+    comments stay), so a second run changes nothing.
+  - O(state=absent) removes only the entries this task describes; a file the user had comes
+    back byte for byte, a file that held nothing else is removed.
+  - All registries of a node are handled in one call, node IP discovery included, with one
+    read and at most one write round trip.
+  - Changes to C(hosts.toml) need no containerd restart; RV(restart_required) is always false.
+author:
+  - peerpull.spegel contributors
+requirements:
+  - tomlkit >= 0.13 on the controller
+attributes:
+  action:
+    support: full
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: One diff per file; Authorization header values are shown as C('********').
+  platform:
+    platforms: posix
+options:
+  hosts_dir:
+    description:
+      - containerd's registry hosts directory, the C(config_path) of its CRI registry
+        configuration.
+    type: path
+    default: /etc/containerd/certs.d
+  registries:
+    description:
+      - Registries to write a C(hosts.toml) for, each into C(<hosts_dir>/<registry>/hosts.toml).
+      - V(_default) applies to every registry that has no directory of its own (containerd
+        1.6.17+ and 1.7+). A directory such as C(docker.io/) shadows C(_default/) for that
+        registry.
+      - A registry is written as in image names, C(host) or C(host:port) (V(docker.io),
+        V(ghcr.io), V(registry.example:5000), V([fd00::9]:5000)). Names that are malformed
+        or would leave O(hosts_dir) are refused before anything is read or written.
+      - Named registries get Spegel's C(server) line (V(https://registry-1.docker.io) for
+        V(docker.io), else C(https://<registry>)) when the file has none.
+    type: list
+    elements: str
+    default: [_default]
+  mirrors:
+    description:
+      - The mirror URLs to put first, in this order, such as V(http://198.18.0.5:30020).
+      - When omitted, built from O(node_ip) and O(ports) as C(http://NODE_IP:PORT), with IPv6
+        addresses in brackets.
+      - Only C(http) and C(https) URLs with a host, an optional port and an optional path.
+    type: list
+    elements: str
+  node_ip:
+    description:
+      - The node's own IP, the address Spegel's registry listens on. Never a loopback
+        address, which breaks under kube-proxy IPVS.
+      - V(auto) (or an empty string) discovers it in the same read round trip, see
+        M(peerpull.spegel.node_ip) for the rules. Roles pass C(spegel_node_ip) here.
+      - Not used when O(mirrors) is given.
+    type: str
+    default: auto
+  ports:
+    description:
+      - Ports of the mirror targets built from O(node_ip). Spegel's current chart serves on
+        V(30020) only; released charts up to 0.7.x also on V(30021) (V([30020, 30021])).
+    type: list
+    elements: int
+    default: [30020]
+  capabilities:
+    description:
+      - Capabilities of the mirror targets. Drop V(resolve) when Spegel runs with
+        C(spegel.resolveTags=false).
+    type: list
+    elements: str
+    choices: [pull, resolve, push]
+    default: [pull, resolve]
+  dial_timeout:
+    description:
+      - How long containerd waits for a connection to a mirror before it tries the next host
+        (containerd 2.0.7+ and 2.1+; older versions ignore the key).
+      - An empty string leaves the key out.
+    type: str
+    default: 200ms
+  server:
+    description:
+      - "C(server) line per registry, such as V({docker.io: https://registry-1.docker.io}).
+        A registry listed here gets exactly this server, replacing the file's."
+      - Registries not listed keep the file's C(server) line, or get Spegel's default when
+        the file has none. V(_default) takes no server.
+    type: dict
+  authorization:
+    description:
+      - Value of an C(Authorization) header sent to the mirrors, written as
+        C([host.'URL'.header]), for Spegel's basic auth (C(spegel.basicAuthSecretName)).
+      - Either the header value (V(Basic dXNlcjpwYXNz)) or a dict with C(username) and
+        C(password), which becomes C(Basic base64(username:password)).
+      - A secret. Never logged, never in results, shown redacted in diffs; files that carry
+        it get mode C(0600).
+    type: raw
+  state:
+    description:
+      - V(present) writes the mirror targets; V(absent) removes them and nothing else.
+    type: str
+    choices: [present, absent]
+    default: present
+  backup:
+    description: Keep a timestamped copy of each file before it changes or is removed.
+    type: bool
+    default: false
+notes:
+  - Pair with the Spegel Helm value C(spegel.containerdMirrorAdd=false), otherwise Spegel's
+    init container moves everything under O(hosts_dir) into C(_backup/).
+  - containerd reads C(hosts.toml) only when its CRI registry C(config_path) points at
+    O(hosts_dir); M(peerpull.spegel.containerd_config) sets that.
+  - A C(hosts.toml) that fails to parse is silently ignored by containerd, so every file is
+    re-parsed and checked before it is written.
+  - A file changed by someone else between the read and the write is not overwritten; the
+    task fails and can be run again.
+seealso:
+  - module: peerpull.spegel.node_ip
+  - module: peerpull.spegel.containerd_config
+  - name: Spegel node configuration
+    description: What Spegel expects of containerd.
+    link: https://spegel.dev/docs/getting-started/
+"""
+
+EXAMPLES = r"""
+- name: Send all registries through Spegel on this node (chart defaults)
+  peerpull.spegel.containerd_hosts: {}
+
+- name: Only Docker Hub and GHCR, with the released chart's second target
+  peerpull.spegel.containerd_hosts:
+    registries: [docker.io, ghcr.io]
+    ports: [30020, 30021]
+
+- name: Known node IP, tag resolving off in Spegel
+  peerpull.spegel.containerd_hosts:
+    node_ip: "{{ spegel_node_ip }}"
+    capabilities: [pull]
+
+- name: Spegel with basic auth
+  peerpull.spegel.containerd_hosts:
+    authorization:
+      username: spegel
+      password: "{{ vault_spegel_password }}"
+
+- name: Take the Spegel targets out again, leaving the user's entries
+  peerpull.spegel.containerd_hosts:
+    registries: [docker.io, ghcr.io]
+    ports: [30020, 30021]
+    state: absent
+"""
+
+RETURN = r"""
+files:
+  description: Per registry, its C(hosts.toml) and whether it changed.
+  returned: success
+  type: dict
+  sample:
+    _default:
+      path: /etc/containerd/certs.d/_default/hosts.toml
+      changed: true
+  contains:
+    path:
+      description: The file.
+      type: str
+    changed:
+      description: Whether the file was (or in check mode would be) written or removed.
+      type: bool
+    backup_file:
+      description: The backup made, with O(backup=true).
+      type: str
+      returned: when a backup was made
+mirrors:
+  description: The mirror URLs written (or removed), in file order.
+  returned: success
+  type: list
+  elements: str
+  sample: ["http://198.18.0.5:30020"]
+node_ip:
+  description: The node IP the mirrors were built from and how it was found.
+  returned: when O(mirrors) is not given
+  type: dict
+  contains:
+    ip:
+      description: The address used.
+      type: str
+      sample: 198.18.0.5
+    ips:
+      description: Every node address found, the one used first (both families on dual-stack nodes).
+      type: list
+      elements: str
+      sample: [198.18.0.5, "fd00:5e6e::5"]
+    source:
+      description: Which rule decided.
+      type: str
+      sample: kubelet --node-ip in /var/lib/kubelet/kubeadm-flags.env
+restart_required:
+  description: Always false; containerd reads C(hosts.toml) on every pull.
+  returned: always
+  type: bool
+  sample: false
+"""
