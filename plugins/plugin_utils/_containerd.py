@@ -283,9 +283,10 @@ def legacy_registries(data, layout, source):
                                 'file by hand; nothing was changed.'
                                 % (source, format_key(layout.mirrors + (registry,)), toml_type(mirror)))
         endpoints = [] if endpoints is MISSING else endpoints
-        hosts, seen = [], set()
+        hosts, seen, seen_hosts = [], set(), set()
         for endpoint in endpoints:
             base, path = _split_endpoint(endpoint)
+            seen_hosts.add(base.split('://', 1)[1])
             if base + path not in seen:
                 seen.add(base + path)
                 hosts.append(host_entry(base, path))
@@ -293,8 +294,9 @@ def legacy_registries(data, layout, source):
             plans.append({'registry': DEFAULT_HOSTS_REGISTRY, 'server': None, 'hosts': hosts})
             continue
         upstream = DOCKER_HUB_SERVER if registry == DOCKER_HUB else '%s://%s' % (_legacy_scheme(registry), registry)
-        upstream_host = upstream.split('://', 1)[1]
-        if upstream_host.lower() in tls_by_host and upstream.lower() not in seen:
+        # Legacy CRI added the registry itself after the mirrors unless one of them is that host.
+        upstream_host = upstream.split('://', 1)[1].lower()
+        if upstream_host in tls_by_host and upstream_host not in seen_hosts:
             hosts.append(host_entry(upstream.lower(), ''))
         plans.append({'registry': registry, 'server': upstream, 'hosts': hosts})
 
@@ -547,23 +549,33 @@ def _lenient_get(data, segments):
     return node
 
 
-def _migrated_view(data):
-    """What containerd 2.x takes from a version 2 file (plugins/cri/images configMigration):
-    a CRI `registry` table replaces the images plugin's, and the `containerd` table's
-    discard_unpacked_layers moves only when that table has `runtimes` (2.0-2.3 return early
-    without them, dropping the key)."""
-    found = _view(data, MIGRATED_LAYOUT)
-    old = LAYOUTS[2]
-    if _lenient_get(data, old.registry) is not MISSING:
-        found.pop('config_path', None)
-        found.pop('legacy', None)
-        old_view = _view(data, old)
-        found.update((name, old_view[name]) for name in ('config_path', 'legacy') if name in old_view)
-    containerd_table = _lenient_get(data, old.images)
+def _migrate_v2(data):
+    """A copy of version 2 data as containerd 2.x migrates it to version 3, for the keys this
+    module manages (plugins/cri/images configMigration): the CRI `registry` table replaces
+    the images plugin's, and discard_unpacked_layers moves only when the CRI `containerd`
+    table has `runtimes` (2.0-2.3 return early without them, dropping the key)."""
+    data = copy.deepcopy(data)
+    cri = _lenient_get(data, ('plugins', GRPC_CRI))
+    if not isinstance(cri, dict):
+        return data
+    images = data['plugins'].get(CRI_IMAGES)
+    images = data['plugins'][CRI_IMAGES] = images if isinstance(images, dict) else {}
+    if 'registry' in cri:
+        images['registry'] = cri['registry']
+    containerd_table = cri.get('containerd')
     if isinstance(containerd_table, dict) and 'runtimes' in containerd_table \
             and 'discard_unpacked_layers' in containerd_table:
-        found['discard_unpacked_layers'] = (containerd_table['discard_unpacked_layers'], old.discard_unpacked_layers)
-    return found
+        images['discard_unpacked_layers'] = containerd_table['discard_unpacked_layers']
+    return data
+
+
+def _deep_merge(into, data):
+    """containerd 2.x's merge of a drop-in: tables merge key by key, anything else replaces."""
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
 
 
 def wanted_settings(hosts_dir, use_local_image_pull=None):
@@ -602,23 +614,38 @@ def predict_effective(main, dropins, layout, containerd):
                     effective[name] = Setting(DEFAULTS[name], path, format_key(cri))
         return effective, overriding
 
-    root_version = main[1].get('version', 1)
+    # 2.x: files of the root's version merge as they are and the result is migrated once; an
+    # older drop-in is migrated before it merges; a newer one stops containerd.
+    root_version = _known_version(main[1])
+    merged, sources = {}, {}
     for index, (path, data) in enumerate([main] + list(dropins)):
-        version = data.get('version', 1)
-        version = version if version in LAYOUTS else 1
-        # A version 1 file's CRI settings are lost on 2.x (plugin names only are migrated).
-        view = _migrated_view(data) if version < 3 else _view(data, LAYOUTS[version])
-        for name, (value, key) in view.items():
-            effective[name] = Setting(value, path, format_key(key))
+        version = _known_version(data)
+        if index and version > root_version:
+            overriding.append({'file': path, 'key': 'version',
+                               'effect': 'containerd refuses a drop-in newer than the main file (%d)' % root_version})
+            continue
+        if version < 3 <= root_version:
+            data = _migrate_v2(data)
+        own = _view(data, MIGRATED_LAYOUT)
+        if root_version < 3:
+            own.update(_view(data, LAYOUTS[2]))
+        for name, (value, key) in own.items():
+            sources[name] = (path, format_key(key))
             if index:
                 entry = {'file': path, 'key': format_key(key)}
                 if not isinstance(value, (dict, list)):
                     entry['value'] = value
                 overriding.append(entry)
-        if index and version > root_version:
-            overriding.append({'file': path, 'key': 'version',
-                               'effect': 'containerd refuses a drop-in newer than the main file (%d)' % root_version})
+        _deep_merge(merged, data)
+    final = _migrate_v2(merged) if root_version < 3 else merged
+    for name, (value, _key) in _view(final, MIGRATED_LAYOUT).items():
+        effective[name] = Setting(value, *sources.get(name, (None, None)))
     return effective, overriding
+
+
+def _known_version(data):
+    version = data.get('version', 1)
+    return version if version in LAYOUTS else 1
 
 
 def check_effective(effective, wanted, source):

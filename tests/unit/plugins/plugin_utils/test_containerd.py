@@ -1,0 +1,371 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The containerd layout engine over the real-shaped fixtures (no containerd binary needed;
+test_containerd_real.py runs the same outputs through the real binaries)."""
+
+import copy
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as c
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+
+FIXTURES = Path(__file__).resolve().parents[3] / 'fixtures' / 'containerd'
+HOSTS_DIR = '/etc/containerd/certs.d'
+V1_7 = c.parse_containerd_version('1.7.24')
+V2_1 = c.parse_containerd_version('2.1.9')
+
+# fixture -> (result on containerd 1.7, result on 2.1): the config version written, or the
+# start of the error message.
+OUTCOMES = {
+    'aks.toml': (2, 2),
+    'comments-between-keys.toml': (2, 2),
+    'crlf.toml': (2, 2),
+    'default-1.6.toml': (2, 2),
+    'default-1.7.toml': (2, 2),
+    'default-2.1.toml': ('version = 3 is a containerd 2.x layout', 3),
+    'digitalocean.toml': (2, 2),
+    'docker-containerd-io.toml': (2, 3),
+    'dotted-keys-root.toml': (2, 2),
+    'dotted-keys.toml': (2, 2),
+    'eks-al2.toml': (2, 2),
+    'eks-al2023-containerd2.toml': ('version = 3 is a containerd 2.x layout', 3),
+    'eks-al2023.toml': (2, 2),
+    'empty.toml': (2, 3),
+    'gke.toml': (2, 2),
+    'inline-tables.toml': (2, 2),
+    'invalid.toml': ('is not valid TOML', 'is not valid TOML'),
+    'k0s-dropin.toml': (2, 2),
+    'kind.toml': (2, 2),
+    'legacy-mirrors-configs.toml': (2, 2),
+    'legacy-mirrors-with-config-path.toml': (2, 2),
+    'minikube.toml': (2, 2),
+    'single-quoted-keys.toml': (2, 2),
+    'talos-part.toml': ('holds plugins."io.containerd.cri.v1.images", a containerd 2.x table', 3),
+    'v1-legacy.toml': (1, 'has no version line, so containerd reads it as version 1'),
+    'v3-2.x.toml': ('version = 3 is a containerd 2.x layout', 3),
+}
+CASES = [(name, version, outcome) for name, outcomes in OUTCOMES.items()
+         for version, outcome in zip((V1_7, V2_1), outcomes)]
+
+
+def read(name):
+    return (FIXTURES / name).read_bytes().decode()
+
+
+def plan(text, version, source='/etc/containerd/config.toml', **options):
+    options.setdefault('enable_cri', True)
+    return c.ConfigPlan(text, source, version).apply(hosts_dir=HOSTS_DIR, **options)
+
+
+def get(data, key):
+    for segment in key:
+        data = data[segment]
+    return data
+
+
+def comment_lines(text):
+    return [line.strip() for line in text.splitlines() if line.strip().startswith('#')]
+
+
+def without(data, keys):
+    """data minus the given keys, and minus tables that only held them."""
+    data = copy.deepcopy(data)
+    for key in keys:
+        node = data
+        parents = []
+        for segment in key[:-1]:
+            if not isinstance(node, dict) or segment not in node:
+                break
+            parents.append((node, segment))
+            node = node[segment]
+        else:
+            if isinstance(node, dict):
+                node.pop(key[-1], None)
+        for parent, segment in reversed(parents):
+            if parent[segment] == {}:
+                del parent[segment]
+    return data
+
+
+def test_every_fixture_has_an_expected_outcome():
+    assert sorted(OUTCOMES) == sorted(p.name for p in FIXTURES.glob('*.toml'))
+
+
+@pytest.mark.parametrize('name,version,outcome', CASES, ids=['%s-%s' % (n, v) for n, v, _o in CASES])
+def test_engine_over_fixture(name, version, outcome):
+    text = read(name)
+    if isinstance(outcome, str):
+        with pytest.raises(TomlEditError) as error:
+            plan(text, version).render()
+        assert outcome in str(error.value)
+        assert '/etc/containerd/config.toml' in str(error.value)
+        return
+
+    result = plan(text, version)
+    out = result.render()
+    layout = c.LAYOUTS[outcome]
+    assert result.layout == layout
+    data = tomllib.loads(out)
+    assert data.get('version', 1) == outcome
+    assert get(data, layout.config_path) == HOSTS_DIR
+    assert get(data, layout.discard_unpacked_layers) is False
+    registry = get(data, layout.registry)
+    assert not registry.get('mirrors')
+    assert not any('tls' in config for config in registry.get('configs', {}).values())
+
+    # Every comment survives, and line endings stay what they were.
+    assert all(line in comment_lines(out) for line in comment_lines(text))
+    if '\r\n' in text:
+        assert out.count('\n') == out.count('\r\n')
+
+    # Nothing else changed: the data minus the managed keys (and the version line and CRI
+    # switch that a version-less or CRI-disabled file gets) is the same.
+    managed = layout.managed_keys() + [('version',), ('disabled_plugins',)]
+    before = tomllib.loads(text)
+    assert without(data, managed) == without(before, managed)
+
+    # A second run changes nothing.
+    again = plan(out, version)
+    assert again.render() == out
+    assert again.migrated == [] and again.replaced_config_path is None
+
+
+@pytest.mark.parametrize('name,replaced', [
+    ('eks-al2.toml', '/etc/containerd/certs.d:/etc/docker/certs.d'),
+    ('crlf.toml', '/etc/containerd/certs.d:/etc/docker/certs.d'),
+    ('kind.toml', None),
+    ('default-1.7.toml', None),
+])
+def test_colon_separated_config_path_becomes_one_directory(name, replaced):
+    assert plan(read(name), V1_7).replaced_config_path == replaced
+
+
+def test_a_different_single_directory_is_reported_as_replaced():
+    text = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/etc/docker/certs.d"\n'
+    assert plan(text, V1_7).replaced_config_path == '/etc/docker/certs.d'
+
+
+def test_gke_mirrors_move_to_hosts_toml_in_order_with_upstream_as_server():
+    result = plan(read('gke.toml'), V1_7)
+    assert result.migrated == [{
+        'registry': 'docker.io', 'server': 'https://registry-1.docker.io',
+        'hosts': [{'url': 'https://mirror.gcr.io', 'capabilities': ['pull', 'resolve']},
+                  {'url': 'https://registry-1.docker.io', 'capabilities': ['pull', 'resolve']}]}]
+
+
+def test_legacy_tls_follows_its_host_and_auth_stays_in_config():
+    result = plan(read('legacy-mirrors-configs.toml'), V1_7)
+    assert result.migrated == [
+        {'registry': 'docker.io', 'server': 'https://registry-1.docker.io', 'hosts': [
+            {'url': 'https://mirror.example.test', 'capabilities': ['pull', 'resolve'], 'skip_verify': True},
+            {'url': 'https://registry-1.docker.io', 'capabilities': ['pull', 'resolve']}]},
+        {'registry': 'registry.example.test:5000', 'server': 'https://registry.example.test:5000', 'hosts': [
+            {'url': 'http://registry.example.test:5000', 'capabilities': ['pull', 'resolve'],
+             'ca': '/etc/containerd/certs/registry-ca.pem',
+             'client': [['/etc/containerd/certs/client.pem', '/etc/containerd/certs/client-key.pem']]}]},
+        {'registry': 'mirror.example.test', 'server': 'https://mirror.example.test', 'hosts': [
+            {'url': 'https://mirror.example.test', 'capabilities': ['pull', 'resolve'], 'skip_verify': True}]},
+    ]
+    configs = tomllib.loads(result.render())['plugins'][c.GRPC_CRI]['registry']['configs']
+    assert configs == {'registry.example.test:5000': {'auth': {'username': 'puller',
+                                                                'password': 'not-a-real-secret'}}}
+
+
+def test_wildcard_mirror_goes_to_default_and_endpoint_paths_are_kept():
+    text = '''version = 2
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."*"]
+  endpoint = ["mirror.internal:5000/cache", "localhost:5000"]
+'''
+    assert plan(text, V1_7).migrated == [{'registry': '_default', 'server': None, 'hosts': [
+        {'url': 'https://mirror.internal:5000/cache', 'capabilities': ['pull', 'resolve'], 'override_path': True},
+        {'url': 'http://localhost:5000', 'capabilities': ['pull', 'resolve']}]}]
+
+
+def test_legacy_mirrors_without_migration_is_an_error():
+    with pytest.raises(TomlEditError, match='Set migrate_mirrors: true'):
+        plan(read('gke.toml'), V1_7, migrate_mirrors=False)
+
+
+def test_docker_containerd_io_needs_enable_cri():
+    with pytest.raises(TomlEditError, match=r'turns off the CRI plugin \(cri\).*Set enable_cri: true'):
+        plan(read('docker-containerd-io.toml'), V1_7, enable_cri=False)
+    result = plan(read('docker-containerd-io.toml'), V1_7)
+    assert result.enabled_cri == ['cri']
+    out = result.render()
+    assert tomllib.loads(out)['disabled_plugins'] == []
+    # The version line goes below the file's header comment, above the first setting.
+    assert '\nversion = 2\ndisabled_plugins = []\n' in out
+
+
+def test_empty_file_gets_a_minimal_file_with_the_version_that_fits():
+    for version, expected in ((V1_7, 2), (V2_1, 3), (c.parse_containerd_version('2.3.1'), 4)):
+        out = plan('', version).render()
+        layout = c.LAYOUTS[expected]
+        data = tomllib.loads(out)
+        assert out.startswith('version = %d\n' % expected)
+        assert data == {'version': expected, 'plugins': without(data, [('version',)])['plugins']}
+        assert get(data, layout.config_path) == HOSTS_DIR and get(data, layout.discard_unpacked_layers) is False
+
+
+def test_versionless_file_without_containerd_version_asks_for_it():
+    with pytest.raises(TomlEditError, match='Set containerd_version'):
+        plan('', None)
+
+
+def test_v2_file_on_containerd_2_keeps_its_layout():
+    result = plan(read('eks-al2.toml'), V2_1)
+    assert result.layout.version == 2
+    assert c.CRI_IMAGES not in tomllib.loads(result.render())['plugins']
+
+
+@pytest.mark.parametrize('text,message', [
+    ('version = 7\n', 'version = 7 is not a containerd config layout this module knows'),
+    ('version = "2"\n', "version = '2' is not a containerd config layout"),
+    ('version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = 5\n',
+     'plugins."io.containerd.grpc.v1.cri".registry.config_path is an integer, but containerd expects a string'),
+    ('version = 2\n[plugins."io.containerd.grpc.v1.cri"]\nregistry = "x"\n',
+     'plugins."io.containerd.grpc.v1.cri".registry is a string, but containerd expects a table'),
+    ('version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd]\ndiscard_unpacked_layers = "no"\n',
+     'discard_unpacked_layers is a string, but containerd expects a boolean'),
+    ('version = 2\nplugins = 3\n', 'plugins is an integer, but containerd expects a table'),
+    ('version = 2\ndisabled_plugins = "cri"\n', 'disabled_plugins is a string, but containerd expects an array'),
+    ('version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\nendpoint = "x"\n',
+     'endpoint is a string, but containerd expects an array of strings'),
+])
+def test_bad_input_names_file_and_key(text, message):
+    with pytest.raises(TomlEditError) as error:
+        plan(text, V1_7).render()
+    assert message in str(error.value)
+    assert str(error.value).startswith('/etc/containerd/config.toml')
+
+
+def test_invalid_toml_names_the_line():
+    with pytest.raises(TomlEditError, match=r'config.toml is not valid TOML: .*line 4'):
+        plan(read('invalid.toml'), V1_7)
+
+
+def test_layout_newer_than_containerd_is_refused():
+    with pytest.raises(TomlEditError, match=r'version = 4 is newer than containerd 2.1.9 loads \(at most 3\)'):
+        plan('version = 4\n', V2_1)
+
+
+def test_use_local_image_pull_only_on_v3_and_v4():
+    out = plan(read('default-2.1.toml'), V2_1, use_local_image_pull=True).render()
+    assert tomllib.loads(out)['plugins'][c.CRI_IMAGES]['use_local_image_pull'] is True
+    with pytest.raises(TomlEditError, match='use_local_image_pull exists only in config version 3 and 4'):
+        plan(read('eks-al2.toml'), V2_1, use_local_image_pull=True)
+
+
+def test_extra_settings_set_and_remove_through_the_engine():
+    bolt = ['plugins', 'io.containerd.metadata.v1.bolt', 'content_sharing_policy']
+    out = plan(read('kind.toml'), V1_7, extra_settings=[
+        {'key': bolt, 'value': 'isolated'},
+        {'key': ['proxy_plugins', 'fuse-overlayfs'], 'state': 'absent'},
+    ]).render()
+    data = tomllib.loads(out)
+    assert get(data, bolt) == 'isolated'
+    assert data['proxy_plugins'] == {}
+
+
+@pytest.mark.parametrize('setting,message', [
+    ({'key': ['plugins', c.GRPC_CRI, 'registry', 'config_path'], 'value': '/x'}, 'which this module manages'),
+    ({'key': ['plugins', c.GRPC_CRI], 'value': {}}, 'which this module manages'),
+    ({'key': 'plugins.x', 'value': 1}, 'key must be a list of non-empty strings'),
+    ({'key': ['a'], 'state': 'gone'}, 'state must be present or absent'),
+    ({'key': ['a']}, 'needs a value'),
+    ({'key': ['a'], 'value': 1, 'typo': 2}, 'unknown field'),
+])
+def test_extra_settings_refuse_bad_or_managed_keys(setting, message):
+    with pytest.raises(TomlEditError, match=message):
+        plan(read('kind.toml'), V1_7, extra_settings=[setting])
+
+
+@pytest.mark.parametrize('text,version', [
+    ('containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3', (1, 6, 20)),
+    ('containerd github.com/containerd/containerd/v2 2.1.9+unknown ', (2, 1, 9)),
+    ('containerd github.com/containerd/containerd v1.7.24 88bf19b2105c8b17560993bee28a01ddc2f97182', (1, 7, 24)),
+    ('containerd containerd.io 1.7.27 05044ec0a9a75232cad458027ca83437aae3f4da', (1, 7, 27)),
+    ('v2.3.1', (2, 3, 1)),
+    ('1.7', (1, 7, 0)),
+])
+def test_containerd_version_strings(text, version):
+    assert c.parse_containerd_version(text) == version
+
+
+def test_unparsable_containerd_version_says_what_to_set():
+    with pytest.raises(TomlEditError, match='set containerd_version'):
+        c.parse_containerd_version('containerd nightly')
+
+
+def dropins(*names):
+    base = FIXTURES / 'imports-dropin'
+    return [(str(base / 'conf.d' / name), tomllib.loads((base / 'conf.d' / name).read_text()))
+            for name in names]
+
+
+def test_imports_resolve_against_the_file_directory():
+    result = c.ConfigPlan(read('imports-dropin/config.toml'), '/etc/containerd/config.toml', V1_7)
+    assert result.imports() == ['/etc/containerd/conf.d/*.toml']
+    assert c.ConfigPlan(read('eks-al2.toml'), '/x/config.toml', V1_7).imports() == ['/etc/containerd/config.d/*.toml']
+
+
+def test_on_1x_a_dropin_replacing_the_cri_table_is_named_and_fails():
+    result = plan(read('imports-dropin/config.toml'), V1_7)
+    main = ('/etc/containerd/config.toml', tomllib.loads(result.render()))
+    effective, overriding = c.predict_effective(main, dropins('10-registry.toml', '20-keep-layers.toml'),
+                                                result.layout, V1_7)
+    assert [entry['file'].rsplit('/', 1)[1] for entry in overriding] == ['10-registry.toml', '20-keep-layers.toml']
+    assert all(entry['effect'] == 'replaces the whole table on containerd 1.x' for entry in overriding)
+    # The last drop-in's CRI table has no config_path: containerd falls back to the default.
+    assert effective['config_path'].value == ''
+    with pytest.raises(TomlEditError, match=r'the drop-in .*20-keep-layers.toml sets plugins."io.containerd.grpc.v1.cri" '
+                                            r"= '' overrides config_path"):
+        c.check_effective(effective, c.wanted_settings(HOSTS_DIR), main[0])
+
+
+def test_on_2x_dropins_merge_and_are_reported():
+    result = plan(read('imports-dropin/config.toml'), V2_1)
+    main = ('/etc/containerd/config.toml', tomllib.loads(result.render()))
+    effective, overriding = c.predict_effective(main, dropins('10-registry.toml', '20-keep-layers.toml'),
+                                                result.layout, V2_1)
+    assert effective['config_path'].value == HOSTS_DIR
+    assert effective['discard_unpacked_layers'].value is False
+    assert [(e['file'].rsplit('/', 1)[1], e['key'], e['value']) for e in overriding] == [
+        ('10-registry.toml', 'plugins."io.containerd.grpc.v1.cri".registry.config_path', HOSTS_DIR),
+        ('20-keep-layers.toml', 'plugins."io.containerd.grpc.v1.cri".containerd.discard_unpacked_layers', False)]
+    c.check_effective(effective, c.wanted_settings(HOSTS_DIR), main[0])
+    with pytest.raises(TomlEditError, match="10-registry.toml sets .*config_path = '/etc/containerd/certs.d' "
+                                            "overrides config_path = '/srv/hosts'"):
+        c.check_effective(effective, c.wanted_settings('/srv/hosts'), main[0])
+
+
+def test_dropin_disabling_cri_is_found():
+    assert c.disabled_cri_in_dropins([('/d/a.toml', {'disabled_plugins': ['io.containerd.grpc.v1.cri']}),
+                                      ('/d/b.toml', {'disabled_plugins': ['restart']})]) == [
+        ('/d/a.toml', ['io.containerd.grpc.v1.cri'])]
+
+
+def test_dump_settings_of_both_families():
+    v2 = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/a"\n' \
+         '[plugins."io.containerd.grpc.v1.cri".containerd]\ndiscard_unpacked_layers = false\n'
+    assert c.settings_from_dump(v2, 'x') == {'config_path': '/a', 'discard_unpacked_layers': False,
+                                             'cri_disabled': []}
+    v3 = "version = 3\ndisabled_plugins = ['io.containerd.cri.v1.images']\n" \
+         "[plugins.'io.containerd.cri.v1.images']\ndiscard_unpacked_layers = true\nuse_local_image_pull = false\n" \
+         "[plugins.'io.containerd.cri.v1.images'.registry]\nconfig_path = ''\n"
+    assert c.settings_from_dump(v3, 'x') == {'config_path': '', 'discard_unpacked_layers': True,
+                                             'use_local_image_pull': False,
+                                             'cri_disabled': ['io.containerd.cri.v1.images']}
+
+
+def test_credentials_are_masked_for_diffs():
+    text = read('legacy-mirrors-configs.toml')
+    masked = c.redact_config(text, 'x')
+    assert 'not-a-real-secret' not in masked and c.REDACTED in masked
+    assert masked.count('\n') == text.count('\n')
+    assert c.redact_config(read('kind.toml'), 'x') == read('kind.toml')

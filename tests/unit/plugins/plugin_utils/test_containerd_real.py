@@ -1,0 +1,148 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The layout engine judged by real containerd binaries (1.6, 1.7 and 2.x from Debian).
+
+For every fixture and every family that accepts it (fixtures.json, recorded from the same
+binaries): containerd's own `config dump` of the engine's output has the Spegel settings,
+every other effective setting is what it was, and the engine's prediction of the effective
+settings (what the module reports without a containerd binary, and the basis of its
+drop-in checks) matches containerd's dump, before and after.
+"""
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as c
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
+import harness  # noqa: E402  (tests/containerd, put on sys.path just above)
+
+from test_containerd import OUTCOMES  # noqa: E402
+
+HOSTS_DIR = '/etc/containerd/certs.d'
+WANTED = {'config_path': HOSTS_DIR, 'discard_unpacked_layers': False}
+MANIFEST = harness.fixture_manifest()['fixtures']
+CASES = [(name, group) for name, entry in MANIFEST.items() for group in entry['accepted_by']
+         if name in OUTCOMES or name == 'imports-dropin/config.toml']
+
+
+@pytest.fixture(scope='session')
+def binaries():
+    return {harness.family_group(family): path for family, path in harness.containerd_binaries().items()}
+
+
+def version_of(binary):
+    output = subprocess.run([str(binary), '--version'], capture_output=True, text=True, check=True).stdout
+    return c.parse_containerd_version(output)
+
+
+def stage(name, directory):
+    """The fixture (with its drop-ins, for the imports fixture) copied into directory."""
+    source = harness.FIXTURES_DIR / name
+    if name.startswith('imports-dropin/'):
+        shutil.copytree(source.parent / 'conf.d', directory / 'conf.d')
+    target = directory / 'config.toml'
+    target.write_bytes(source.read_bytes())
+    return target
+
+
+def read_dropins(config):
+    patterns = c.resolve_imports(tomllib.loads(config.read_bytes().decode()), str(config))
+    return [(str(path), tomllib.loads(path.read_text()))
+            for pattern in patterns for path in sorted(Path('/').glob(pattern.lstrip('/')))]
+
+
+def predicted(config, version):
+    data = tomllib.loads(config.read_bytes().decode())
+    layout = c.LAYOUTS[data.get('version', 1)]
+    effective, _overriding = c.predict_effective((str(config), data), read_dropins(config), layout, version)
+    return {name: effective[name].value for name in WANTED}
+
+
+def dump_paths_to_ignore(dump, result):
+    """What may legitimately differ between the dumps of input and output."""
+    paths = harness.registry_setting_paths(dump)
+    registry = paths['config_path'][:-1]
+    ignored = [('imports',), paths['config_path'], paths['discard_unpacked_layers']]
+    if result.migrated:
+        # Legacy mirrors and TLS settings now live in hosts.toml files.
+        ignored += [registry + ('mirrors',), registry + ('configs',)]
+    if result.enabled_cri:
+        # containerd prints no table for a disabled plugin. Broad paths last: dump_without
+        # removes in order.
+        ignored += [('disabled_plugins',)] + [('plugins', name) for name in c.CRI_PLUGINS]
+    return ignored
+
+
+def present(dump, paths):
+    def has(path):
+        node = dump
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return False
+            node = node[key]
+        return True
+    return [path for path in paths if has(path)]
+
+
+@pytest.mark.parametrize('name,group', CASES, ids=['%s-%s' % case for case in CASES])
+def test_real_containerd_accepts_the_output_with_spegel_settings(name, group, binaries, tmp_path):
+    binary = binaries[group]
+    version = version_of(binary)
+    (tmp_path / 'in').mkdir()
+    (tmp_path / 'out').mkdir()
+    source = stage(name, tmp_path / 'in')
+    text = source.read_bytes().decode()
+
+    # The prediction agrees with containerd about the input (where the layout is one this
+    # containerd really reads: 1.6 silently reads a version 3 file as version 2).
+    expected_before = MANIFEST[name]['effective'][group]
+    if expected_before is not None and not (version.major == 1 and tomllib.loads(text).get('version', 1) >= 3):
+        assert predicted(source, version) == expected_before
+
+    outcome = OUTCOMES.get(name, (2, 2))[version.major - 1]
+    if name == 'imports-dropin/config.toml' and version.major == 1:
+        outcome = 'the drop-in'
+    try:
+        result = c.ConfigPlan(text, str(source), version).apply(hosts_dir=HOSTS_DIR, enable_cri=True)
+        out_text = result.render()
+        config = stage(name, tmp_path / 'out')
+        config.write_bytes(out_text.encode())
+        effective, _overriding = c.predict_effective(
+            (str(config), tomllib.loads(out_text)), read_dropins(config), result.layout, version)
+        c.check_effective(effective, c.wanted_settings(HOSTS_DIR), str(config))
+    except TomlEditError as error:
+        assert isinstance(outcome, str), 'engine refused %s for containerd %s: %s' % (name, version, error)
+        assert outcome in str(error)
+        return
+    assert not isinstance(outcome, str), 'engine accepted %s for containerd %s' % (name, version)
+
+    after = harness.config_dump(binary, config)
+    assert harness.effective_registry_settings(after) == WANTED
+    assert predicted(config, version) == WANTED
+    assert all(line in out_text for line in text.splitlines() if line.strip().startswith('#'))
+
+    before = harness.config_dump(binary, source)
+    ignored = dump_paths_to_ignore(after, result)
+    assert harness.dump_without(before, present(before, ignored)) == \
+        harness.dump_without(after, present(after, ignored))
+
+    # A second run changes nothing.
+    assert c.ConfigPlan(out_text, str(config), version).apply(hosts_dir=HOSTS_DIR).render() == out_text
+
+
+@pytest.mark.parametrize('group', ['1.6', '1.7'])
+def test_dump_settings_reader_matches_the_harness(group, binaries, tmp_path):
+    config = stage('eks-al2.toml', tmp_path)
+    dump = subprocess.run([str(binaries[group]), '--config', str(config), 'config', 'dump'],
+                          capture_output=True, text=True, check=True).stdout
+    mine = c.settings_from_dump(dump, str(config))
+    assert {name: mine[name] for name in WANTED} == harness.effective_registry_settings(tomllib.loads(dump))
