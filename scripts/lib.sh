@@ -1,0 +1,72 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/setup, scripts/test, scripts/demo. Source it, don't run it.
+#
+# Layout it defines (all inside the repo, all git-ignored):
+#   .venv/                                     Python tools (scripts/setup fills it)
+#   .build/collections/ansible_collections/peerpull/spegel -> the repo (symlink),
+#                                              so playbooks resolve peerpull.spegel.*
+#   .build/sanity/ansible_collections/peerpull/spegel/
+#                                              a clean copy for `ansible-test sanity`
+
+REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
+VENV="$REPO/.venv"
+BUILD="$REPO/.build"
+COLLECTION_NAMESPACE=peerpull
+COLLECTION_NAME=spegel
+
+# Playbook runs (integration tests, demo) find the collection through this path; the
+# ansible defaults stay after it so separately installed collections are still found.
+export ANSIBLE_COLLECTIONS_PATH="$BUILD/collections:${HOME:-/root}/.ansible/collections:/usr/share/ansible/collections"
+COLLECTION_LINK="$BUILD/collections/ansible_collections/$COLLECTION_NAMESPACE/$COLLECTION_NAME"
+SANITY_COPY="$BUILD/sanity/ansible_collections/$COLLECTION_NAMESPACE/$COLLECTION_NAME"
+
+banner() {
+    printf '\n==== %s ====\n' "$*"
+}
+
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+# Put the project's venv first on PATH (no-op if scripts/setup has not run yet).
+use_venv() {
+    [ -x "$VENV/bin/python" ] || die "no $VENV: run scripts/setup first"
+    export VIRTUAL_ENV="$VENV"
+    case ":$PATH:" in
+        *":$VENV/bin:"*) ;;
+        *) export PATH="$VENV/bin:$PATH" ;;
+    esac
+}
+
+# .build/collections/ansible_collections/peerpull/spegel -> repo
+ensure_collection_link() {
+    mkdir -p "$(dirname -- "$COLLECTION_LINK")"
+    if [ "$(readlink -- "$COLLECTION_LINK" 2>/dev/null)" != "$REPO" ]; then
+        rm -rf -- "$COLLECTION_LINK"
+        ln -s -- "$REPO" "$COLLECTION_LINK"
+    fi
+}
+
+# Files that make up the collection as git sees it: tracked plus untracked-but-not-
+# ignored, minus tracked files deleted from the work tree. NUL-separated.
+collection_files() {
+    local f
+    git -C "$REPO" ls-files -z --cached --others --exclude-standard |
+        while IFS= read -r -d '' f; do
+            [ -e "$REPO/$f" ] || [ -L "$REPO/$f" ] || continue
+            printf '%s\0' "$f"
+        done
+}
+
+# Fresh copy of the collection at $SANITY_COPY: ansible-test needs the path to end in
+# ansible_collections/NAMESPACE/NAME, and must not see .venv, .build or caches.
+make_clean_copy() {
+    rm -rf -- "$SANITY_COPY"
+    mkdir -p -- "$SANITY_COPY"
+    collection_files | tar -C "$REPO" -cf - --null --no-recursion --files-from=- |
+        tar -C "$SANITY_COPY" -xf -
+    # The copy lives inside the repo's work tree (in an ignored dir), so without a git
+    # repo of its own ansible-test would ask the outer repo and find no files at all.
+    git -C "$SANITY_COPY" init -q
+}
