@@ -173,5 +173,5 @@ class ActionModule(ActionBase):
         change['changed'] = bool(change.get('write') or change.get('remove'))
         if content_changed:
             change['diff'] = node.file_diff(path, hosts_toml.redact_secrets(current.text),
-                                            hosts_toml.redact_secrets(new_text))
+                                            hosts_toml.redact_secrets(new_text, before=current.text or ''))
         return change

@@ -42,6 +42,7 @@ _SECRET_VALUE = re.compile(
     r'''(\[[^\]]*\]|'[^'\n]*'|"(?:[^"\\\n]|\\.)*")''',
     re.IGNORECASE | re.MULTILINE)
 REDACTED = "'********'"
+REDACTED_NEW = "'******** (new value)'"
 
 
 class HostsTomlError(TomlEditError):
@@ -298,11 +299,19 @@ def render_host(url, fields):
     return '\n'.join(lines) + '\n'
 
 
-def redact_secrets(text):
-    """The text with Authorization header values replaced, for diffs and messages."""
+def redact_secrets(text, before=None):
+    """The text with Authorization header values replaced, for diffs and messages. Given the
+    text before a change, a value that is not in it is marked, so that a rotated secret still
+    shows up in the diff."""
     if text is None:
         return None
-    return _SECRET_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
+    known = {m.group(2) for m in _SECRET_VALUE.finditer(before)} if before is not None else None
+
+    def replace(match):
+        if known is not None and match.group(2) not in known:
+            return match.group(1) + REDACTED_NEW
+        return match.group(1) + REDACTED
+    return _SECRET_VALUE.sub(replace, text)
 
 
 # --- the text's table layout --------------------------------------------------------------
@@ -547,8 +556,8 @@ def unmerge_registry(existing_text, source, urls, registry=None):
         _verify(text, source, expected, order)
 
     leftover = dict(expected)
-    if registry is not None and leftover.get('server') == default_server(registry):
-        leftover.pop('server')
+    if registry is not None and 'server' in leftover and leftover['server'] == default_server(registry):
+        del leftover['server']
     # The user's comments are the user's too: such a file stays.
     if not leftover and not any(line.lstrip().startswith('#') for line in text.splitlines()):
         return None

@@ -233,11 +233,14 @@ def discover(network, kubelet_files, override=None):
     """
     override = None if override is None else str(override).strip()
     if override not in UNSET:
-        address = usable(override)
-        if address is None:
-            raise NodeIPError('spegel_node_ip=%r is not an IP address this node can be reached on (no '
-                              'loopback, link-local or unspecified address). Set spegel_node_ip to the '
-                              "node's own IP, or leave it empty to discover it." % override)
+        try:
+            address = ipaddress.ip_address(override.strip('[]'))
+            problem = address_problem(address)
+        except ValueError:
+            problem = 'it is not an IP address'
+        if problem:
+            raise NodeIPError("spegel_node_ip=%r cannot be the mirror address: %s. Set spegel_node_ip to the "
+                              "node's own IP, or leave it empty to discover it." % (override, problem))
         return NodeIP(address.compressed, 'spegel_node_ip')
 
     routes = default_route_sources(network or {})

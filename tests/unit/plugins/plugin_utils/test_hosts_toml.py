@@ -280,6 +280,8 @@ def test_inline_hosts_table_is_refused_not_mangled():
 
 def test_unmerge_of_our_own_file_means_delete():
     assert unmerge_registry(SPEGEL_DOCKER_IO, 'f', [V4['url'], V4_NODEPORT['url']], 'docker.io') is None
+    ours = merge_registry('', 'f', '_default', None, [V4])
+    assert unmerge_registry(ours, 'f', [V4['url']], '_default') is None
 
 
 def test_unmerge_keeps_a_file_whose_server_is_the_users():
@@ -305,3 +307,11 @@ def test_redact_secrets_in_tables_and_inline():
     assert 'c2VjcmV0' not in redacted and 'Bearer tok' not in redacted
     assert "X-Other = 'visible'" in redacted
     assert redacted.count(hosts_toml.REDACTED) == 2
+
+
+def test_a_rotated_secret_still_shows_in_the_diff_without_its_value():
+    before = "[host.'http://a'.header]\nAuthorization = 'Basic b2xk'\n"
+    after = "[host.'http://a'.header]\nAuthorization = 'Basic bmV3'\n"
+    assert redact_secrets(before) == "[host.'http://a'.header]\nAuthorization = '********'\n"
+    assert redact_secrets(after, before=before) == "[host.'http://a'.header]\nAuthorization = '******** (new value)'\n"
+    assert redact_secrets(before, before=before) == redact_secrets(before)
