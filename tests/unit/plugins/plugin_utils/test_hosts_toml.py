@@ -6,7 +6,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +22,9 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import
     unmerge_registry, validate_host_url,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
+import harness  # noqa: E402  (tests/containerd, put on sys.path just above)
 
 SPEGEL = dict(capabilities=['pull', 'resolve'], dial_timeout='200ms')
 V4 = dict(SPEGEL, url='http://198.18.0.5:30020')
@@ -315,3 +324,85 @@ def test_a_rotated_secret_still_shows_in_the_diff_without_its_value():
     assert redact_secrets(before) == "[host.'http://a'.header]\nAuthorization = '********'\n"
     assert redact_secrets(after, before=before) == "[host.'http://a'.header]\nAuthorization = '******** (new value)'\n"
     assert redact_secrets(before, before=before) == redact_secrets(before)
+
+
+# --- judged by containerd itself --------------------------------------------------------------
+
+# Runs inside a fresh network namespace: registries that answer 404 to everything and log
+# each request, on test-range addresses, then `ctr content fetch-object` (containerd's own
+# resolver, no daemon needed) for each case. The log shows which hosts containerd read from
+# each hosts.toml, in which order and with which headers; a file containerd could not parse
+# would send it straight to the upstream server instead.
+IN_NAMESPACE = r"""
+import http.server, json, subprocess, sys, threading
+ctr, cases = sys.argv[1], json.loads(sys.argv[2])
+log = []
+class Registry(http.server.BaseHTTPRequestHandler):
+    def do_HEAD(self):
+        host, port = self.server.server_address[:2]
+        log.append(['%s:%d' % (host, port), self.path, self.headers.get('Authorization')])
+        self.send_response(404)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+    do_GET = do_HEAD
+    def log_message(self, *args):
+        pass
+for address in (('198.18.0.5', 30020), ('198.18.0.5', 30021), ('198.18.0.6', 5000)):
+    server = http.server.ThreadingHTTPServer(address, Registry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+results = []
+for hosts_dir, ref in cases:
+    del log[:]
+    subprocess.run([ctr, 'content', 'fetch-object', '--hosts-dir', hosts_dir, ref],
+                   capture_output=True, timeout=60)
+    results.append(list(log))
+print(json.dumps(results))
+"""
+NAMESPACE_SETUP = ('ip link set lo up && ip link add eth0 type veth peer name peer0 && ip link set eth0 up && '
+                   'ip link set peer0 up && ip addr add 198.18.0.5/24 dev eth0 && ip addr add 198.18.0.6/24 dev eth0')
+USER_HOST = "# the user's own registry\n[host.\"http://198.18.0.6:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+
+
+def containerd_requests(ctr, cases):
+    if os.geteuid() != 0 or not shutil.which('unshare') or not shutil.which('ip'):
+        pytest.skip('needs root, unshare and ip for a private network namespace')
+    command = ['unshare', '-n', '--', 'sh', '-c', NAMESPACE_SETUP + ' && exec "$@"', 'sh',
+               sys.executable, '-c', IN_NAMESPACE, str(ctr), json.dumps(cases)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize('family', ['1.6', '1.7', '2.1'])
+def test_containerd_reads_our_files_in_file_order(family, tmp_path):
+    binaries = harness.containerd_binaries()
+    if family not in binaries:
+        pytest.skip('no containerd %s binary in the cache' % family)
+    ctr = binaries[family].with_name('ctr')
+    secret = dict(V4, header={'Authorization': 'Basic c3BlZ2VsOnB3'})
+
+    merged_dir = tmp_path / 'merged'
+    (merged_dir / 'docker.io').mkdir(parents=True)
+    user = 'server = "https://registry-1.docker.io"\n\n' + USER_HOST
+    merged = merge_registry(user, 'f', 'docker.io', default_server('docker.io'), [secret])
+    (merged_dir / 'docker.io' / 'hosts.toml').write_text(merged)
+
+    default_dir = tmp_path / 'default'
+    (default_dir / '_default').mkdir(parents=True)
+    (default_dir / '_default' / 'hosts.toml').write_text(
+        merge_registry('', 'f', '_default', None, [V4, V4_NODEPORT]))
+
+    restored_dir = tmp_path / 'restored'
+    (restored_dir / 'docker.io').mkdir(parents=True)
+    (restored_dir / 'docker.io' / 'hosts.toml').write_text(unmerge_registry(merged, 'f', [V4['url']], 'docker.io'))
+
+    merged_log, default_log, restored_log = containerd_requests(ctr, [
+        (str(merged_dir), 'docker.io/library/busybox:latest'),
+        (str(default_dir), 'ghcr.io/spegel-org/spegel:v0.3.0'),
+        (str(restored_dir), 'docker.io/library/busybox:latest'),
+    ])
+    manifest = '/v2/library/busybox/manifests/latest?ns=docker.io'
+    assert merged_log == [['198.18.0.5:30020', manifest, 'Basic c3BlZ2VsOnB3'],
+                          ['198.18.0.6:5000', manifest, None]]
+    ghcr = '/v2/spegel-org/spegel/manifests/v0.3.0?ns=ghcr.io'
+    assert default_log == [['198.18.0.5:30020', ghcr, None], ['198.18.0.5:30021', ghcr, None]]
+    assert restored_log == [['198.18.0.6:5000', manifest, None]]
