@@ -53,7 +53,9 @@ def authorization_header(value):
 
 
 def plain_list(values):
-    return [str(v) for v in values or []]
+    """Plain strings; an AWX survey's empty answer (Ansible makes it [''] ) is no list at all."""
+    values = [str(v) for v in values or []]
+    return [] if values == [''] else values
 
 
 class ActionModule(ActionBase):

@@ -32,13 +32,18 @@ requirements:
   - tomlkit >= 0.13 on the controller
 attributes:
   action:
+    description: Runs on the controller, which computes the files; the node only reads and writes them.
     support: full
   check_mode:
+    description: Reports what would change, with diffs, and writes nothing.
     support: full
   diff_mode:
+    description: Shows the changes to each file.
     support: full
     details: One diff per file; Authorization header values are shown as C('********').
   platform:
+    description: Target operating systems.
+    support: full
     platforms: posix
 options:
   hosts_dir:

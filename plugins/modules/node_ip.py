@@ -32,12 +32,17 @@ author:
   - peerpull.spegel contributors
 attributes:
   action:
+    description: Runs on the controller; the node only reports its files and addresses.
     support: full
   check_mode:
+    description: Changes nothing in any mode.
     support: full
   diff_mode:
+    description: Nothing to show.
     support: none
   platform:
+    description: Target operating systems.
+    support: full
     platforms: posix
 options:
   node_ip:

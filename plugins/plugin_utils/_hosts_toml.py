@@ -440,7 +440,7 @@ def merge_registry(existing_text, source, registry, server, hosts, position='fir
         if server:
             model['server'] = server
         if entries:
-            model['host'] = {url: fields for url, fields in entries}
+            model['host'] = dict(entries)
         return _verify(text, source, model, urls)
 
     # 1. Edit what exists, in place. A header table that goes away is cut out as text:
