@@ -68,7 +68,7 @@ class ActionModule(ActionBase):
                                 % hosts_dir)
         original_path = path + containerd.ORIGINAL_SUFFIX
         first = node.run_node_files(self, task_vars, read=[path, original_path], containerd_version=True,
-                                    config_dump=path)
+                                    config_dump=path if args['validate'] else None)
         state = node.NodeState(first)
         current = state.file(path)
         binary = state.containerd.get('path') or ''

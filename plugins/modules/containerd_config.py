@@ -52,16 +52,21 @@ requirements:
   - tomlkit >= 0.13 on the controller
 attributes:
   action:
+    description: Runs on the controller, which computes the files; the node only reads, validates and writes them.
     support: full
   check_mode:
+    description: Reports what would change, with diffs, and writes nothing.
     support: full
     details: Predicts every return value from the files; nothing is written, not even the copy
       of the original file.
   diff_mode:
+    description: Shows the changes to each file.
     support: full
     details: Shows config.toml and the hosts.toml files; registry credentials and
       authorization headers are masked.
   platform:
+    description: Target operating systems.
+    support: full
     platforms: posix
 options:
   path:

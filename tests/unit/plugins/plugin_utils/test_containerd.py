@@ -172,8 +172,8 @@ def test_legacy_tls_follows_its_host_and_auth_stays_in_config():
             {'url': 'https://mirror.example.test', 'capabilities': ['pull', 'resolve'], 'skip_verify': True}]},
     ]
     configs = tomllib.loads(result.render())['plugins'][c.GRPC_CRI]['registry']['configs']
-    assert configs == {'registry.example.test:5000': {'auth': {'username': 'puller',
-                                                                'password': 'not-a-real-secret'}}}
+    auth = {'username': 'puller', 'password': 'not-a-real-secret'}
+    assert configs == {'registry.example.test:5000': {'auth': auth}}
 
 
 def test_wildcard_mirror_goes_to_default_and_endpoint_paths_are_kept():
