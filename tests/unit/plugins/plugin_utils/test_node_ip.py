@@ -405,3 +405,57 @@ def test_etc_dropin_shadows_the_packaged_one_of_the_same_name():
     assert [path for path, _text in kubelet_sources(files, globs)] == [
         '/etc/systemd/system/kubelet.service.d/10-kubeadm.conf']
     assert discover(AIRGAPPED, kubelet_sources(files, globs)).ip == '198.18.5.5'
+
+
+# --- captured on the test fleet's nodes (tests/fleet/fleet.py, systemd-nspawn, iproute2) --------
+
+# trixie node started with no-default-route: airgapped, dual-stack on host0.
+ADDR_FLEET_TRIXIE_AIRGAPPED = (
+    '[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"mtu":65536,"qdisc":"noqu'
+    'eue","operstate":"UNKNOWN","group":"default","txqlen":1000,"link_type":"loopback","address'
+    '":"00:00:00:00:00:00","broadcast":"00:00:00:00:00:00","addr_info":[{"family":"inet","local'
+    '":"127.0.0.1","prefixlen":8,"scope":"host","label":"lo","valid_life_time":4294967295,"pref'
+    'erred_life_time":4294967295},{"family":"inet6","local":"::1","prefixlen":128,"scope":"host'
+    '","noprefixroute":true,"valid_life_time":4294967295,"preferred_life_time":4294967295}]},{"'
+    'ifindex":2,"link_index":22,"ifname":"host0","flags":["BROADCAST","MULTICAST","UP","LOWER_U'
+    'P"],"mtu":1500,"qdisc":"noqueue","operstate":"UP","group":"default","txqlen":1000,"link_ty'
+    'pe":"ether","address":"ba:14:7f:07:c9:a3","broadcast":"ff:ff:ff:ff:ff:ff","link_netnsid":0'
+    ',"addr_info":[{"family":"inet","local":"198.18.2.12","prefixlen":24,"scope":"global","labe'
+    'l":"host0","valid_life_time":4294967295,"preferred_life_time":4294967295},{"family":"inet6'
+    '","local":"fd00:5e6e:2::12","prefixlen":64,"scope":"global","nodad":true,"valid_life_time"'
+    ':4294967295,"preferred_life_time":4294967295},{"family":"inet6","local":"fe80::b814:7fff:f'
+    'e07:c9a3","prefixlen":64,"scope":"link","protocol":"kernel_ll","valid_life_time":429496729'
+    '5,"preferred_life_time":4294967295}]}]'
+)
+# sid node started ipv6-only, default route over IPv6 only.
+ADDR_FLEET_SID_IPV6_ONLY = (
+    '[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"mtu":65536,"qdisc":"noqu'
+    'eue","operstate":"UNKNOWN","group":"default","txqlen":1000,"link_type":"loopback","address'
+    '":"00:00:00:00:00:00","broadcast":"00:00:00:00:00:00","addr_info":[{"family":"inet","local'
+    '":"127.0.0.1","prefixlen":8,"scope":"host","label":"lo","valid_life_time":4294967295,"pref'
+    'erred_life_time":4294967295},{"family":"inet6","local":"::1","prefixlen":128,"scope":"host'
+    '","noprefixroute":true,"valid_life_time":4294967295,"preferred_life_time":4294967295}]},{"'
+    'ifindex":2,"link_index":25,"ifname":"host0","flags":["BROADCAST","MULTICAST","UP","LOWER_U'
+    'P"],"mtu":1500,"qdisc":"noqueue","operstate":"UP","group":"default","txqlen":1000,"link_ty'
+    'pe":"ether","address":"1e:79:ec:6e:75:73","broadcast":"ff:ff:ff:ff:ff:ff","link_netnsid":0'
+    ',"addr_info":[{"family":"inet6","local":"fd00:5e6e:2::13","prefixlen":64,"scope":"global",'
+    '"nodad":true,"valid_life_time":4294967295,"preferred_life_time":4294967295},{"family":"ine'
+    't6","local":"fe80::1c79:ecff:fe6e:7573","prefixlen":64,"scope":"link","protocol":"kernel_l'
+    'l","valid_life_time":4294967295,"preferred_life_time":4294967295}]}]'
+)
+ROUTE_V6_FLEET_SID = (
+    '[{"dst":"2001:4860:4860::8888","from":"::","gateway":"fd00:5e6e:2::1","dev":"host0","prefs'
+    'rc":"fd00:5e6e:2::13","metric":1024,"flags":[],"pref":"medium"}]'
+)
+
+
+def test_fleet_airgapped_node():
+    found = discover(ip_network(ADDR_FLEET_TRIXIE_AIRGAPPED), [])
+    assert found.as_dict() == {'ip': '198.18.2.12', 'ips': ['198.18.2.12'],
+                               'source': 'single global IPv4 address (host0)'}
+
+
+def test_fleet_ipv6_only_node():
+    found = discover(ip_network(ADDR_FLEET_SID_IPV6_ONLY, route_v6=ROUTE_V6_FLEET_SID), [])
+    assert found.as_dict() == {'ip': 'fd00:5e6e:2::13', 'ips': ['fd00:5e6e:2::13'],
+                               'source': 'default IPv6 route (host0)'}
