@@ -18,9 +18,9 @@ Python stubs are generated with grpc_tools.protoc into a cache outside the repo:
 The fleet's nodes have no grpcio; the client runs on the host and reaches a node's
 socket through its init process: /proc/<leader pid>/root/run/containerd/containerd.sock.
 
-Usage (as root):
-  python tests/cri/cri.py --socket PATH status
-  python tests/cri/cri.py --socket PATH pull docker.io/library/peerpull-test:1.0
+Usage (as root), with --socket PATH or, for a node of a tests/fleet fleet, --fleet NAME --node N:
+  python tests/cri/cri.py --fleet demo --node n1 status
+  python tests/cri/cri.py --fleet demo --node n1 pull docker.io/library/peerpull-test:1.0
   python tests/cri/cri.py --socket PATH image-status REF
   python tests/cri/cri.py --socket PATH remove REF
 """
@@ -236,16 +236,35 @@ class CriClient:
         self._call(self._images.RemoveImage, request)
 
 
+def fleet_node_socket(fleet_name: str, node_name: str) -> str:
+    """The socket of a running node of a tests/fleet fleet (n1, its hostname or address)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fleet"))
+    from fleet import Fleet, FleetError, is_same_process  # pylint: disable=import-outside-toplevel
+
+    try:
+        node = Fleet.load(fleet_name).find_node(node_name)
+    except FleetError as exc:
+        raise CriError(str(exc)) from None
+    if not is_same_process(node.leader_pid, node.leader_start):
+        raise CriError(f"node {node.hostname} of fleet {fleet_name} is not running")
+    return node_socket(node.leader_pid)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--socket", default=CONTAINERD_SOCKET, help="containerd socket path (default: %(default)s)")
+    parser.add_argument("--fleet", help="a tests/fleet fleet: talk to its node --node instead of --socket")
+    parser.add_argument("--node", help="node of --fleet: n1, its hostname or its address")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("status", help="runtime version and conditions")
     for name in ("pull", "image-status", "remove"):
         commands.add_parser(name).add_argument("image")
     args = parser.parse_args()
+    if bool(args.fleet) != bool(args.node):
+        parser.error("--fleet and --node go together")
     try:
-        with CriClient(args.socket) as client:
+        socket_path = fleet_node_socket(args.fleet, args.node) if args.fleet else args.socket
+        with CriClient(socket_path) as client:
             if args.command == "status":
                 result = {**client.version(), "conditions": client.status()}
             elif args.command == "pull":

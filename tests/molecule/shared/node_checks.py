@@ -1,0 +1,135 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What the molecule verify steps read from a fleet node, for testinfra tests.
+
+A `FleetNode` wraps testinfra's host: its inventory variables, the state prepare
+recorded before any run of the collection (/run/peerpull-test/before.json), the reports
+the converge playbook wrote on the controller, the node's effective containerd config,
+its docker-registry's access log, and a CRI client on its containerd socket (reached
+from this host through /proc/<leader pid>/root, as the nodes have no grpcio).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[2]
+for _module_dir in ("cri", "containerd"):
+    if str(TESTS / _module_dir) not in sys.path:
+        sys.path.insert(0, str(TESTS / _module_dir))
+
+# pylint: disable=wrong-import-position
+from cri import CriClient, fleet_node_socket  # noqa: E402
+from harness import effective_registry_settings  # noqa: E402
+
+CONFIG_FILE = "/etc/containerd/config.toml"
+HOSTS_DIR = "/etc/containerd/certs.d"
+SPEGEL_PORT = 30020
+# The role leaves these next to config.toml when it changes it (its backup, the
+# uninstall copy); they are expected, not "other files changed".
+CONFIG_COPIES = re.compile(re.escape(CONFIG_FILE) + r"(\.peerpull-orig|\..+~)$")
+
+
+class FleetNode:
+    def __init__(self, host):
+        self.host = host
+        self.vars = host.ansible.get_variables()
+        self.name = self.vars["inventory_hostname"]
+
+    # --- the node as Ansible and the fleet know it ---------------------------------
+
+    def run(self, command: str) -> str:
+        result = self.host.run(command)
+        assert result.rc == 0, f"{self.name}: `{command}` failed ({result.rc}): {result.stderr}"
+        return result.stdout
+
+    @property
+    def mirror_ip(self) -> str:
+        """The address the mirror entries must point at: the node IP the scenario sets
+        (spegel_node_ip, templated as Ansible resolves it for this host), else the one
+        discovery must find: IPv4 first, as Spegel's node IP."""
+        if "spegel_node_ip" in self.vars:
+            return self.host.ansible("ansible.builtin.debug", "var=spegel_node_ip")["spegel_node_ip"]
+        return self.vars["fleet_node_ipv4"] or self.vars["fleet_node_ipv6"]
+
+    @property
+    def mirror_url(self) -> str:
+        ip = self.mirror_ip
+        return f"http://[{ip}]:{SPEGEL_PORT}" if ":" in ip else f"http://{ip}:{SPEGEL_PORT}"
+
+    def cri(self) -> CriClient:
+        return CriClient(fleet_node_socket(self.vars["fleet_name"], self.name))
+
+    # --- what was recorded before and during the runs --------------------------------
+
+    def before(self) -> dict:
+        return json.loads(self.host.file("/run/peerpull-test/before.json").content_string)
+
+    def report(self, run: str) -> dict:
+        """The roles' report from the converge playbook: run is "check" or "converge"."""
+        path = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "results" / f"{self.name}.{run}.json"
+        return json.loads(path.read_text())
+
+    def file_sums(self) -> dict[str, str]:
+        lines = self.run("find /etc/containerd -type f -print0 | sort -z | xargs -0 -r sha256sum")
+        return _sums(lines.splitlines())
+
+    def changed_files(self) -> set[str]:
+        """Files under /etc/containerd created, removed or changed since prepare."""
+        before, now = _sums(self.before()["files"]), self.file_sums()
+        return {path for path in before.keys() | now.keys() if before.get(path) != now.get(path)}
+
+    def containerd_started(self) -> str:
+        return self.run("systemctl show containerd --property=ExecMainStartTimestampMonotonic --value").strip()
+
+    # --- containerd and the registry standing in for Spegel ---------------------------
+
+    def effective_config(self) -> dict:
+        """`containerd config dump` on the node: imports merged, 2.x migrated to v3."""
+        return tomllib.loads(self.run("containerd config dump"))
+
+    def registry_settings(self) -> dict:
+        return effective_registry_settings(self.effective_config())
+
+    def hosts_toml(self, registry: str = "_default") -> dict:
+        path = f"{HOSTS_DIR}/{registry}/hosts.toml"
+        file = self.host.file(path)
+        assert file.exists, f"{self.name}: {path} is missing"
+        return tomllib.loads(file.content_string)
+
+    def registry_cursor(self) -> str:
+        output = self.run("journalctl -u docker-registry --show-cursor -n 0 --no-pager")
+        return output.strip().rsplit("-- cursor: ", 1)[1]
+
+    def registry_requests(self, after_cursor: str) -> list[dict]:
+        """Requests docker-registry answered since the cursor: method, uri, status, host."""
+        output = self.run(f"journalctl -u docker-registry --after-cursor='{after_cursor}' -o cat --no-pager")
+        requests = []
+        for line in output.splitlines():
+            if 'msg="response completed"' not in line:
+                continue
+            fields = dict(re.findall(r'([\w.]+)=("(?:[^"\\]|\\.)*"|\S+)', line))
+            requests.append({key: fields.get(f"http.{field}", "").strip('"') for key, field in (
+                ("method", "request.method"), ("uri", "request.uri"),
+                ("status", "response.status"), ("host", "request.host"))})
+        return requests
+
+
+def _sums(lines: list[str]) -> dict[str, str]:
+    """sha256sum output lines ("<sum>  <path>") -> {path: sum}."""
+    return {line[66:]: line[:64] for line in lines if line}
+
+
+def other_changes(node: FleetNode) -> set[str]:
+    """Changed files that are neither config.toml (and its copies) nor under the hosts dir."""
+    return {
+        path for path in node.changed_files()
+        if path != CONFIG_FILE and not CONFIG_COPIES.match(path) and not path.startswith(HOSTS_DIR + "/")
+    }

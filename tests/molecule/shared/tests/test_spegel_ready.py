@@ -1,0 +1,113 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Verify, on every node of a layout scenario, what the collection promises.
+
+Per-node expectations come from the scenario's host variables (molecule.yml):
+  expect_config_change  false: config.toml must stay byte for byte and containerd must
+                        not restart; only hosts.toml may change (default true)
+  seed_cri_loaded       false: the seed disables CRI (Docker's containerd.io) (default true)
+  expect_config_lines   lines config.toml must still hold after converge
+  expect_dump           [{key: [segments], value: v}] the effective config must show
+  expect_hosts          {registry: [host URLs]}: the first hosts of that registry's
+                        hosts.toml, in order; "spegel" stands for the node's mirror URL
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# pylint: disable=wrong-import-position
+from node_checks import CONFIG_FILE, HOSTS_DIR, FleetNode, other_changes  # noqa: E402
+
+testinfra_hosts = ["all"]
+
+
+@pytest.fixture(scope="module")
+def node(host):
+    return FleetNode(host)
+
+
+def test_check_mode_predicted_what_converge_did(node):
+    predicted, done = node.report("check"), node.report("converge")
+    assert predicted == done, f"{node.name}: check mode predicted {predicted}, converge did {done}"
+    changed = node.changed_files()
+    assert done["config_changed"] == (CONFIG_FILE in changed), f"{node.name}: changed files {sorted(changed)}"
+    assert done["hosts_changed"] == any(path.startswith(HOSTS_DIR + "/") for path in changed)
+    assert done["hosts_changed"], f"{node.name}: no hosts.toml was written"
+    assert done["config_changed"] == node.vars.get("expect_config_change", True), (
+        f"{node.name} ({node.vars['seed']}): config.toml changed={done['config_changed']}")
+
+
+def test_nothing_else_under_etc_containerd_changed(node):
+    assert not other_changes(node)
+
+
+def test_containerd_restarted_only_when_its_config_changed(node):
+    restarted = node.containerd_started() != node.before()["containerd_started"]
+    assert restarted == node.report("converge")["config_changed"], (
+        f"{node.name}: restarted={restarted}, config changed={node.report('converge')['config_changed']}")
+
+
+def test_config_toml_keeps_the_distribution_settings(node):
+    text = node.host.file(CONFIG_FILE).content_string
+    for line in node.vars.get("expect_config_lines", []):
+        assert line in text.splitlines(), f"{node.name}: {CONFIG_FILE} lost the line {line!r}"
+
+
+def test_effective_config_is_ready_for_spegel(node):
+    dump = node.effective_config()
+    assert node.registry_settings() == {"config_path": HOSTS_DIR, "discard_unpacked_layers": False}
+    for expected in node.vars.get("expect_dump", []):
+        value = dump
+        for segment in expected["key"]:
+            value = value.get(segment, {}) if isinstance(value, dict) else {}
+        assert value == expected["value"], f"{node.name}: effective {'.'.join(expected['key'])} = {value!r}"
+
+
+def test_hosts_toml_points_at_spegel_on_this_node(node):
+    default = node.hosts_toml()
+    assert "server" not in default
+    assert list(default["host"]) == [node.mirror_url]
+    assert default["host"][node.mirror_url] == {"capabilities": ["pull", "resolve"], "dial_timeout": "200ms"}
+    for registry, urls in node.vars.get("expect_hosts", {}).items():
+        expected = [node.mirror_url if url == "spegel" else url for url in urls]
+        hosts = list(node.hosts_toml(registry)["host"])
+        assert hosts[: len(expected)] == expected, f"{node.name}: {registry}/hosts.toml hosts {hosts}"
+
+
+def test_cri_was_loaded_as_the_seed_says_and_is_now(node):
+    assert node.before()["cri_loaded"] == node.vars.get("seed_cri_loaded", True)
+    with node.cri() as cri:
+        assert cri.status()["RuntimeReady"], f"{node.name}: CRI runtime not ready"
+
+
+def test_cri_pull_is_served_by_the_mirror(node):
+    """kubelet's path: CRI PullImage of a docker.io image. No internet here, so it can
+    only succeed through the hosts.toml mirror, and the node's registry must log it."""
+    image, digest = node.vars["fleet_test_image"], node.vars["fleet_test_image_digest"]
+    repository, tag = image.split("/", 1)[1].rsplit(":", 1)
+    with node.cri() as cri:
+        cri.remove_image(image)  # RemoveImage deletes its content too: the pull fetches it all
+        assert cri.image_status(image) is None
+        cursor = node.registry_cursor()
+        cri.pull_image(image)
+        status = cri.image_status(image)
+    assert status and f"{image.rsplit(':', 1)[0]}@{digest}" in status["repo_digests"], status
+
+    served = [r for r in node.registry_requests(cursor) if r["status"] == "200"]
+    # containerd asks a mirror with ?ns=<upstream registry>: these came in as docker.io's mirror.
+    assert served and all(r["uri"].endswith("?ns=docker.io") for r in served), served
+    requests = {(r["method"], r["uri"].split("?", 1)[0]) for r in served}
+    base = f"/v2/{repository}"
+    assert requests & {("HEAD", f"{base}/manifests/{tag}"), ("GET", f"{base}/manifests/{tag}")}, (
+        f"{node.name}: the tag was not resolved through the mirror: {served}")
+    assert ("GET", f"{base}/manifests/{digest}") in requests, served
+    assert any(method == "GET" and uri.startswith(f"{base}/blobs/sha256:") for method, uri in requests), served
+    mirror_host = node.mirror_url.split("://", 1)[1]
+    assert {r["host"] for r in served} == {mirror_host}, f"{node.name}: requests came in as {served}"
