@@ -1,0 +1,1146 @@
+#!/usr/bin/env python3
+"""Throw-away systemd nodes for the peerpull.spegel tests, without a Docker engine.
+
+A node is a cached Debian rootfs (debootstrap) under a per-node overlayfs, booted by
+systemd-nspawn on a per-fleet Linux bridge and reachable from this host over SSH. Each
+node runs sshd, containerd and docker-registry (standing in for Spegel on NODE_IP:30020),
+and the registry holds a small test image this tool builds itself. See README.md.
+
+Runs as root, Python 3.11 standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import fcntl
+import gzip
+import hashlib
+import http.client
+import inspect
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.parse
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+CACHE_ROOT = Path(os.environ.get("PEERPULL_CACHE", "/var/cache/peerpull"))
+STATE_ROOT = Path(os.environ.get("PEERPULL_STATE", "/run/peerpull-fleet"))
+
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+FLAVOURS = ("bookworm", "trixie", "sid")
+PACKAGES = (
+    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3",
+    "containerd", "runc", "docker-registry", "iproute2", "ca-certificates",
+)
+ENABLED_UNITS = ("ssh.service", "containerd.service", "docker-registry.service")
+# Units that slow the boot down, fail in a container, or would fight the addresses
+# this tool sets on host0 from outside. Masking a unit a suite lacks is harmless.
+MASKED_UNITS = (
+    "systemd-networkd.service", "systemd-networkd.socket",
+    "systemd-networkd-wait-online.service", "systemd-timesyncd.service",
+    "systemd-firstboot.service", "getty.target", "console-getty.service",
+    "apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer",
+    "fstrim.timer", "e2scrub_all.timer", "man-db.timer",
+)
+
+REGISTRY_PORT = 30020
+# Debian's docker-registry ships htpasswd auth on :5000; Spegel serves anonymously.
+REGISTRY_CONFIG = f"""\
+# Written by peerpull tests/fleet/fleet.py: anonymous, like Spegel.
+version: 0.1
+log:
+  fields:
+    service: registry
+storage:
+  filesystem:
+    rootdirectory: /var/lib/docker-registry
+  delete:
+    enabled: true
+http:
+  addr: :{REGISTRY_PORT}
+"""
+SSHD_CONFIG = """\
+# Written by peerpull tests/fleet/fleet.py: root by key only.
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+"""
+
+TEST_IMAGE_REPOSITORY = "library/peerpull-test"
+TEST_IMAGE_TAG = "1.0"
+TEST_IMAGE_REF = f"docker.io/{TEST_IMAGE_REPOSITORY}:{TEST_IMAGE_TAG}"
+TEST_IMAGE_FILE = ("hello.txt", b"hello from peerpull-test 1.0\n")
+DOCKER_MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+
+# 198.18.0.0/15 is the benchmarking range and fd00:5e6e::/32 a ULA slice: neither can
+# collide with real networks, and the host's own eth0 owns fd00::/64.
+IPV4_PREFIX = "198.18"
+IPV6_PREFIX = "fd00:5e6e"
+MAX_FLEET_INDEX = 250
+NODE_HOST_OFFSET = 10
+NODE_OPTIONS = ("no-default-route", "ipv6", "no-ipv6", "ipv6-only")
+CGROUP_SUBTREE = "peerpull-fleet"
+
+# Nodes are recreated with new host keys all the time: never record or check them.
+SSH_COMMON_OPTIONS = ("StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "LogLevel=ERROR")
+SSH_TOOL_OPTIONS = SSH_COMMON_OPTIONS + ("BatchMode=yes", "ConnectTimeout=3")
+# Fixed path, not under $PEERPULL_STATE: fleets in different state dirs share the host's
+# 198.18.N.0/24 space, so index allocation must be serialised host-wide.
+ALLOCATION_LOCK = Path("/run/lock/peerpull-fleet.lock")
+
+
+class FleetError(Exception):
+    """A failure with a message that says what to do; printed without a traceback."""
+
+
+def log(message: str) -> None:
+    print(f"fleet: {message}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run a command, raising FleetError with its output when it fails."""
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("text", True)
+    result = subprocess.run(cmd, check=False, **kwargs)
+    if result.returncode != 0:
+        output = ((result.stdout or "") + (result.stderr or "")).strip()
+        raise FleetError(f"{' '.join(cmd)} failed ({result.returncode}): {output}")
+    return result
+
+
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.chmod(mode)
+    os.replace(tmp, path)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"({path} is missing)"
+
+
+# --- processes -------------------------------------------------------------------
+
+
+def process_start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks, or None if it is gone or a zombie.
+
+    Recorded next to every PID so that a recycled PID is never signalled."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def is_same_process(pid: int | None, start_time: int | None) -> bool:
+    return bool(pid) and start_time is not None and process_start_time(pid) == start_time
+
+
+def reap(pid: int) -> None:
+    """Collect a child's exit status when this process started it (tests importing us)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def namespace_init_child(pid: int) -> int | None:
+    """The child of nspawn `pid` that is PID 1 of its own PID namespace: the container."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return None
+    for child in children:
+        try:
+            status = Path(f"/proc/{child}/status").read_text()
+        except OSError:
+            continue
+        nspid = re.search(r"^NSpid:\s+(.*)$", status, re.M)
+        if nspid and len(nspid.group(1).split()) > 1 and nspid.group(1).split()[-1] == "1":
+            return int(child)
+    return None
+
+
+# --- mounts and safe removal -----------------------------------------------------
+
+
+def mount_table() -> list[tuple[str, str]]:
+    """(mount point, super options) for every mount, mount points unescaped."""
+    entries = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        before, _, after = line.partition(" - ")
+        point = before.split()[4].encode().decode("unicode_escape")
+        entries.append((point, after.split()[-1]))
+    return entries
+
+
+def mounts_under(path: Path) -> list[str]:
+    prefix = str(path.resolve())
+    points = [p for p, _ in mount_table() if p == prefix or p.startswith(prefix + "/")]
+    return sorted(set(points), key=len, reverse=True)
+
+
+def unmount_all_under(path: Path) -> None:
+    """Unmount everything at or below `path`, deepest first; lazily when busy."""
+    for point in mounts_under(path):
+        if subprocess.run(["umount", point], capture_output=True).returncode != 0:
+            log(f"{point} is busy; detaching it lazily")
+            run(["umount", "--lazy", point])
+
+
+def remove_tree(path: Path) -> None:
+    """rm -rf that never descends into a mount (a debootstrap /proc, a live overlay)."""
+    if not path.exists() and not path.is_symlink():
+        return
+    unmount_all_under(path)
+    if mounts_under(path):
+        raise FleetError(f"{path} still has mounts: {mounts_under(path)}; unmount them and retry")
+    shutil.rmtree(path)
+
+
+# --- rootfs cache ----------------------------------------------------------------
+
+
+def prepare_rootfs(root: Path) -> dict:
+    """Make a freshly bootstrapped rootfs into a node image, offline; return its facts."""
+    # No resolver: nodes reach only each other by IP, so a stray lookup fails locally.
+    (root / "etc/resolv.conf").unlink(missing_ok=True)
+    (root / "etc/resolv.conf").write_text("# peerpull test node: no DNS, by design\n")
+    # Empty machine-id: each node writes its own into its overlay before boot.
+    (root / "etc/machine-id").write_text("")
+    dbus_id = root / "var/lib/dbus/machine-id"
+    if dbus_id.exists() and not dbus_id.is_symlink():
+        dbus_id.unlink()
+    (root / "etc/hostname").write_text("peerpull-node\n")
+    (root / "etc/ssh/sshd_config.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/ssh/sshd_config.d/peerpull.conf").write_text(SSHD_CONFIG)
+    (root / "root/.ssh").mkdir(mode=0o700, exist_ok=True)
+    (root / "etc/docker/registry/config.yml").write_text(REGISTRY_CONFIG)
+    run(["chroot", str(root), "systemctl", "enable", *ENABLED_UNITS])
+    run(["chroot", str(root), "systemctl", "mask", *MASKED_UNITS])
+    # Stamp /etc and /var as up to date so ldconfig.service and friends skip at boot
+    # (bookworm's systemd ships neither the stamper nor those units).
+    if (root / "usr/lib/systemd/systemd-update-done").exists():
+        run(["chroot", str(root), "/usr/lib/systemd/systemd-update-done"])
+    for leftovers in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for item in (root / leftovers).glob("*"):
+            if item.is_file():
+                item.unlink()
+    versions = {}
+    for package in ("containerd", "runc", "docker-registry", "systemd", "openssh-server"):
+        versions[package] = run(
+            ["chroot", str(root), "dpkg-query", "-W", "-f=${Version}", package]).stdout
+    upstream = re.match(r"(?:\d+:)?(\d+(?:\.\d+)*)", versions["containerd"])
+    return {"containerd_version": upstream.group(1), "package_versions": versions}
+
+
+def recipe_key(flavour: str) -> str:
+    """Hash of everything that shapes a rootfs: changing any of it forces a rebuild."""
+    recipe = {
+        "suite": flavour, "mirror": DEBIAN_MIRROR, "variant": "minbase",
+        "packages": PACKAGES, "enabled": ENABLED_UNITS, "masked": MASKED_UNITS,
+        "registry": REGISTRY_CONFIG, "sshd": SSHD_CONFIG,
+        "prepare": inspect.getsource(prepare_rootfs),
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclasses.dataclass
+class CachedRootfs:
+    flavour: str
+    key: str
+
+    @property
+    def entry(self) -> Path:
+        return CACHE_ROOT / "rootfs" / f"{self.flavour}-{self.key}"
+
+    @property
+    def rootfs(self) -> Path:
+        return self.entry / "rootfs"
+
+    @property
+    def meta_path(self) -> Path:
+        return self.entry / "meta.json"
+
+    def meta(self) -> dict:
+        return json.loads(self.meta_path.read_text())
+
+    def exists(self) -> bool:
+        return self.meta_path.is_file() and self.rootfs.is_dir()
+
+
+def cache_lock(flavour: str):
+    """An exclusive lock file per flavour; debootstrap inherits it so that a builder
+    whose parent was killed still holds it until it exits."""
+    lock_dir = CACHE_ROOT / "rootfs"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(lock_dir / f".{flavour}.lock", "w")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def debootstrap(flavour: str, target: Path, debs: Path, log_path: Path, lock) -> None:
+    """debootstrap in its two stages, so that the second (dpkg unpacking and configuring
+    every package) runs with dpkg's unsafe-io: no fsync per file, a throw-away rootfs."""
+    unsafe_io = target / "etc/dpkg/dpkg.cfg.d/peerpull-unsafe-io"
+    stages = [
+        ["debootstrap", "--foreign", "--variant=minbase", f"--include={','.join(PACKAGES)}",
+         f"--cache-dir={debs}", flavour, str(target), DEBIAN_MIRROR],
+        ["chroot", str(target), "/debootstrap/debootstrap", "--second-stage"],
+    ]
+    with open(log_path, "w") as build_log:
+        for number, command in enumerate(stages):
+            if number == 1:
+                unsafe_io.write_text("force-unsafe-io\n")
+            result = subprocess.run(
+                command, stdin=subprocess.DEVNULL, stdout=build_log, stderr=subprocess.STDOUT,
+                pass_fds=(lock.fileno(),), check=False)
+            if result.returncode != 0:
+                raise FleetError(
+                    f"debootstrap {flavour} failed; last lines of {log_path}:\n{tail(log_path)}")
+    unsafe_io.unlink()
+
+
+def build_rootfs(flavour: str, force: bool = False) -> CachedRootfs:
+    """Build (or find) the cached rootfs for `flavour`; safe to run concurrently."""
+    cached = CachedRootfs(flavour, recipe_key(flavour))
+    with cache_lock(flavour) as lock:
+        if cached.exists() and not force:
+            return cached
+        for stale in cached.entry.parent.glob(f".tmp-{flavour}-*"):
+            log(f"removing interrupted build {stale}")
+            remove_tree(stale)
+        tmp = cached.entry.parent / f".tmp-{flavour}-{cached.key}"
+        log_path = CACHE_ROOT / "logs" / f"build-{flavour}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        debs = CACHE_ROOT / "debs" / flavour
+        debs.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        log(f"building {flavour} rootfs (recipe {cached.key}); log: {log_path}")
+        try:
+            tmp.mkdir()
+            debootstrap(flavour, tmp / "rootfs", debs, log_path, lock)
+            meta = prepare_rootfs(tmp / "rootfs")
+            meta.update(flavour=flavour, recipe=cached.key, packages=PACKAGES,
+                        build_seconds=round(time.monotonic() - started, 1),
+                        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            write_atomically(tmp / "meta.json", json.dumps(meta, indent=2) + "\n")
+            if cached.entry.exists():
+                remove_tree(cached.entry)
+            os.rename(tmp, cached.entry)
+        except BaseException:
+            remove_tree(tmp)
+            raise
+        log(f"built {flavour} in {meta['build_seconds']}s: containerd {meta['containerd_version']}")
+        prune_rootfs(cached)
+    return cached
+
+
+def prune_rootfs(keep: CachedRootfs) -> None:
+    """Delete this flavour's caches of older recipes unless a running node uses them."""
+    in_use = "\n".join(options for _, options in mount_table())
+    for old in keep.entry.parent.glob(f"{keep.flavour}-*"):
+        if old != keep.entry and f"{old}/rootfs" not in in_use:
+            log(f"removing outdated cache {old}")
+            remove_tree(old)
+
+
+def build_flavours(flavours: list[str], force: bool = False) -> dict[str, CachedRootfs]:
+    """Build several flavours in parallel (debootstrap waits on the network a lot)."""
+    flavours = list(dict.fromkeys(flavours))
+    with ThreadPoolExecutor(max_workers=len(flavours)) as pool:
+        futures = {f: pool.submit(build_rootfs, f, force) for f in flavours}
+        errors = []
+        for flavour, future in futures.items():
+            try:
+                future.result()
+            except Exception as error:  # report every flavour's failure, not the first
+                errors.append(f"{flavour}: {error}")
+    if errors:
+        raise FleetError("\n".join(errors))
+    return {flavour: future.result() for flavour, future in futures.items()}
+
+
+# --- test image ------------------------------------------------------------------
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclasses.dataclass
+class TestImage:
+    layer: bytes
+    config: bytes
+    manifest: bytes
+
+    @property
+    def digest(self) -> str:
+        return digest_of(self.manifest)
+
+
+def build_test_image() -> TestImage:
+    """A one-layer linux/amd64 image, byte-for-byte reproducible (fixed mtimes)."""
+    tar_bytes = io.BytesIO()
+    with tarfile.open(fileobj=tar_bytes, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        name, content = TEST_IMAGE_FILE
+        member = tarfile.TarInfo(name)
+        member.size, member.mode, member.mtime = len(content), 0o644, 0
+        tar.addfile(member, io.BytesIO(content))
+    layer_tar = tar_bytes.getvalue()
+    layer = gzip.compress(layer_tar, mtime=0)
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux",
+        "created": "1970-01-01T00:00:00Z",
+        "config": {"Cmd": ["/hello.txt"]},
+        "rootfs": {"type": "layers", "diff_ids": [digest_of(layer_tar)]},
+        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "peerpull fleet.py"}],
+    }, sort_keys=True).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": DOCKER_MANIFEST_TYPE,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "size": len(config), "digest": digest_of(config)},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": len(layer), "digest": digest_of(layer)}],
+    }, sort_keys=True).encode()
+    return TestImage(layer=layer, config=config, manifest=manifest)
+
+
+def registry_request(host: str, method: str, path: str, body: bytes | None = None,
+                     headers: dict | None = None) -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection(host, REGISTRY_PORT, timeout=10)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+def push_test_image(host: str, image: TestImage, timeout: float = 30) -> None:
+    """Push `image` to the registry on `host` (an IP) with the v2 HTTP API."""
+    deadline = time.monotonic() + timeout
+    while True:  # the registry may still be starting
+        try:
+            if registry_request(host, "GET", "/v2/").status == 200:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise FleetError(f"registry on {host}:{REGISTRY_PORT} did not answer /v2/ within "
+                             f"{timeout}s; check `journalctl -u docker-registry` on the node")
+        time.sleep(0.2)
+    repo = TEST_IMAGE_REPOSITORY
+    for blob in (image.layer, image.config):
+        digest = digest_of(blob)
+        if registry_request(host, "HEAD", f"/v2/{repo}/blobs/{digest}").status == 200:
+            continue
+        started = registry_request(host, "POST", f"/v2/{repo}/blobs/uploads/")
+        if started.status != 202:
+            raise FleetError(f"{host}: starting a blob upload returned {started.status}")
+        # Use only the path and query of Location: talk to this node and nothing else.
+        location = urllib.parse.urlsplit(started.getheader("Location"))
+        query = f"{location.query}&" if location.query else ""
+        done = registry_request(
+            host, "PUT", f"{location.path}?{query}digest={urllib.parse.quote(digest)}", blob,
+            {"Content-Type": "application/octet-stream"})
+        if done.status != 201:
+            raise FleetError(f"{host}: uploading blob {digest} returned {done.status}")
+    put = registry_request(host, "PUT", f"/v2/{repo}/manifests/{TEST_IMAGE_TAG}", image.manifest,
+                           {"Content-Type": DOCKER_MANIFEST_TYPE})
+    if put.status != 201 or put.getheader("Docker-Content-Digest") != image.digest:
+        raise FleetError(f"{host}: manifest PUT returned {put.status} "
+                         f"digest {put.getheader('Docker-Content-Digest')}, want {image.digest}")
+
+
+# --- fleet state -----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class NodeSpec:
+    flavour: str
+    default_route: bool = True
+    ipv4: bool = True
+    ipv6: bool = True
+
+
+@dataclasses.dataclass
+class Node:
+    name: str              # short name inside the fleet: n1, n2, ...
+    hostname: str          # <fleet>-<name>: machine name, hostname, inventory name
+    flavour: str
+    ipv4: str              # "" when ipv6-only
+    ipv6: str              # "" when no-ipv6
+    default_route: bool
+    rootfs: str
+    containerd_version: str
+    nspawn_pid: int | None = None
+    nspawn_start: int | None = None
+    leader_pid: int | None = None
+    leader_start: int | None = None
+
+    @property
+    def address(self) -> str:
+        return self.ipv4 or self.ipv6
+
+
+@dataclasses.dataclass
+class Fleet:
+    name: str
+    index: int
+    nodes: list[Node] = dataclasses.field(default_factory=list)
+
+    @property
+    def dir(self) -> Path:
+        return STATE_ROOT / self.name
+
+    @property
+    def bridge(self) -> str:
+        return bridge_name(self.name)
+
+    @property
+    def key(self) -> Path:
+        return self.dir / "id_ed25519"
+
+    @property
+    def inventory(self) -> Path:
+        return self.dir / "inventory.yml"
+
+    def node_dir(self, node: Node) -> Path:
+        return self.dir / "nodes" / node.name
+
+    def save(self) -> None:
+        write_atomically(self.dir / "fleet.json", json.dumps(dataclasses.asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, name: str) -> Fleet:
+        path = STATE_ROOT / name / "fleet.json"
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FleetError(f"no fleet {name!r} ({path} is missing); start one with "
+                             f"`fleet.py up --name {name} --nodes ...`") from None
+        except (OSError, ValueError) as error:
+            raise FleetError(f"{path} is unreadable ({error}); run `fleet.py down --name {name}`"
+                             ) from None
+        data["nodes"] = [Node(**node) for node in data["nodes"]]
+        return cls(**data)
+
+    def find_node(self, wanted: str) -> Node:
+        for node in self.nodes:
+            if wanted in (node.name, node.hostname, node.name.lstrip("n"), node.address):
+                return node
+        names = ", ".join(node.name for node in self.nodes)
+        raise FleetError(f"fleet {self.name} has no node {wanted!r}; it has {names}")
+
+
+def validate_fleet_name(name: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,19}", name):
+        raise argparse.ArgumentTypeError(
+            "fleet names are 1-20 characters of a-z, 0-9 and '-', starting with a letter or digit")
+    return name
+
+
+def bridge_name(fleet_name: str) -> str:
+    """One bridge per fleet; interface names are limited to 15 characters."""
+    name = f"spg-{fleet_name}"
+    if len(name) <= 15:
+        return name
+    return f"spg-{fleet_name[:6]}-{hashlib.sha256(fleet_name.encode()).hexdigest()[:4]}"
+
+
+def parse_node_specs(text: str) -> list[NodeSpec]:
+    """'bookworm,trixie:no-default-route,sid:ipv6-only' -> one NodeSpec per node."""
+    specs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        flavour, *options = item.split(":")
+        if flavour not in FLAVOURS:
+            raise argparse.ArgumentTypeError(f"unknown flavour {flavour!r}; pick from {FLAVOURS}")
+        spec = NodeSpec(flavour)
+        for option in options:
+            if option not in NODE_OPTIONS:
+                raise argparse.ArgumentTypeError(
+                    f"unknown node option {option!r}; pick from {NODE_OPTIONS}")
+            spec.default_route &= option != "no-default-route"
+            spec.ipv6 = option != "no-ipv6" and (spec.ipv6 or option in ("ipv6", "ipv6-only"))
+            spec.ipv4 &= option != "ipv6-only"
+        if not (spec.ipv4 or spec.ipv6):
+            raise argparse.ArgumentTypeError(f"{item}: a node needs IPv4 or IPv6")
+        specs.append(spec)
+    if not specs:
+        raise argparse.ArgumentTypeError("give at least one node, e.g. --nodes bookworm,sid")
+    return specs
+
+
+class AllocationLock:
+    """Serialises claiming a fleet (name, index, bridge) and removing one."""
+
+    def __enter__(self):
+        ALLOCATION_LOCK.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(ALLOCATION_LOCK, "w")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+
+def fleet_names() -> list[str]:
+    if not STATE_ROOT.is_dir():
+        return []
+    return sorted(p.name for p in STATE_ROOT.iterdir() if p.is_dir())
+
+
+def allocate_index() -> int:
+    """The lowest 198.18.N.0/24 that no fleet and no host interface uses."""
+    used = set()
+    for name in fleet_names():
+        try:
+            used.add(json.loads((STATE_ROOT / name / "fleet.json").read_text())["index"])
+        except (OSError, ValueError, KeyError):
+            pass
+    addresses = run(["ip", "-o", "-4", "addr", "show"]).stdout
+    used.update(int(n) for n in re.findall(rf"inet {re.escape(IPV4_PREFIX)}\.(\d+)\.", addresses))
+    for index in range(1, MAX_FLEET_INDEX + 1):
+        if index not in used:
+            return index
+    raise FleetError("no free fleet index; tear fleets down with `fleet.py down --all`")
+
+
+# --- cgroups ---------------------------------------------------------------------
+
+
+def cgroup_roots() -> list[Path]:
+    """Mount points of the hierarchies nspawn uses: cgroup2, and v1 name=systemd on a
+    hybrid host like this one."""
+    roots = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        before, _, after = line.partition(" - ")
+        fstype, options = after.split()[0], after.split()[-1]
+        if fstype == "cgroup2" or (fstype == "cgroup" and "name=systemd" in options.split(",")):
+            roots.append(Path(before.split()[4]))
+    return roots
+
+
+def node_cgroups(fleet_name: str, node_name: str | None = None) -> list[Path]:
+    parts = [CGROUP_SUBTREE, fleet_name] + ([node_name] if node_name else [])
+    return [root.joinpath(*parts) for root in cgroup_roots()]
+
+
+def remove_cgroups(fleet_name: str) -> None:
+    for root in cgroup_roots():
+        fleet_cgroup = root / CGROUP_SUBTREE / fleet_name
+        if fleet_cgroup.is_dir():
+            children = sorted((p for p in fleet_cgroup.rglob("*") if p.is_dir()),
+                              key=lambda p: len(p.parts), reverse=True)
+            for cgroup in children + [fleet_cgroup]:
+                remove_cgroup(cgroup)
+        try:  # shared by all fleets: goes only with the last one
+            (root / CGROUP_SUBTREE).rmdir()
+        except OSError:
+            pass
+
+
+def remove_cgroup(cgroup: Path) -> None:
+    """rmdir, retried briefly: an exited process leaves its cgroup a moment later."""
+    for attempt in range(50):
+        try:
+            cgroup.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            if attempt == 49:
+                raise FleetError(f"cannot remove cgroup {cgroup}: {error}; "
+                                 f"processes left: {(cgroup / 'cgroup.procs').read_text().split()}")
+            time.sleep(0.1)
+
+
+def fleet_processes_in_cgroups(fleet_name: str) -> list[tuple[int, int]]:
+    """nspawn and container-init processes that we placed in this fleet's cgroups:
+    the fallback record when fleet.json lost a PID (crashed `up`)."""
+    found = set()
+    for fleet_cgroup in node_cgroups(fleet_name):
+        if not fleet_cgroup.is_dir():
+            continue
+        for procs in fleet_cgroup.rglob("cgroup.procs"):
+            for pid in map(int, procs.read_text().split()):
+                start = process_start_time(pid)
+                if start is None:
+                    continue
+                try:
+                    comm = Path(f"/proc/{pid}/comm").read_text().strip()
+                    nspid = re.search(r"^NSpid:\s+(.*)$",
+                                      Path(f"/proc/{pid}/status").read_text(), re.M).group(1)
+                except (OSError, AttributeError):
+                    continue
+                if comm == "systemd-nspawn" or (len(nspid.split()) > 1 and nspid.split()[-1] == "1"):
+                    found.add((pid, start))
+    return sorted(found)
+
+
+# --- node lifecycle --------------------------------------------------------------
+
+
+def nspawn_command(fleet: Fleet, node: Node) -> list[str]:
+    node_dir = fleet.node_dir(node)
+    return [
+        "systemd-nspawn",
+        "--boot",                    # run the image's systemd as PID 1
+        "--register=no",             # no systemd-machined on this host
+        "--keep-unit",               # no host systemd to create a scope unit
+        f"--machine={node.hostname}",
+        f"--directory={node_dir / 'root'}",
+        f"--network-bridge={fleet.bridge}",
+        # overlayfs cannot be an overlay upperdir; a plain directory lets containerd's
+        # overlayfs snapshotter mount multi-layer images and containers.
+        f"--bind={node_dir / 'containerd'}:/var/lib/containerd",
+        "--resolv-conf=off",         # keep the image's resolver-free resolv.conf
+        "--timezone=off",
+        "--link-journal=no",
+        "--console=read-only",       # boot messages go to console.log
+    ]
+
+
+def etc_hosts(fleet: Fleet) -> str:
+    lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"]
+    for node in fleet.nodes:
+        lines += [f"{ip} {node.hostname} {node.name}" for ip in (node.ipv4, node.ipv6) if ip]
+    return "\n".join(lines) + "\n"
+
+
+def start_node(fleet: Fleet, node: Node) -> None:
+    """Mount the node's overlay, seed its identity, start nspawn and address host0."""
+    node_dir = fleet.node_dir(node)
+    root = node_dir / "root"
+    for sub in ("upper", "work", "root", "containerd"):
+        (node_dir / sub).mkdir(parents=True, exist_ok=True)
+    run(["mount", "-t", "overlay", "overlay", "-o",
+         f"lowerdir={node.rootfs},upperdir={node_dir / 'upper'},workdir={node_dir / 'work'}",
+         str(root)])
+    # Written through the merged mount so overlayfs copies parent directory modes up.
+    (root / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")
+    (root / "etc/hostname").write_text(node.hostname + "\n")
+    (root / "etc/hosts").write_text(etc_hosts(fleet))
+    authorized = root / "root/.ssh/authorized_keys"
+    authorized.write_text(Path(f"{fleet.key}.pub").read_text())
+    authorized.chmod(0o600)
+
+    cgroups = node_cgroups(fleet.name, node.name)
+    for cgroup in cgroups:
+        cgroup.mkdir(parents=True, exist_ok=True)
+
+    def enter_own_cgroups():
+        # nspawn puts the container into <its cgroup>/payload; sharing a cgroup
+        # between two nspawns would make the containers collide.
+        for cgroup in cgroups:
+            (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+
+    with open(node_dir / "console.log", "w") as console:
+        process = subprocess.Popen(
+            nspawn_command(fleet, node), stdin=subprocess.DEVNULL, stdout=console,
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=enter_own_cgroups,
+            env={**os.environ, "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1"})
+    node.nspawn_pid, node.nspawn_start = process.pid, process_start_time(process.pid)
+    fleet.save()
+
+    deadline = time.monotonic() + 15
+    while (leader := namespace_init_child(process.pid)) is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise FleetError(f"systemd-nspawn for {node.hostname} did not start its container; "
+                             f"{node_dir / 'console.log'}:\n{tail(node_dir / 'console.log')}")
+        time.sleep(0.02)
+    node.leader_pid, node.leader_start = leader, process_start_time(leader)
+    fleet.save()
+
+    while "host0:" not in Path(f"/proc/{leader}/net/dev").read_text():
+        if time.monotonic() > deadline:
+            raise FleetError(f"{node.hostname}: host0 never appeared in the container")
+        time.sleep(0.02)
+    prefix4, prefix6 = f"{IPV4_PREFIX}.{fleet.index}", f"{IPV6_PREFIX}:{fleet.index}"
+    commands = ["link set lo up", "link set host0 up"]
+    if node.ipv4:
+        commands.append(f"addr add {node.ipv4}/24 dev host0")
+        if node.default_route:
+            commands.append(f"route add default via {prefix4}.1")
+    if node.ipv6:
+        commands.append(f"addr add {node.ipv6}/64 dev host0 nodad")
+        if node.default_route:
+            commands.append(f"route add default via {prefix6}::1")
+    run(["nsenter", f"--target={leader}", "--net", "ip", "-batch", "-"],
+        input="\n".join(commands) + "\n")
+
+
+def node_journal(node: Node, lines: int = 40) -> str:
+    if not is_same_process(node.leader_pid, node.leader_start):
+        return "(container is not running)"
+    result = subprocess.run(
+        ["nsenter", f"--target={node.leader_pid}", "--mount", "--uts", "--ipc", "--net", "--pid",
+         "journalctl", "-b", "--no-pager", "-n", str(lines)],
+        capture_output=True, text=True, timeout=20, check=False)
+    return (result.stdout + result.stderr).strip()
+
+
+def ssh_command(fleet: Fleet, node: Node, command: list[str]) -> list[str]:
+    options = [arg for option in SSH_TOOL_OPTIONS for arg in ("-o", option)]
+    argv = ["ssh", "-i", str(fleet.key), *options, f"root@{node.address}"]
+    return argv + ["--", *command] if command else argv
+
+
+def wait_until_ready(fleet: Fleet, node: Node, timeout: float) -> str:
+    """Wait for SSH and a finished boot; return the system state (running/degraded)."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if not is_same_process(node.leader_pid, node.leader_start):
+            raise FleetError(f"{node.hostname} stopped while booting; "
+                             f"{fleet.node_dir(node) / 'console.log'}:\n"
+                             f"{tail(fleet.node_dir(node) / 'console.log')}")
+        try:
+            result = subprocess.run(
+                ssh_command(fleet, node, ["systemctl", "is-system-running", "--wait"]),
+                capture_output=True, text=True, check=False,
+                timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            break
+        last = (result.stdout + result.stderr).strip()
+        if result.stdout.strip() in ("running", "degraded"):
+            return result.stdout.strip()
+        time.sleep(0.2)
+    raise FleetError(
+        f"{node.hostname} ({node.address}) was not ready after {timeout:.0f}s "
+        f"(last answer: {last or 'none'}). Journal tail:\n{node_journal(node)}\n"
+        f"Inspect with `fleet.py status --name {fleet.name}`, then `fleet.py down --name {fleet.name}`")
+
+
+def write_inventory(fleet: Fleet, image: TestImage) -> None:
+    """Ansible YAML inventory; strings are JSON-quoted, which YAML reads as-is."""
+    q = json.dumps
+    lines = [f"# Written by tests/fleet/fleet.py up --name {fleet.name}; removed by down.",
+             "all:", "  vars:",
+             f"    fleet_name: {q(fleet.name)}",
+             f"    fleet_registry_port: {REGISTRY_PORT}",
+             f"    fleet_test_image: {q(TEST_IMAGE_REF)}",
+             f"    fleet_test_image_digest: {q(image.digest)}",
+             "  hosts:"]
+    for node in fleet.nodes:
+        lines += [
+            f"    {node.hostname}:",
+            f"      ansible_host: {q(node.address)}",
+            "      ansible_user: root",
+            f"      ansible_ssh_private_key_file: {q(str(fleet.key))}",
+            f"      ansible_ssh_common_args: {q(' '.join('-o ' + o for o in SSH_COMMON_OPTIONS))}",
+            "      ansible_python_interpreter: /usr/bin/python3",
+            f"      fleet_flavour: {node.flavour}",
+            f"      fleet_node_ipv4: {q(node.ipv4)}",
+            f"      fleet_node_ipv6: {q(node.ipv6)}",
+            f"      fleet_default_route: {str(node.default_route).lower()}",
+            f"      fleet_containerd_version: {q(node.containerd_version)}",
+        ]
+    lines.append("  children:")
+    for flavour in sorted({node.flavour for node in fleet.nodes}):
+        lines += [f"    {flavour}:", "      hosts:"]
+        lines += [f"        {n.hostname}: {{}}" for n in fleet.nodes if n.flavour == flavour]
+    write_atomically(fleet.inventory, "\n".join(lines) + "\n")
+
+
+def push_to_nodes(fleet: Fleet, nodes: list[Node]) -> TestImage:
+    image = build_test_image()
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+        list(pool.map(lambda n: push_test_image(n.address, image), nodes))
+    return image
+
+
+def claim_fleet(name: str, specs: list[NodeSpec], caches: dict[str, CachedRootfs]) -> Fleet:
+    """Reserve the name, a 198.18.N.0/24 index and the bridge; write the plan."""
+    with AllocationLock():
+        if (STATE_ROOT / name).exists():
+            raise FleetError(f"fleet {name} already exists; run `fleet.py down --name {name}` "
+                             "first, or pass --replace")
+        if Path(f"/sys/class/net/{bridge_name(name)}").exists():
+            raise FleetError(f"bridge {bridge_name(name)} already exists (a fleet {name} in "
+                             "another state dir?); pick another --name")
+        fleet = Fleet(name=name, index=allocate_index())
+        fleet.dir.mkdir(mode=0o700, parents=True)
+        fleet.save()
+        prefix4, prefix6 = f"{IPV4_PREFIX}.{fleet.index}", f"{IPV6_PREFIX}:{fleet.index}"
+        run(["ip", "link", "add", "name", fleet.bridge, "type", "bridge"])
+        run(["ip", "addr", "add", f"{prefix4}.1/24", "dev", fleet.bridge])
+        run(["ip", "addr", "add", f"{prefix6}::1/64", "dev", fleet.bridge, "nodad"])
+        run(["ip", "link", "set", fleet.bridge, "up"])
+    for number, spec in enumerate(specs, start=1):
+        cached = caches[spec.flavour]
+        host = NODE_HOST_OFFSET + number
+        fleet.nodes.append(Node(
+            name=f"n{number}", hostname=f"{name}-n{number}", flavour=spec.flavour,
+            ipv4=f"{prefix4}.{host}" if spec.ipv4 else "",
+            ipv6=f"{prefix6}::{host}" if spec.ipv6 else "",
+            default_route=spec.default_route, rootfs=str(cached.rootfs),
+            containerd_version=cached.meta()["containerd_version"]))
+    fleet.save()
+    return fleet
+
+
+def start_fleet(fleet: Fleet, timeout: float) -> None:
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"peerpull-fleet-{fleet.name}",
+         "-f", str(fleet.key)])
+    for node in fleet.nodes:
+        start_node(fleet, node)
+    with ThreadPoolExecutor(max_workers=len(fleet.nodes)) as pool:
+        states = list(pool.map(lambda n: wait_until_ready(fleet, n, timeout), fleet.nodes))
+    for node, state in zip(fleet.nodes, states):
+        if state == "degraded":
+            failed = subprocess.run(
+                ssh_command(fleet, node, ["systemctl", "--failed", "--plain", "--no-legend"]),
+                capture_output=True, text=True, check=False).stdout.strip()
+            log(f"warning: {node.hostname} is degraded; failed units: {failed}")
+    image = push_to_nodes(fleet, fleet.nodes)
+    write_inventory(fleet, image)
+
+
+def bring_up(name: str, specs: list[NodeSpec], timeout: float, keep_on_failure: bool,
+             stop_timeout: float) -> Fleet:
+    caches = build_flavours([spec.flavour for spec in specs])
+    fleet = claim_fleet(name, specs, caches)
+    try:
+        start_fleet(fleet, timeout)
+    except BaseException:
+        if keep_on_failure:
+            log(f"left the failed fleet in place (--keep-on-failure); "
+                f"remove it with `fleet.py down --name {name}`")
+        else:
+            log("tearing the failed fleet down (pass --keep-on-failure to inspect it)")
+            tear_down(name, stop_timeout)
+        raise
+    return fleet
+
+
+# --- teardown --------------------------------------------------------------------
+
+
+def stop_processes(fleet_name: str, nodes: list[Node], timeout: float) -> None:
+    """SIGTERM each nspawn (it powers its container off cleanly), SIGRTMIN+4 (poweroff)
+    to containers whose nspawn is gone; after `timeout`, SIGKILL the container inits
+    (which ends their whole PID namespace) and the nspawns."""
+    nspawns, leaders = set(), set()
+    for node in nodes:
+        if is_same_process(node.nspawn_pid, node.nspawn_start):
+            nspawns.add((node.nspawn_pid, node.nspawn_start))
+        if is_same_process(node.leader_pid, node.leader_start):
+            leaders.add((node.leader_pid, node.leader_start))
+    for pid, start in fleet_processes_in_cgroups(fleet_name):
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        (nspawns if comm == "systemd-nspawn" else leaders).add((pid, start))
+    containers_of_live_nspawns = set()
+    for pid, _ in nspawns:
+        if (leader := namespace_init_child(pid)) is not None:
+            leaders.add((leader, process_start_time(leader)))
+            containers_of_live_nspawns.add(leader)
+    orphaned = {(pid, start) for pid, start in leaders if pid not in containers_of_live_nspawns}
+
+    def signal_all(targets, signum):
+        for pid, start in targets:
+            if is_same_process(pid, start):
+                try:
+                    os.kill(pid, signum)
+                except ProcessLookupError:
+                    pass
+
+    def wait_gone(targets, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for pid, _ in targets:
+                reap(pid)
+            if not any(is_same_process(pid, start) for pid, start in targets):
+                return True
+            time.sleep(0.05)
+        return False
+
+    everything = nspawns | leaders
+    signal_all(nspawns, signal.SIGTERM)
+    signal_all(orphaned, signal.SIGRTMIN + 4)
+    if not wait_gone(everything, timeout):
+        log(f"containers still up after {timeout:.0f}s; killing them")
+        signal_all(leaders, signal.SIGKILL)
+        signal_all(nspawns, signal.SIGKILL)
+        if not wait_gone(everything, 10):
+            raise FleetError(f"processes {sorted(p for p, _ in everything)} survived SIGKILL")
+
+
+def tear_down(name: str, timeout: float) -> None:
+    """Remove every trace of fleet `name`; safe to repeat and after any crash."""
+    fleet_dir = STATE_ROOT / name
+    try:
+        fleet = Fleet.load(name)
+        nodes, bridge = fleet.nodes, fleet.bridge
+    except FleetError:
+        nodes, bridge = [], bridge_name(name)  # state lost: fall back to names and cgroups
+    stop_processes(name, nodes, timeout)
+    unmount_all_under(fleet_dir)
+    if Path(f"/sys/class/net/{bridge}").exists():
+        run(["ip", "link", "delete", bridge])
+    remove_cgroups(name)
+    # nspawn leaves this behind when /run is not a tmpfs (it refuses to rm -rf a disk fs).
+    for propagate in Path("/run/systemd/nspawn/propagate").glob(f"{name}-n*"):
+        if re.fullmatch(rf"{re.escape(name)}-n\d+", propagate.name):
+            remove_tree(propagate)
+    with AllocationLock():
+        remove_tree(fleet_dir)
+        if STATE_ROOT.is_dir() and not fleet_names():
+            shutil.rmtree(STATE_ROOT)
+
+
+# --- commands --------------------------------------------------------------------
+
+
+def cmd_build(args) -> None:
+    flavours = args.flavour or list(FLAVOURS)
+    caches = build_flavours(flavours, force=args.force)
+    for flavour, cached in caches.items():
+        meta = cached.meta()
+        print(f"{flavour}\tcontainerd {meta['containerd_version']}\t{cached.rootfs}")
+
+
+def cmd_up(args) -> None:
+    started = time.monotonic()
+    if args.replace:
+        tear_down(args.name, args.stop_timeout)
+    fleet = bring_up(args.name, args.nodes, args.timeout, args.keep_on_failure,
+                     args.stop_timeout)
+    log(f"fleet {fleet.name} up in {time.monotonic() - started:.1f}s on bridge {fleet.bridge}")
+    print(fleet.inventory)
+
+
+def cmd_down(args) -> None:
+    started = time.monotonic()
+    names = fleet_names() if args.all else [args.name]
+    for name in names:
+        tear_down(name, args.stop_timeout)
+        log(f"fleet {name} is down")
+    log(f"down took {time.monotonic() - started:.1f}s")
+
+
+def cmd_status(args) -> None:
+    names = [args.name] if args.name else fleet_names()
+    for name in names:
+        fleet = Fleet.load(name)
+        print(f"fleet {fleet.name}: bridge {fleet.bridge}, inventory {fleet.inventory}")
+        for node in fleet.nodes:
+            state = "stopped"
+            if is_same_process(node.leader_pid, node.leader_start):
+                result = subprocess.run(
+                    ["nsenter", f"--target={node.leader_pid}", "--mount", "--pid",
+                     "systemctl", "is-system-running"],
+                    capture_output=True, text=True, timeout=20, check=False)
+                state = result.stdout.strip() or result.stderr.strip()
+            route = "" if node.default_route else " no-default-route"
+            print(f"  {node.name} {node.hostname} {node.flavour} containerd "
+                  f"{node.containerd_version} {node.ipv4 or '-'} {node.ipv6 or '-'} "
+                  f"leader={node.leader_pid} {state}{route}")
+
+
+def cmd_ssh(args) -> None:
+    fleet = Fleet.load(args.name)
+    node = fleet.find_node(args.node)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    argv = ssh_command(fleet, node, command)
+    os.execvp(argv[0], argv)
+
+
+def cmd_push_image(args) -> None:
+    fleet = Fleet.load(args.name)
+    nodes = [fleet.find_node(n) for n in args.nodes] if args.nodes else fleet.nodes
+    image = push_to_nodes(fleet, nodes)
+    print(f"{TEST_IMAGE_REF}@{image.digest}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Disposable systemd-nspawn nodes (sshd, containerd, docker-registry on "
+                    f":{REGISTRY_PORT}) for the peerpull.spegel tests. Caches: {CACHE_ROOT} "
+                    f"($PEERPULL_CACHE); run state: {STATE_ROOT} ($PEERPULL_STATE).")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="build and cache the Debian rootfs per flavour")
+    build.add_argument("--flavour", action="append", choices=FLAVOURS,
+                       help="flavour to build (repeatable; default: all)")
+    build.add_argument("--force", action="store_true", help="rebuild even if cached")
+    build.set_defaults(handler=cmd_build)
+
+    def add_name(sub, required=True):
+        sub.add_argument("--name", type=validate_fleet_name, required=required,
+                         help="fleet name (a-z, 0-9, '-'; at most 20 characters)")
+
+    def add_stop_timeout(sub):
+        sub.add_argument("--stop-timeout", type=float, default=10, metavar="SECONDS",
+                         help="grace period for a clean poweroff before SIGKILL (default 10)")
+
+    up = commands.add_parser("up", help="boot a fleet and write its Ansible inventory")
+    add_name(up)
+    up.add_argument("--nodes", type=parse_node_specs, required=True, metavar="SPEC",
+                    help="comma-separated nodes, FLAVOUR[:OPTION...] each; flavours "
+                         f"{', '.join(FLAVOURS)}; options {', '.join(NODE_OPTIONS)} "
+                         "(dual-stack by default). Example: bookworm,trixie:no-default-route,sid")
+    up.add_argument("--timeout", type=float, default=120, metavar="SECONDS",
+                    help="how long to wait for every node to boot (default 120)")
+    up.add_argument("--replace", action="store_true", help="tear down a fleet of that name first")
+    up.add_argument("--keep-on-failure", action="store_true",
+                    help="leave a fleet that failed to come up in place for inspection")
+    add_stop_timeout(up)
+    up.set_defaults(handler=cmd_up)
+
+    down = commands.add_parser("down", help="stop a fleet and remove every trace of it")
+    target = down.add_mutually_exclusive_group(required=True)
+    target.add_argument("--name", type=validate_fleet_name, help="fleet to tear down")
+    target.add_argument("--all", action="store_true", help="tear down every fleet")
+    add_stop_timeout(down)
+    down.set_defaults(handler=cmd_down)
+
+    status = commands.add_parser("status", help="show nodes, addresses and boot state")
+    add_name(status, required=False)
+    status.set_defaults(handler=cmd_status)
+
+    ssh = commands.add_parser("ssh", help="ssh into a node: ssh --name F n1 -- CMD...")
+    add_name(ssh)
+    ssh.add_argument("node", help="node: n1, 1, its hostname or its address")
+    ssh.add_argument("command", nargs=argparse.REMAINDER, help="command to run (after --)")
+    ssh.set_defaults(handler=cmd_ssh)
+
+    push = commands.add_parser("push-image", help=f"push {TEST_IMAGE_REF} to the nodes' registries")
+    add_name(push)
+    push.add_argument("nodes", nargs="*", help="nodes to push to (default: all)")
+    push.set_defaults(handler=cmd_push_image)
+
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        parser.error("run as root: it mounts overlays, creates bridges and runs systemd-nspawn")
+    try:
+        args.handler(args)
+    except FleetError as error:
+        print(f"fleet: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
