@@ -348,6 +348,8 @@ def _header_path(line):
 
 
 def _blocks(lines):
+    """The text's tables in file order. A line inside a multi-line string that looks like a
+    header would be taken for one; the re-parse check after every splice catches that."""
     headers = []
     for index, line in enumerate(lines):
         stripped = line.strip()
@@ -358,7 +360,7 @@ def _blocks(lines):
         if path:
             headers.append((index, path))
     blocks = []
-    for number, (index, path) in enumerate(headers):
+    for index, path in headers:
         lead = index
         while lead > 0 and lines[lead - 1].lstrip().startswith('#'):
             lead -= 1
