@@ -404,7 +404,9 @@ def _verify(text, source, expected_model, expected_order):
 
 
 def _ensure_trailing_newline(text):
-    return text if text == '' or text.endswith('\n') else text + '\n'
+    if text == '' or text.endswith('\n'):
+        return text
+    return text + ('\r\n' if '\r\n' in text else '\n')
 
 
 # --- merge and unmerge --------------------------------------------------------------------
@@ -473,7 +475,7 @@ def merge_registry(existing_text, source, registry, server, hosts, position='fir
                 editor.set(['host', url, name], fields[name])
             elif name in current:
                 editor.remove(['host', url, name])
-    text = _ensure_trailing_newline(editor.render())
+    text = editor.render()
     expected_model = editor.model
 
     # 2. Splice in the new entries, in order, next to the given hosts that already exist.
@@ -494,9 +496,10 @@ def merge_registry(existing_text, source, registry, server, hosts, position='fir
 
 def _insert_host(text, url, fields, anchor, position, order):
     """Splice one rendered host into the text; returns (text, new host order)."""
-    lines = text.splitlines(keepends=True)
+    lines = _ensure_trailing_newline(text).splitlines(keepends=True)
     blocks = _blocks(lines)
-    block_text = render_host(url, fields)
+    newline = '\r\n' if '\r\n' in text else '\n'
+    block_text = render_host(url, fields).replace('\n', newline)
     if anchor is not None:
         last = [b for b in blocks if b.host() == anchor][-1]
         at, order_at = last.end, order.index(anchor) + 1
@@ -510,9 +513,9 @@ def _insert_host(text, url, fields, anchor, position, order):
     if after.strip():
         # Before an existing table: our entry and a blank line, nothing else, so that
         # unmerge_registry cuts out exactly what was added.
-        piece = block_text + '\n'
-    elif before.strip() and not before.endswith('\n\n'):
-        piece = '\n' + block_text
+        piece = block_text + newline
+    elif before.strip() and not before.endswith(newline * 2):
+        piece = newline + block_text
     else:
         piece = block_text
     return before + piece + after, order[:order_at] + [url] + order[order_at:]

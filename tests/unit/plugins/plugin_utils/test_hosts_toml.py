@@ -194,6 +194,22 @@ def test_user_hosts_certificates_and_comments_are_kept_and_ours_come_first():
     assert unmerge_registry(text, 'f', [V4['url'], V4_NODEPORT['url']], 'docker.io') == USER_DOCKER_IO
 
 
+@pytest.mark.parametrize('position', ['first', 'last'])
+def test_crlf_files_stay_crlf_and_come_back_byte_identical(position):
+    user = USER_DOCKER_IO.replace('\n', '\r\n')
+    text = merge_registry(user, 'f', 'docker.io', None, [V4, V4_NODEPORT], position=position)
+    assert '\n' not in text.replace('\r\n', '')
+    assert unmerge_registry(text, 'f', [V4['url'], V4_NODEPORT['url']]) == user
+
+
+def test_spegels_own_trimmed_file_is_left_alone():
+    # Spegel's init container writes its template with the surrounding whitespace trimmed.
+    trimmed = SPEGEL_DOCKER_IO.rstrip('\n')
+    assert merge_registry(trimmed, 'f', 'docker.io', default_server('docker.io'), [V4, V4_NODEPORT]) == trimmed
+    extended = merge_registry(trimmed, 'f', 'docker.io', None, [V4, V4_NODEPORT, dict(SPEGEL, url='http://198.18.0.5:5000')])
+    assert host_order(extended)[-1] == 'http://198.18.0.5:5000'
+
+
 def test_position_last_appends_and_unmerges_byte_identical():
     text = merge_registry(USER_DOCKER_IO, 'f', 'docker.io', None, [V4], position='last')
     assert host_order(text)[-1] == V4['url']
