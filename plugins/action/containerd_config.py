@@ -53,10 +53,12 @@ class ActionModule(ActionBase):
         try:
             written = node.write(self, task_vars, writes=outcome.writes)
         except node.NodeFilesError as exc:
-            result.update(failed=True, changed=False, msg=str(exc))
+            # Nothing was written: report the node as it still is.
+            result.update(failed=True, changed=False, msg=str(exc), restart_required=False, hosts_files=[],
+                          original_file=outcome.original_before)
             result.pop('diff', None)
             return result
-        self._report_written(result, outcome, written, args)
+        _report_written(result, outcome, written)
         return result
 
     def _plan(self, args, task_vars):
@@ -102,7 +104,7 @@ class ActionModule(ActionBase):
         outcome = Outcome()
         writes, diffs, hosts_files = [], [], []
         original = state.file(original_path)
-        original_file = original_path if original.exists else None
+        original_file = outcome.original_before = original_path if original.exists else None
         if config_changed and args['keep_original'] and current.exists and not original.exists:
             # Before the first change this collection makes, so uninstall can restore it exactly.
             writes.append(dict(path=original_path, content=current.text, mode=current.mode, owner=current.owner,
@@ -136,8 +138,9 @@ class ActionModule(ActionBase):
         from_dump = None
         if not config_changed and dump.get('rc') is not None:
             if dump['rc'] != 0:
-                raise TomlEditError('%s: containerd (%s) rejects the current file: %s' % (
-                    path, binary, (dump.get('stderr') or dump.get('stdout') or '').strip()))
+                raise TomlEditError('%s: containerd (%s) rejects the current file, which already holds what this module '
+                                    'sets: %s. Fix the file or its imports by hand; nothing was changed.' % (
+                                        path, binary, (dump.get('stderr') or dump.get('stdout') or '').strip()))
             from_dump = containerd.settings_from_dump(dump['stdout'], path)
         outcome.writes = writes
         outcome.diffs = diffs
@@ -153,14 +156,6 @@ class ActionModule(ActionBase):
         _report_effective(outcome.result, from_dump, effective, wanted, path)
         return outcome
 
-    def _report_written(self, result, outcome, written, args):
-        by_path = {entry['path']: entry for entry in written}
-        config = by_path.get(result['path'], {})
-        result['backup_file'] = config.get('backup_file')
-        if 'validate_stdout' in config:
-            dumped = containerd.settings_from_dump(config['validate_stdout'], result['path'])
-            _report_effective(result, dumped, None, outcome.wanted, result['path'])
-
 
 class Outcome:
     """What _plan decided: the result so far, the node_files writes, the diffs."""
@@ -168,6 +163,16 @@ class Outcome:
     diffs = ()
     wanted = None
     result = None
+    original_before = None
+
+
+def _report_written(result, outcome, written):
+    """Fill in what only the write knows: the backup, and containerd's dump of the new file."""
+    config = {entry['path']: entry for entry in written}.get(result['path'], {})
+    result['backup_file'] = config.get('backup_file')
+    if 'validate_stdout' in config:
+        dumped = containerd.settings_from_dump(config['validate_stdout'], result['path'])
+        _report_effective(result, dumped, None, outcome.wanted, result['path'])
 
 
 def _dropins(state, patterns, source):

@@ -615,15 +615,17 @@ def predict_effective(main, dropins, layout, containerd):
         return effective, overriding
 
     # 2.x: files of the root's version merge as they are and the result is migrated once; an
-    # older drop-in is migrated before it merges; a newer one stops containerd.
+    # older drop-in is migrated before it merges; a newer one stops containerd 2.3+ (older
+    # releases merge it as it is).
     root_version = _known_version(main[1])
     merged, sources = {}, {}
     for index, (path, data) in enumerate([main] + list(dropins)):
         version = _known_version(data)
-        if index and version > root_version:
-            overriding.append({'file': path, 'key': 'version',
-                               'effect': 'containerd refuses a drop-in newer than the main file (%d)' % root_version})
-            continue
+        if index and version > root_version and (containerd is None or containerd >= (2, 3)):
+            raise TomlEditError(
+                '%s: the drop-in %s declares version = %d, newer than the main file\'s version = %d, and containerd '
+                '2.3 and later refuse to start with it. Lower the drop-in\'s version or raise the main file\'s; nothing was '
+                'changed.' % (main[0], path, version, root_version))
         if version < 3 <= root_version:
             data = _migrate_v2(data)
         own = _view(data, MIGRATED_LAYOUT)
@@ -658,10 +660,14 @@ def check_effective(effective, wanted, source):
             if where is None:
                 raise TomlEditError('%s: effective %s would be %r instead of %r (bug in this module; nothing '
                                     'was changed).' % (source, name, setting.value, value))
+            if setting.key.endswith(name):
+                what = 'the drop-in %s = %r overrides %s = %r' % (where, setting.value, name, value)
+            else:  # containerd 1.x: the drop-in's plugin table replaced the main file's
+                what = ('the drop-in %s, which replaces that whole table on containerd 1.x, so %s is %r instead of %r'
+                        % (where, name, setting.value, value))
             raise TomlEditError(
-                '%s: the drop-in %s = %r overrides %s = %r from %s. Change or remove that setting in %s '
-                '(this module does not edit drop-ins other tools own); nothing was changed.'
-                % (source, where, setting.value, name, value, source, setting.file))
+                '%s: %s from %s. Change or remove that setting in %s (this module does not edit drop-ins other '
+                'tools own); nothing was changed.' % (source, what, source, setting.file))
     legacy = effective['legacy']
     if legacy.value and legacy.file != source:
         raise TomlEditError(

@@ -323,8 +323,8 @@ def test_on_1x_a_dropin_replacing_the_cri_table_is_named_and_fails():
     assert all(entry['effect'] == 'replaces the whole table on containerd 1.x' for entry in overriding)
     # The last drop-in's CRI table has no config_path: containerd falls back to the default.
     assert effective['config_path'].value == ''
-    with pytest.raises(TomlEditError, match=r'the drop-in .*20-keep-layers.toml sets plugins."io.containerd.grpc.v1.cri" '
-                                            r"= '' overrides config_path"):
+    with pytest.raises(TomlEditError, match=r'the drop-in .*20-keep-layers.toml sets plugins."io.containerd.grpc.v1.cri", '
+                                            r"which replaces that whole table on containerd 1.x, so config_path is ''"):
         c.check_effective(effective, c.wanted_settings(HOSTS_DIR), main[0])
 
 
@@ -342,6 +342,15 @@ def test_on_2x_dropins_merge_and_are_reported():
     with pytest.raises(TomlEditError, match="10-registry.toml sets .*config_path = '/etc/containerd/certs.d' "
                                             "overrides config_path = '/srv/hosts'"):
         c.check_effective(effective, c.wanted_settings('/srv/hosts'), main[0])
+
+
+def test_on_2_3_a_dropin_newer_than_the_main_file_is_refused():
+    main = ('/etc/containerd/config.toml', {'version': 3})
+    dropin = [('/d/a.toml', {'version': 4})]
+    with pytest.raises(TomlEditError, match=r'the drop-in /d/a.toml declares version = 4, newer than the main'):
+        c.predict_effective(main, dropin, c.LAYOUTS[3], c.parse_containerd_version('2.3.1'))
+    # 2.1 merges it as it is (checked with the real 2.1.9 binary).
+    c.predict_effective(main, dropin, c.LAYOUTS[3], V2_1)
 
 
 def test_dropin_disabling_cri_is_found():
