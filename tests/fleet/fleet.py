@@ -1,4 +1,7 @@
-#!/usr/bin/env python3
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Throw-away systemd nodes for the peerpull.spegel tests, without a Docker engine.
 
 A node is a cached Debian rootfs (debootstrap) under a per-node overlayfs, booted by
@@ -6,7 +9,7 @@ systemd-nspawn on a per-fleet Linux bridge and reachable from this host over SSH
 node runs sshd, containerd and docker-registry (standing in for Spegel on NODE_IP:30020),
 and the registry holds a small test image this tool builds itself. See README.md.
 
-Runs as root, Python 3.11 standard library only.
+Runs as root, Python 3.11 standard library only: python3 tests/fleet/fleet.py --help
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 CACHE_ROOT = Path(os.environ.get("PEERPULL_CACHE", "/var/cache/peerpull"))
 STATE_ROOT = Path(os.environ.get("PEERPULL_STATE", "/run/peerpull-fleet"))
@@ -150,8 +154,17 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
-def is_same_process(pid: int | None, start_time: int | None) -> bool:
-    return bool(pid) and start_time is not None and process_start_time(pid) == start_time
+class Proc(NamedTuple):
+    """A process as recorded: PID plus start time, so a recycled PID is never signalled."""
+    pid: int | None
+    start: int | None
+
+    @classmethod
+    def of(cls, pid: int) -> Proc:
+        return cls(pid, process_start_time(pid))
+
+    def alive(self) -> bool:
+        return bool(self.pid) and self.start is not None and process_start_time(self.pid) == self.start
 
 
 def reap(pid: int) -> None:
@@ -162,46 +175,53 @@ def reap(pid: int) -> None:
         pass
 
 
+def is_namespace_init(pid: int) -> bool:
+    """Whether `pid` is PID 1 of a PID namespace below ours: a container's init."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    nspid = re.search(r"^NSpid:\s+(.*)$", status, re.M)
+    return bool(nspid) and len(nspid.group(1).split()) > 1 and nspid.group(1).split()[-1] == "1"
+
+
 def namespace_init_child(pid: int) -> int | None:
-    """The child of nspawn `pid` that is PID 1 of its own PID namespace: the container."""
+    """The child of nspawn `pid` that is its container's init."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return None
-    for child in children:
-        try:
-            status = Path(f"/proc/{child}/status").read_text()
-        except OSError:
-            continue
-        nspid = re.search(r"^NSpid:\s+(.*)$", status, re.M)
-        if nspid and len(nspid.group(1).split()) > 1 and nspid.group(1).split()[-1] == "1":
-            return int(child)
-    return None
+    return next((int(child) for child in children if is_namespace_init(int(child))), None)
 
 
 # --- mounts and safe removal -----------------------------------------------------
 
 
-def mount_table() -> list[tuple[str, str]]:
-    """(mount point, super options) for every mount, mount points unescaped."""
-    entries = []
+class Mount(NamedTuple):
+    point: str
+    fstype: str
+    options: str  # the filesystem's own options: an overlay's lowerdir= and friends
+
+
+def mount_table() -> list[Mount]:
+    table = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        before, _, after = line.partition(" - ")
-        point = before.split()[4].encode().decode("unicode_escape")
-        entries.append((point, after.split()[-1]))
-    return entries
+        mount_fields, filesystem_fields = (part.split() for part in line.split(" - ", 1))
+        point = mount_fields[4].encode().decode("unicode_escape")  # "\040" is a space
+        table.append(Mount(point, filesystem_fields[0], filesystem_fields[-1]))
+    return table
 
 
 def mounts_under(path: Path) -> list[str]:
     prefix = str(path.resolve())
-    points = [p for p, _ in mount_table() if p == prefix or p.startswith(prefix + "/")]
-    return sorted(set(points), key=len, reverse=True)
+    points = {m.point for m in mount_table() if m.point == prefix or m.point.startswith(prefix + "/")}
+    return sorted(points, key=len, reverse=True)
 
 
 def unmount_all_under(path: Path) -> None:
     """Unmount everything at or below `path`, deepest first; lazily when busy."""
     for point in mounts_under(path):
-        if subprocess.run(["umount", point], capture_output=True).returncode != 0:
+        if subprocess.run(["umount", point], capture_output=True, check=False).returncode != 0:
             log(f"{point} is busy; detaching it lazily")
             run(["umount", "--lazy", point])
 
@@ -344,6 +364,9 @@ def build_rootfs(flavour: str, force: bool = False) -> CachedRootfs:
                         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             write_atomically(tmp / "meta.json", json.dumps(meta, indent=2) + "\n")
             if cached.entry.exists():
+                if rootfs_in_use(cached.entry):
+                    raise FleetError(f"{cached.entry} is the root of running nodes; take "
+                                     "their fleets down before rebuilding it with --force")
                 remove_tree(cached.entry)
             os.rename(tmp, cached.entry)
         except BaseException:
@@ -354,11 +377,15 @@ def build_rootfs(flavour: str, force: bool = False) -> CachedRootfs:
     return cached
 
 
+def rootfs_in_use(entry: Path) -> bool:
+    """Whether a mounted overlay has this cache entry's rootfs as its lowerdir."""
+    return any(f"lowerdir={entry}/rootfs," in mount.options for mount in mount_table())
+
+
 def prune_rootfs(keep: CachedRootfs) -> None:
     """Delete this flavour's caches of older recipes unless a running node uses them."""
-    in_use = "\n".join(options for _, options in mount_table())
     for old in keep.entry.parent.glob(f"{keep.flavour}-*"):
-        if old != keep.entry and f"{old}/rootfs" not in in_use:
+        if old != keep.entry and not rootfs_in_use(old):
             log(f"removing outdated cache {old}")
             remove_tree(old)
 
@@ -501,6 +528,10 @@ class Node:
     def address(self) -> str:
         return self.ipv4 or self.ipv6
 
+    @property
+    def leader(self) -> Proc:
+        return Proc(self.leader_pid, self.leader_start)
+
 
 @dataclasses.dataclass
 class Fleet:
@@ -631,13 +662,8 @@ def allocate_index() -> int:
 def cgroup_roots() -> list[Path]:
     """Mount points of the hierarchies nspawn uses: cgroup2, and v1 name=systemd on a
     hybrid host like this one."""
-    roots = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        before, _, after = line.partition(" - ")
-        fstype, options = after.split()[0], after.split()[-1]
-        if fstype == "cgroup2" or (fstype == "cgroup" and "name=systemd" in options.split(",")):
-            roots.append(Path(before.split()[4]))
-    return roots
+    return [Path(m.point) for m in mount_table()
+            if m.fstype == "cgroup2" or (m.fstype == "cgroup" and "name=systemd" in m.options.split(","))]
 
 
 def node_cgroups(fleet_name: str, node_name: str | None = None) -> list[Path]:
@@ -674,27 +700,20 @@ def remove_cgroup(cgroup: Path) -> None:
             time.sleep(0.1)
 
 
-def fleet_processes_in_cgroups(fleet_name: str) -> list[tuple[int, int]]:
-    """nspawn and container-init processes that we placed in this fleet's cgroups:
-    the fallback record when fleet.json lost a PID (crashed `up`)."""
-    found = set()
+def processes_in_fleet_cgroups(fleet_name: str) -> tuple[set[Proc], set[Proc]]:
+    """(nspawns, container inits) in the cgroups this tool made for the fleet: the
+    fallback record when fleet.json lost a PID (a crashed `up`)."""
+    nspawns, inits = set(), set()
     for fleet_cgroup in node_cgroups(fleet_name):
         if not fleet_cgroup.is_dir():
             continue
         for procs in fleet_cgroup.rglob("cgroup.procs"):
             for pid in map(int, procs.read_text().split()):
-                start = process_start_time(pid)
-                if start is None:
-                    continue
-                try:
-                    comm = Path(f"/proc/{pid}/comm").read_text().strip()
-                    nspid = re.search(r"^NSpid:\s+(.*)$",
-                                      Path(f"/proc/{pid}/status").read_text(), re.M).group(1)
-                except (OSError, AttributeError):
-                    continue
-                if comm == "systemd-nspawn" or (len(nspid.split()) > 1 and nspid.split()[-1] == "1"):
-                    found.add((pid, start))
-    return sorted(found)
+                if is_namespace_init(pid):
+                    inits.add(Proc.of(pid))
+                elif Path(f"/proc/{pid}/comm").read_text().strip() == "systemd-nspawn":
+                    nspawns.add(Proc.of(pid))
+    return nspawns, inits
 
 
 # --- node lifecycle --------------------------------------------------------------
@@ -790,7 +809,7 @@ def start_node(fleet: Fleet, node: Node) -> None:
 
 
 def node_journal(node: Node, lines: int = 40) -> str:
-    if not is_same_process(node.leader_pid, node.leader_start):
+    if not node.leader.alive():
         return "(container is not running)"
     result = subprocess.run(
         ["nsenter", f"--target={node.leader_pid}", "--mount", "--uts", "--ipc", "--net", "--pid",
@@ -810,7 +829,7 @@ def wait_until_ready(fleet: Fleet, node: Node, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
-        if not is_same_process(node.leader_pid, node.leader_start):
+        if not node.leader.alive():
             raise FleetError(f"{node.hostname} stopped while booting; "
                              f"{fleet.node_dir(node) / 'console.log'}:\n"
                              f"{tail(fleet.node_dir(node) / 'console.log')}")
@@ -940,36 +959,33 @@ def stop_processes(fleet_name: str, nodes: list[Node], timeout: float) -> None:
     """SIGTERM each nspawn (it powers its container off cleanly), SIGRTMIN+4 (poweroff)
     to containers whose nspawn is gone; after `timeout`, SIGKILL the container inits
     (which ends their whole PID namespace) and the nspawns."""
-    nspawns, leaders = set(), set()
+    nspawns, leaders = processes_in_fleet_cgroups(fleet_name)
     for node in nodes:
-        if is_same_process(node.nspawn_pid, node.nspawn_start):
-            nspawns.add((node.nspawn_pid, node.nspawn_start))
-        if is_same_process(node.leader_pid, node.leader_start):
-            leaders.add((node.leader_pid, node.leader_start))
-    for pid, start in fleet_processes_in_cgroups(fleet_name):
-        comm = Path(f"/proc/{pid}/comm").read_text().strip()
-        (nspawns if comm == "systemd-nspawn" else leaders).add((pid, start))
-    containers_of_live_nspawns = set()
-    for pid, _ in nspawns:
-        if (leader := namespace_init_child(pid)) is not None:
-            leaders.add((leader, process_start_time(leader)))
-            containers_of_live_nspawns.add(leader)
-    orphaned = {(pid, start) for pid, start in leaders if pid not in containers_of_live_nspawns}
+        nspawns.add(Proc(node.nspawn_pid, node.nspawn_start))
+        leaders.add(Proc(node.leader_pid, node.leader_start))
+    nspawns = {proc for proc in nspawns if proc.alive()}
+    leaders = {proc for proc in leaders if proc.alive()}
+    guarded = set()  # containers whose nspawn is alive and will shut them down
+    for nspawn in nspawns:
+        if (leader := namespace_init_child(nspawn.pid)) is not None:
+            leaders.add(Proc.of(leader))
+            guarded.add(leader)
+    orphaned = {proc for proc in leaders if proc.pid not in guarded}
 
-    def signal_all(targets, signum):
-        for pid, start in targets:
-            if is_same_process(pid, start):
+    def signal_all(targets: set[Proc], signum: int) -> None:
+        for proc in targets:
+            if proc.alive():
                 try:
-                    os.kill(pid, signum)
+                    os.kill(proc.pid, signum)
                 except ProcessLookupError:
                     pass
 
-    def wait_gone(targets, seconds):
+    def wait_gone(targets: set[Proc], seconds: float) -> bool:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            for pid, _ in targets:
-                reap(pid)
-            if not any(is_same_process(pid, start) for pid, start in targets):
+            for proc in targets:
+                reap(proc.pid)
+            if not any(proc.alive() for proc in targets):
                 return True
             time.sleep(0.05)
         return False
@@ -982,7 +998,7 @@ def stop_processes(fleet_name: str, nodes: list[Node], timeout: float) -> None:
         signal_all(leaders, signal.SIGKILL)
         signal_all(nspawns, signal.SIGKILL)
         if not wait_gone(everything, 10):
-            raise FleetError(f"processes {sorted(p for p, _ in everything)} survived SIGKILL")
+            raise FleetError(f"processes {sorted(p.pid for p in everything)} survived SIGKILL")
 
 
 def tear_down(name: str, timeout: float) -> None:
@@ -1045,7 +1061,7 @@ def cmd_status(args) -> None:
         print(f"fleet {fleet.name}: bridge {fleet.bridge}, inventory {fleet.inventory}")
         for node in fleet.nodes:
             state = "stopped"
-            if is_same_process(node.leader_pid, node.leader_start):
+            if node.leader.alive():
                 result = subprocess.run(
                     ["nsenter", f"--target={node.leader_pid}", "--mount", "--pid",
                      "systemctl", "is-system-running"],
