@@ -47,7 +47,7 @@ description:
     type) the task fails naming the file and the line or key, and the file is left byte for
     byte as it was.
 author:
-  - peerpull.spegel contributors
+  - peerpull.spegel maintainers (@peerpull)
 requirements:
   - tomlkit >= 0.13 on the controller
 attributes:

@@ -27,7 +27,7 @@ description:
     read and at most one write round trip.
   - Changes to C(hosts.toml) need no containerd restart; RV(restart_required) is always false.
 author:
-  - peerpull.spegel contributors
+  - peerpull.spegel maintainers (@peerpull)
 requirements:
   - tomlkit >= 0.13 on the controller
 attributes:

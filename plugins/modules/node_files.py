@@ -22,14 +22,18 @@ description:
   - Most users call M(peerpull.spegel.toml_file), M(peerpull.spegel.containerd_config) or
     M(peerpull.spegel.containerd_hosts) rather than this module.
 author:
-  - peerpull.spegel contributors
+  - peerpull.spegel maintainers (@peerpull)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
     details: In check mode reads run and nothing is written or removed.
   diff_mode:
     support: none
+    details: The action plugins that call this module compute and show the diffs.
   platform:
+    support: full
     platforms: posix
 options:
   read:

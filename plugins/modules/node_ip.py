@@ -29,7 +29,7 @@ description:
   - Uses C(ip -j) on the node, or the C(/proc/net) tables where C(ip -j) is missing (IPv4
     addresses there carry no interface names, so fewer nodes can be decided).
 author:
-  - peerpull.spegel contributors
+  - peerpull.spegel maintainers (@peerpull)
 attributes:
   action:
     description: Runs on the controller; the node only reports its files and addresses.

@@ -23,17 +23,25 @@ description:
     independent parser and must hold exactly the intended data before it is written.
   - The file is replaced atomically; the previous content can be kept as a backup.
 author:
-  - peerpull.spegel contributors
+  - peerpull.spegel maintainers (@peerpull)
 requirements:
   - tomlkit >= 0.13 on the controller
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   action:
     support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
   diff_mode:
     support: full
   platform:
+    support: full
     platforms: posix
 options:
   path:
