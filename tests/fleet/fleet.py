@@ -414,7 +414,7 @@ def digest_of(data: bytes) -> str:
 
 
 @dataclasses.dataclass
-class TestImage:
+class SeedImage:
     layer: bytes
     config: bytes
     manifest: bytes
@@ -424,7 +424,7 @@ class TestImage:
         return digest_of(self.manifest)
 
 
-def build_test_image() -> TestImage:
+def build_test_image() -> SeedImage:
     """A one-layer linux/amd64 image, byte-for-byte reproducible (fixed mtimes)."""
     tar_bytes = io.BytesIO()
     with tarfile.open(fileobj=tar_bytes, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -437,7 +437,7 @@ def build_test_image() -> TestImage:
     config = json.dumps({
         "architecture": "amd64", "os": "linux",
         "created": "1970-01-01T00:00:00Z",
-        "config": {"Cmd": ["/hello.txt"]},
+        "config": {},
         "rootfs": {"type": "layers", "diff_ids": [digest_of(layer_tar)]},
         "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "peerpull fleet.py"}],
     }, sort_keys=True).encode()
@@ -449,7 +449,7 @@ def build_test_image() -> TestImage:
         "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
                     "size": len(layer), "digest": digest_of(layer)}],
     }, sort_keys=True).encode()
-    return TestImage(layer=layer, config=config, manifest=manifest)
+    return SeedImage(layer=layer, config=config, manifest=manifest)
 
 
 def registry_request(host: str, method: str, path: str, body: bytes | None = None,
@@ -462,7 +462,7 @@ def registry_request(host: str, method: str, path: str, body: bytes | None = Non
     return response
 
 
-def push_test_image(host: str, image: TestImage, timeout: float = 30) -> None:
+def push_test_image(host: str, image: SeedImage, timeout: float = 30) -> None:
     """Push `image` to the registry on `host` (an IP) with the v2 HTTP API."""
     deadline = time.monotonic() + timeout
     while True:  # the registry may still be starting
@@ -850,7 +850,7 @@ def wait_until_ready(fleet: Fleet, node: Node, timeout: float) -> str:
         f"Inspect with `fleet.py status --name {fleet.name}`, then `fleet.py down --name {fleet.name}`")
 
 
-def write_inventory(fleet: Fleet, image: TestImage) -> None:
+def write_inventory(fleet: Fleet, image: SeedImage) -> None:
     """Ansible YAML inventory; strings are JSON-quoted, which YAML reads as-is."""
     q = json.dumps
     lines = [f"# Written by tests/fleet/fleet.py up --name {fleet.name}; removed by down.",
@@ -881,7 +881,7 @@ def write_inventory(fleet: Fleet, image: TestImage) -> None:
     write_atomically(fleet.inventory, "\n".join(lines) + "\n")
 
 
-def push_to_nodes(fleet: Fleet, nodes: list[Node]) -> TestImage:
+def push_to_nodes(fleet: Fleet, nodes: list[Node]) -> SeedImage:
     image = build_test_image()
     with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
         list(pool.map(lambda n: push_test_image(n.address, image), nodes))
