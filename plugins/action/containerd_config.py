@@ -189,7 +189,7 @@ def _dropins(state, patterns, source):
                                 'Create it or remove it from imports; nothing was changed.' % (source, pattern))
         for path in matches:
             dropin = state.file(path)
-            dropins.append((path, containerd.parse_dropin(dropin.text_or_empty, path)))
+            dropins.append((path, parse_plain(dropin.text_or_empty, path)))
     return dropins
 
 

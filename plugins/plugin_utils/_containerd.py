@@ -24,7 +24,7 @@ import re
 import tomllib
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    MISSING, TomlEditError, TomlEditor, format_key, parse_plain, same_value, toml_type,
+    MISSING, TomlEditError, TomlEditor, format_key, same_value, toml_type,
 )
 
 CONFIG_FILE = '/etc/containerd/config.toml'
@@ -462,12 +462,12 @@ class ConfigPlan:
                 # auth stays: containerd still uses configs.<host>.auth next to config_path, with
                 # the token exchange a static hosts.toml header cannot do.
                 self.editor.remove(layout.configs + (host, 'tls'))
-                if not self.data_at(layout.configs + (host,)):
+                if not self._data_at(layout.configs + (host,)):
                     self.editor.remove(layout.configs + (host,))
-        if 'configs' in registry and not self.data_at(layout.configs):
+        if 'configs' in registry and not self._data_at(layout.configs):
             self.editor.remove(layout.configs)
 
-    def data_at(self, segments):
+    def _data_at(self, segments):
         return self.editor.get(list(segments))
 
 
@@ -738,8 +738,3 @@ def redact_config(text, source):
                         editor.set(list(prefix + (key,)), REDACTED)
                         touched = True
     return editor.render() if touched else text
-
-
-def parse_dropin(text, path):
-    """A drop-in's data; its errors name the drop-in."""
-    return parse_plain(text, path)
