@@ -150,6 +150,8 @@ notes:
   - A file changed by someone else between the read and the write is not overwritten; the
     task fails and can be run again.
   - Nested C(imports) inside drop-ins are not followed.
+  - containerd 1.6 resolves relative C(imports) against its working directory, 1.7 and later
+    against the config file's directory; this module resolves them as 1.7 does.
 seealso:
   - module: peerpull.spegel.toml_file
   - module: peerpull.spegel.containerd_hosts

@@ -118,8 +118,10 @@ def test_engine_over_fixture(name, version, outcome):
     assert not registry.get('mirrors')
     assert not any('tls' in config for config in registry.get('configs', {}).values())
 
-    # Every comment survives, and line endings stay what they were.
+    # Every comment survives, inline ones too, and line endings stay what they were.
     assert all(line in comment_lines(out) for line in comment_lines(text))
+    inline = [line.split(' # ', 1)[1] for line in text.splitlines() if ' # ' in line and not line.lstrip().startswith('#')]
+    assert all('# ' + comment in out for comment in inline)
     if '\r\n' in text:
         assert out.count('\n') == out.count('\r\n')
 
