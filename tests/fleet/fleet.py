@@ -635,9 +635,10 @@ class AllocationLock:
 
 
 def fleet_names() -> list[str]:
+    """Fleets in the state dir: directories holding a fleet.json (claim writes it first)."""
     if not STATE_ROOT.is_dir():
         return []
-    return sorted(p.name for p in STATE_ROOT.iterdir() if p.is_dir())
+    return sorted(p.parent.name for p in STATE_ROOT.glob("*/fleet.json"))
 
 
 def allocate_index() -> int:
@@ -764,8 +765,6 @@ def start_node(fleet: Fleet, node: Node) -> None:
     authorized.chmod(0o600)
 
     cgroups = node_cgroups(fleet.name, node.name)
-    for cgroup in cgroups:
-        cgroup.mkdir(parents=True, exist_ok=True)
 
     def enter_own_cgroups():
         # nspawn puts the container into <its cgroup>/payload; sharing a cgroup
@@ -845,7 +844,7 @@ def wait_until_ready(fleet: Fleet, node: Node, timeout: float) -> str:
             return result.stdout.strip()
         time.sleep(0.2)
     raise FleetError(
-        f"{node.hostname} ({node.address}) was not ready after {timeout:.0f}s "
+        f"{node.hostname} ({node.address}) was not ready after {timeout:g}s "
         f"(last answer: {last or 'none'}). Journal tail:\n{node_journal(node)}\n"
         f"Inspect with `fleet.py status --name {fleet.name}`, then `fleet.py down --name {fleet.name}`")
 
@@ -905,16 +904,18 @@ def claim_fleet(name: str, specs: list[NodeSpec], caches: dict[str, CachedRootfs
         run(["ip", "addr", "add", f"{prefix4}.1/24", "dev", fleet.bridge])
         run(["ip", "addr", "add", f"{prefix6}::1/64", "dev", fleet.bridge, "nodad"])
         run(["ip", "link", "set", fleet.bridge, "up"])
-    for number, spec in enumerate(specs, start=1):
-        cached = caches[spec.flavour]
-        host = NODE_HOST_OFFSET + number
-        fleet.nodes.append(Node(
-            name=f"n{number}", hostname=f"{name}-n{number}", flavour=spec.flavour,
-            ipv4=f"{prefix4}.{host}" if spec.ipv4 else "",
-            ipv6=f"{prefix6}::{host}" if spec.ipv6 else "",
-            default_route=spec.default_route, rootfs=str(cached.rootfs),
-            containerd_version=cached.meta()["containerd_version"]))
-    fleet.save()
+        for number, spec in enumerate(specs, start=1):
+            cached = caches[spec.flavour]
+            host = NODE_HOST_OFFSET + number
+            fleet.nodes.append(Node(
+                name=f"n{number}", hostname=f"{name}-n{number}", flavour=spec.flavour,
+                ipv4=f"{prefix4}.{host}" if spec.ipv4 else "",
+                ipv6=f"{prefix6}::{host}" if spec.ipv6 else "",
+                default_route=spec.default_route, rootfs=str(cached.rootfs),
+                containerd_version=cached.meta()["containerd_version"]))
+            for cgroup in node_cgroups(name, f"n{number}"):
+                cgroup.mkdir(parents=True, exist_ok=True)
+        fleet.save()
     return fleet
 
 
@@ -1013,15 +1014,19 @@ def tear_down(name: str, timeout: float) -> None:
     unmount_all_under(fleet_dir)
     if Path(f"/sys/class/net/{bridge}").exists():
         run(["ip", "link", "delete", bridge])
-    remove_cgroups(name)
     # nspawn leaves this behind when /run is not a tmpfs (it refuses to rm -rf a disk fs).
     for propagate in Path("/run/systemd/nspawn/propagate").glob(f"{name}-n*"):
         if re.fullmatch(rf"{re.escape(name)}-n\d+", propagate.name):
             remove_tree(propagate)
     with AllocationLock():
+        remove_cgroups(name)
+        if fleet_dir.is_dir() and not (fleet_dir / "fleet.json").exists() and any(fleet_dir.iterdir()):
+            raise FleetError(f"{fleet_dir} has no fleet.json: not a fleet's state; left it alone")
         remove_tree(fleet_dir)
-        if STATE_ROOT.is_dir() and not fleet_names():
-            shutil.rmtree(STATE_ROOT)
+        try:  # the state root goes with the last fleet
+            STATE_ROOT.rmdir()
+        except OSError:
+            pass
 
 
 # --- commands --------------------------------------------------------------------
