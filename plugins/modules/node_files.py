@@ -390,7 +390,8 @@ def prepare(module, item):
     if item['validate']:
         if '%s' not in item['validate']:
             module.fail_json(msg='validate must contain %%s, got: %s' % item['validate'])
-        rc, out, err = module.run_command(item['validate'] % tmp)
+        # containerd 1.6 resolves relative imports against the working directory.
+        rc, out, err = module.run_command(item['validate'] % tmp, cwd=parent)
         if rc != 0:
             module.fail_json(
                 msg='%s: the new content failed validation (%s), so nothing was written: %s'
