@@ -110,8 +110,9 @@ options:
       validate:
         description:
           - Command run against the temporary file before it replaces the target; C(%s)
-            is replaced by the temporary file's path. A non-zero exit aborts the write and
-            leaves the target untouched.
+            is replaced by the temporary file's path. It runs in the target's directory, so
+            relative paths resolve as they will for the real file. A non-zero exit aborts the
+            write and leaves the target untouched.
         type: str
   remove:
     description: Files to remove, after the writes.
