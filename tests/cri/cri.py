@@ -239,13 +239,13 @@ class CriClient:
 def fleet_node_socket(fleet_name: str, node_name: str) -> str:
     """The socket of a running node of a tests/fleet fleet (n1, its hostname or address)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fleet"))
-    from fleet import Fleet, FleetError, is_same_process  # pylint: disable=import-outside-toplevel
+    from fleet import Fleet, FleetError  # pylint: disable=import-outside-toplevel
 
     try:
         node = Fleet.load(fleet_name).find_node(node_name)
     except FleetError as exc:
         raise CriError(str(exc)) from None
-    if not is_same_process(node.leader_pid, node.leader_start):
+    if not node.leader.alive():
         raise CriError(f"node {node.hostname} of fleet {fleet_name} is not running")
     return node_socket(node.leader_pid)
 

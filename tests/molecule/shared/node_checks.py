@@ -13,6 +13,7 @@ from this host through /proc/<leader pid>/root, as the nodes have no grpcio).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -50,7 +51,7 @@ class FleetNode:
         assert result.rc == 0, f"{self.name}: `{command}` failed ({result.rc}): {result.stderr}"
         return result.stdout
 
-    @property
+    @functools.cached_property
     def mirror_ip(self) -> str:
         """The address the mirror entries must point at: the node IP the scenario sets
         (spegel_node_ip, templated as Ansible resolves it for this host), else the one
@@ -72,9 +73,9 @@ class FleetNode:
     def before(self) -> dict:
         return json.loads(self.host.file("/run/peerpull-test/before.json").content_string)
 
-    def report(self, run: str) -> dict:
-        """The roles' report from the converge playbook: run is "check" or "converge"."""
-        path = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "results" / f"{self.name}.{run}.json"
+    def prediction(self) -> dict:
+        """What the roles said in check mode: {"config_changed": bool, "hosts_changed": bool}."""
+        path = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "results" / f"{self.name}.check.json"
         return json.loads(path.read_text())
 
     def file_sums(self) -> dict[str, str]:

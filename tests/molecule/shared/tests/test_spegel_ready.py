@@ -12,6 +12,8 @@ Per-node expectations come from the scenario's host variables (molecule.yml):
   expect_dump           [{key: [segments], value: v}] the effective config must show
   expect_hosts          {registry: [host URLs]}: the first hosts of that registry's
                         hosts.toml, in order; "spegel" stands for the node's mirror URL
+  known_bugs            {test name: the bug}: that test is a strict xfail on this node, so
+                        the bug stays visible and the mark must go once it is fixed
 """
 
 from __future__ import annotations
@@ -33,15 +35,30 @@ def node(host):
     return FleetNode(host)
 
 
+@pytest.fixture(autouse=True)
+def known_bug(request, node):
+    bug = node.vars.get("known_bugs", {}).get(request.node.originalname)
+    if bug:
+        request.node.add_marker(pytest.mark.xfail(reason=f"{node.name}: {bug}", strict=True))
+
+
 def test_check_mode_predicted_what_converge_did(node):
-    predicted, done = node.report("check"), node.report("converge")
-    assert predicted == done, f"{node.name}: check mode predicted {predicted}, converge did {done}"
-    changed = node.changed_files()
-    assert done["config_changed"] == (CONFIG_FILE in changed), f"{node.name}: changed files {sorted(changed)}"
-    assert done["hosts_changed"] == any(path.startswith(HOSTS_DIR + "/") for path in changed)
-    assert done["hosts_changed"], f"{node.name}: no hosts.toml was written"
-    assert done["config_changed"] == node.vars.get("expect_config_change", True), (
-        f"{node.name} ({node.vars['seed']}): config.toml changed={done['config_changed']}")
+    predicted, changed = node.prediction(), node.changed_files()
+    done = {
+        "config_changed": CONFIG_FILE in changed,
+        "hosts_changed": any(path.startswith(HOSTS_DIR + "/") for path in changed),
+    }
+    assert predicted == done, f"{node.name}: check mode predicted {predicted}, converge changed {sorted(changed)}"
+
+
+def test_config_changes_only_where_the_layout_needs_it(node):
+    expected = node.vars.get("expect_config_change", True)
+    changed = CONFIG_FILE in node.changed_files()
+    assert changed == expected, f"{node.name} ({node.vars['seed']}): config.toml changed={changed}, expected {expected}"
+
+
+def test_hosts_toml_written(node):
+    assert any(path.startswith(HOSTS_DIR + "/") for path in node.changed_files()), f"{node.name}: no hosts.toml written"
 
 
 def test_nothing_else_under_etc_containerd_changed(node):
@@ -50,8 +67,8 @@ def test_nothing_else_under_etc_containerd_changed(node):
 
 def test_containerd_restarted_only_when_its_config_changed(node):
     restarted = node.containerd_started() != node.before()["containerd_started"]
-    assert restarted == node.report("converge")["config_changed"], (
-        f"{node.name}: restarted={restarted}, config changed={node.report('converge')['config_changed']}")
+    config_changed = CONFIG_FILE in node.changed_files()
+    assert restarted == config_changed, f"{node.name}: restarted={restarted}, config.toml changed={config_changed}"
 
 
 def test_config_toml_keeps_the_distribution_settings(node):
