@@ -15,6 +15,7 @@ returned.
 
 from __future__ import annotations
 
+import glob
 import ipaddress
 import json
 import posixpath
@@ -419,8 +420,10 @@ def merge_registry(existing_text, source, registry, server, hosts, position='fir
     - A new entry is written in Spegel's style right after the previous given host when that
       one is in the file, else before the first existing host (position='first') or after the
       last (position='last'). containerd tries hosts in file order.
-    - `server` is written when the file has none (a new file starts with it, as Spegel writes
-      it); an existing server line is the user's and stays unless replace_server is true.
+    - `server` is written into a new (empty) file, as Spegel writes it. A file that exists
+      keeps its own `server` line or its lack of one (containerd then falls back to the
+      registry itself, as it would have before), so that unmerge_registry gives the user's
+      file back byte for byte; replace_server=True sets `server` anyway.
     - Everything else (other hosts, certificates, comments) is kept. Idempotent.
     """
     if position not in ('first', 'last'):
@@ -457,7 +460,7 @@ def merge_registry(existing_text, source, registry, server, hosts, position='fir
         if current and 'header' in current and 'header' not in fields:
             text = _cut_table(text, ['host', url, 'header'])
     editor = TomlEditor(text, source)
-    if server is not None and (replace_server or 'server' not in model):
+    if server is not None and replace_server:
         editor.set(['server'], server)
     for url, fields in entries:
         current = editor.get(['host', url])
@@ -521,30 +524,22 @@ def _insert_host(text, url, fields, anchor, position, order):
     return before + piece + after, order[:order_at] + [url] + order[order_at:]
 
 
-def unmerge_registry(existing_text, source, urls, registry=None):
-    """The hosts.toml text without the given host entries, or None when nothing of the user's
-    remains and the file should be removed.
-
-    Entries are cut out as the text they occupy, so a file merged with merge_registry comes back
-    byte for byte. A remaining `server` line counts as the user's unless it is what
-    default_server(registry) would write.
-    """
-    if existing_text is None:
-        return None
-    urls = [validate_host_url(url) for url in urls]
+def remove_hosts(existing_text, source, urls):
+    """The text without the given host entries (those in the file); comments directly above an
+    entry go with it. Entries are cut out as the text they occupy, so a file merged with
+    merge_registry comes back byte for byte."""
     model = parse_plain(existing_text, source)
     present = [url for url in urls if url in model.get('host', {})]
+    if not present:
+        return existing_text
     expected = dict(model)
-    if present:
-        expected['host'] = {k: v for k, v in model['host'].items() if k not in present}
-        if not expected['host']:
-            del expected['host']
-    order = _host_order(expected)
+    expected['host'] = {k: v for k, v in model['host'].items() if k not in present}
+    if not expected['host']:
+        del expected['host']
 
-    text = existing_text
-    lines = text.splitlines(keepends=True)
+    lines = existing_text.splitlines(keepends=True)
     doomed = [b for b in _blocks(lines) if b.host() in present]
-    if present and doomed and {b.host() for b in doomed} == set(present):
+    if doomed and {b.host() for b in doomed} == set(present):
         cut_to_end = doomed[-1].end == len(lines)
         for block in reversed(doomed):
             del lines[block.lead:block.end]
@@ -552,18 +547,115 @@ def unmerge_registry(existing_text, source, urls, registry=None):
         if cut_to_end and len(lines) > 1 and lines[-1].strip() == '':
             del lines[-1]
         text = ''.join(lines)
-    elif present:
+    else:
         editor = TomlEditor(existing_text, source)
         for url in present:
             editor.remove(['host', url])
         text = editor.render()
-    if present:
-        _verify(text, source, expected, order)
+    return _verify(text, source, expected, _host_order(expected))
 
-    leftover = dict(expected)
-    if registry is not None and 'server' in leftover and leftover['server'] == default_server(registry):
-        del leftover['server']
-    # The user's comments are the user's too: such a file stays.
-    if not leftover and not any(line.lstrip().startswith('#') for line in text.splitlines()):
+
+def unmerge_registry(existing_text, source, urls, registry=None):
+    """The hosts.toml text without the given host entries, or None when nothing of the user's
+    remains and the file should be removed.
+
+    The file is removed only when what remains is nothing, or exactly the `server` line
+    merge_registry writes into a new file for `registry`: anything else (the user's own
+    server line, comments) is the user's, and stays.
+    """
+    if existing_text is None:
         return None
-    return text
+    text = remove_hosts(existing_text, source, [validate_host_url(url) for url in urls])
+    ours = {''}
+    if registry is not None and default_server(registry):
+        ours.add('server = %s' % _toml_string(default_server(registry)))
+    return None if text.strip() in ours else text
+
+
+def stale_mirrors(existing_text, source, ports, capabilities, node_ips):
+    """URLs of the entries that look exactly like the ones this module builds from a node IP
+    but name another IP: `http://IP:PORT` as mirror_url writes it, PORT one of `ports`, the
+    given capabilities, and nothing else but dial_timeout and header. Left behind when a
+    node's IP changes (an image baked on another machine); nothing else is ever matched."""
+    if not existing_text:
+        return []
+    hosts = parse_plain(existing_text, source).get('host', {})
+    own = {ipaddress.ip_address(ip) for ip in node_ips}
+    stale = []
+    for url, fields in (hosts.items() if isinstance(hosts, dict) else ()):
+        if not isinstance(fields, dict) or set(fields) - {'capabilities', 'dial_timeout', 'header'}:
+            continue
+        if fields.get('capabilities') != list(capabilities):
+            continue
+        parts = urlsplit(url)
+        try:
+            address = ipaddress.ip_address(parts.hostname or '')
+            port = parts.port
+        except ValueError:
+            continue
+        if address in own or port not in ports:
+            continue
+        try:
+            if mirror_url(address, port) == url:
+                stale.append(url)
+        except HostsTomlError:
+            continue
+    return stale
+
+
+# --- the mode a file had before it held a secret ---------------------------------------------
+
+# A file gets mode 0600 while it carries an Authorization header. A file that had another mode
+# keeps a note of it right above the first mirror entry, which goes with that entry, so that
+# removing the secret or the entries gives the file its own mode back.
+_MODE_NOTE = '# peerpull.spegel: mode %s before the Authorization header; removing the header restores it'
+_MODE_NOTE_LINE = re.compile(r'^# peerpull\.spegel: mode (0[0-7]{3}) before the Authorization header\b.*$',
+                             re.MULTILINE)
+
+
+def recorded_mode(text):
+    """The mode noted in the text ('0644'), or None."""
+    match = _MODE_NOTE_LINE.search(text or '')
+    return match.group(1) if match else None
+
+
+def note_mode(text, url, mode):
+    """The text with the mode noted right above the `[host.'url']` header (once)."""
+    if recorded_mode(text) is not None:
+        return text
+    lines = text.splitlines(keepends=True)
+    block = next(b for b in _blocks(lines) if b.host() == url)
+    newline = '\r\n' if '\r\n' in text else '\n'
+    lines.insert(block.header, _MODE_NOTE % mode + newline)
+    return ''.join(lines)
+
+
+def drop_mode_note(text):
+    """The text without the mode note."""
+    if text is None:
+        return None
+    return ''.join(line for line in text.splitlines(keepends=True) if not _MODE_NOTE_LINE.match(line))
+
+
+# --- registry directories that shadow _default ----------------------------------------------
+
+# Spegel's init container moves the files it replaces into _backup/; containerd never looks
+# there for a registry.
+NOT_A_REGISTRY = (DEFAULT_REGISTRY, '_backup')
+
+
+def shadowing_glob(hosts_dir):
+    """The read glob that finds every registry directory's hosts.toml under hosts_dir."""
+    return posixpath.join(glob.escape(posixpath.normpath(str(hosts_dir))), '*', HOSTS_FILE)
+
+
+def shadowing_files(matches, listed_paths):
+    """{directory name: hosts.toml path} of the matches that are neither _default, _backup nor
+    a file already in listed_paths. containerd takes the first of <host>_<port>_, <host:port>
+    and _default that exists as a directory, so each of these hides _default from its registry."""
+    found = {}
+    for path in matches:
+        name = posixpath.basename(posixpath.dirname(path))
+        if name not in NOT_A_REGISTRY and path not in listed_paths:
+            found[name] = path
+    return found

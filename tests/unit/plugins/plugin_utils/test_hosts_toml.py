@@ -18,8 +18,9 @@ import pytest
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import (
-    HostsTomlError, default_server, merge_registry, mirror_url, redact_secrets, registry_hosts_file,
-    unmerge_registry, validate_host_url,
+    HostsTomlError, default_server, drop_mode_note, merge_registry, mirror_url, note_mode, recorded_mode,
+    redact_secrets, registry_hosts_file, shadowing_files, shadowing_glob, stale_mirrors, unmerge_registry,
+    validate_host_url,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
 
@@ -321,6 +322,78 @@ def test_unmerge_of_one_target_keeps_the_other():
 
 def test_unmerge_without_our_entries_changes_nothing():
     assert unmerge_registry(USER_DOCKER_IO, 'f', [V4['url']], 'docker.io') == USER_DOCKER_IO
+
+
+# The user's docker.io file as a GKE migration or a hand leaves it: no server line.
+USER_WITHOUT_SERVER = """# the user's own pull-through cache
+[host."https://mirror.corp.example"]
+  capabilities = ["pull", "resolve"]
+"""
+
+
+@pytest.mark.parametrize('user', [USER_WITHOUT_SERVER, 'server = "https://registry-1.docker.io"\n',
+                                  "server = 'https://registry-1.docker.io'\n# kept by hand\n", '# nothing yet\n'])
+def test_a_users_file_with_or_without_server_comes_back_byte_for_byte(user):
+    merged = merge_registry(user, 'f', 'docker.io', default_server('docker.io'), [V4])
+    assert host_order(merged)[0] == V4['url']
+    # No server line is added to a file that has none: containerd's fallback is the same.
+    assert tomllib.loads(merged).get('server') == tomllib.loads(user).get('server')
+    assert unmerge_registry(merged, 'f', [V4['url']], 'docker.io') == user
+
+
+# --- stale entries --------------------------------------------------------------------------
+
+def test_stale_entries_are_exactly_ours_on_another_ip():
+    text = (merge_registry('', 'f', '_default', None, [dict(SPEGEL, url='http://198.18.0.9:30020'),
+                                                       dict(SPEGEL, url='http://[fd00:5e6e::9]:30021')])
+            + "[host.'http://198.18.0.5:30020']\ncapabilities = ['pull', 'resolve']\n"  # the node's own IP
+            + "[host.'http://198.18.0.6:30020']\ncapabilities = ['pull']\n"  # other capabilities
+            + "[host.'http://198.18.0.7:5000']\ncapabilities = ['pull', 'resolve']\n"  # another port
+            + "[host.'https://198.18.0.8:30020']\ncapabilities = ['pull', 'resolve']\n"  # https
+            + "[host.'http://198.18.0.10:30020']\ncapabilities = ['pull', 'resolve']\nca = '/ca.pem'\n"  # a CA
+            + "[host.'http://198.18.0.11:30020/v2']\ncapabilities = ['pull', 'resolve']\n"  # a path
+            + "[host.'http://registry.example:30020']\ncapabilities = ['pull', 'resolve']\n"  # a name
+            + "[host.'http://198.18.0.12:30020']\ncapabilities = ['pull', 'resolve']\n"
+            + "[host.'http://198.18.0.12:30020'.header]\nAuthorization = 'Basic eA=='\n")
+    stale = stale_mirrors(text, 'f', [30020, 30021], ['pull', 'resolve'], ['198.18.0.5', 'fd00:5e6e::5'])
+    assert stale == ['http://198.18.0.9:30020', 'http://[fd00:5e6e::9]:30021', 'http://198.18.0.12:30020']
+    # The node's addresses (both families) are never stale.
+    assert stale_mirrors(text, 'f', [30020, 30021], ['pull', 'resolve'],
+                         ['198.18.0.5', '198.18.0.9', '198.18.0.12', 'fd00:5e6e::9']) == []
+    assert stale_mirrors(None, 'f', [30020], ['pull', 'resolve'], ['198.18.0.5']) == []
+
+
+def test_pruning_a_stale_entry_from_a_users_file_restores_it():
+    old = merge_registry(USER_DOCKER_IO, 'f', 'docker.io', None, [dict(SPEGEL, url='http://198.18.0.9:30020')])
+    stale = stale_mirrors(old, 'f', [30020], SPEGEL['capabilities'], ['198.18.0.5'])
+    assert stale == ['http://198.18.0.9:30020']
+    assert hosts_toml.remove_hosts(old, 'f', stale) == USER_DOCKER_IO
+
+
+# --- the user's mode ------------------------------------------------------------------------
+
+def test_mode_note_sits_on_our_entry_and_leaves_with_it():
+    merged = merge_registry(USER_DOCKER_IO, 'f', 'docker.io', None,
+                            [dict(V4, header={'Authorization': 'Basic eA=='}), V4_NODEPORT])
+    noted = note_mode(merged, V4['url'], '0644')
+    assert recorded_mode(noted) == '0644' and recorded_mode(merged) is None
+    assert note_mode(noted, V4['url'], '0640') == noted
+    assert tomllib.loads(noted) == tomllib.loads(merged)
+    assert drop_mode_note(noted) == merged
+    assert unmerge_registry(noted, 'f', [V4['url'], V4_NODEPORT['url']], 'docker.io') == USER_DOCKER_IO
+    crlf = note_mode(merged.replace('\n', '\r\n'), V4['url'], '0640')
+    assert '\n' not in crlf.replace('\r\n', '') and recorded_mode(crlf) == '0640'
+
+
+# --- shadowing directories ------------------------------------------------------------------
+
+def test_shadowing_files():
+    assert shadowing_glob('/etc/containerd/certs.d/') == '/etc/containerd/certs.d/*/hosts.toml'
+    assert shadowing_glob('/srv/[x]') == '/srv/[[]x]/*/hosts.toml'
+    matches = ['/d/_backup/hosts.toml', '/d/_default/hosts.toml', '/d/docker.io/hosts.toml',
+               '/d/ghcr.io/hosts.toml', '/d/registry.example_5000_/hosts.toml']
+    assert shadowing_files(matches, ['/d/ghcr.io/hosts.toml']) == {
+        'docker.io': '/d/docker.io/hosts.toml', 'registry.example_5000_': '/d/registry.example_5000_/hosts.toml'}
 
 
 # --- secrets --------------------------------------------------------------------------------
