@@ -30,6 +30,7 @@ ARGUMENT_SPEC = dict(
     authorization=dict(type='raw', no_log=True),
     state=dict(type='str', default='present', choices=['present', 'absent']),
     backup=dict(type='bool', default=False),
+    prune_stale=dict(type='bool', default=True),
 )
 
 SECRET_MODE = '0600'
@@ -70,18 +71,25 @@ class ActionModule(ActionBase):
         result['restart_required'] = False  # containerd re-reads hosts.toml on every pull
         try:
             plan = self._plan(args)
-            reads = dict(read=list(plan['paths'].values()), read_globs=[])
+            reads = dict(read=list(plan['paths'].values()), read_globs=list(plan['globs']))
             if plan['discover']:
                 extra = discovery_reads()
-                reads = dict(read=reads['read'] + extra['read'], read_globs=extra['read_globs'], network_facts=True)
+                reads = dict(read=reads['read'] + extra['read'], read_globs=reads['read_globs'] + extra['read_globs'],
+                             network_facts=True)
             node_result = node.run_node_files(self, task_vars, **reads)
             state = node.NodeState(node_result)
             found = None
             if plan['discover'] or plan['node_ip'] not in UNSET:
                 found = discover_from_node(node_result, state, None if plan['discover'] else plan['node_ip'])
             mirrors = plan['mirrors'] or [hosts_toml.mirror_url(found.ip, port) for port in plan['ports']]
-            changes = [self._compute(args, plan, registry, path, state.file(path), mirrors)
-                       for registry, path in plan['paths'].items()]
+            # Stale entries are known only by the node's current IPs, so not with given mirrors.
+            node_ips = found.ips if found is not None and not plan['mirrors'] and args['prune_stale'] else None
+            targets = [(registry, path, 'listed') for registry, path in plan['paths'].items()]
+            for pattern in plan['globs']:
+                shadowing = hosts_toml.shadowing_files(state.globs.get(pattern, []), plan['paths'].values())
+                targets += [(name, path, 'shadowing') for name, path in sorted(shadowing.items())]
+            changes = [self._compute(args, plan, registry, path, reason, state.file(path), mirrors, node_ips)
+                       for registry, path, reason in targets]
         except (TomlEditError, node.NodeFilesError) as exc:
             result.update(failed=True, msg=hosts_toml.redact_secrets(str(exc)))
             return result
@@ -89,7 +97,7 @@ class ActionModule(ActionBase):
         result.update(
             changed=any(c['changed'] for c in changes),
             mirrors=mirrors,
-            files={c['registry']: {'path': c['path'], 'changed': c['changed']} for c in changes},
+            files={c['registry']: self._file_result(c) for c in changes},
         )
         if found is not None:
             result['node_ip'] = found.as_dict()
@@ -111,6 +119,13 @@ class ActionModule(ActionBase):
             if change['path'] in backups:
                 result['files'][change['registry']]['backup_file'] = backups[change['path']]
         return result
+
+    @staticmethod
+    def _file_result(change):
+        entry = {key: change[key] for key in ('path', 'changed', 'reason')}
+        if change['pruned']:
+            entry['pruned'] = change['pruned']
+        return entry
 
     def _plan(self, args):
         """Everything that can be checked before touching the node: nothing is read or written
@@ -146,34 +161,64 @@ class ActionModule(ActionBase):
         header = authorization_header(args['authorization'])
         if header:
             fields['header'] = {'Authorization': header}
-        return dict(paths=paths, servers=servers, mirrors=mirrors, ports=ports, fields=fields,
+        # containerd takes a registry's own directory over _default: with _default, every
+        # registry directory's hosts.toml is read in the same round trip (see _compute).
+        globs = [hosts_toml.shadowing_glob(args['hosts_dir'])] if hosts_toml.DEFAULT_REGISTRY in paths else []
+        return dict(paths=paths, servers=servers, mirrors=mirrors, ports=ports, fields=fields, globs=globs,
                     node_ip=node_ip, discover=not mirrors and node_ip in UNSET, secret=bool(header))
 
-    def _compute(self, args, plan, registry, path, current, mirrors):
-        """One registry's new text and the write or removal that gets it there."""
-        change = dict(registry=registry, path=path, changed=False, diff=None)
+    def _compute(self, args, plan, registry, path, reason, current, mirrors, node_ips):
+        """One file's new text and the write or removal that gets it there.
+
+        reason 'listed': a file of `registries`. 'shadowing': an existing registry directory's
+        hosts.toml that hides _default; it gets the same entries, never a server line, and is
+        never removed (it is the user's).
+        """
+        change = dict(registry=registry, path=path, reason=reason, changed=False, diff=None, pruned=[])
+        text = current.text
+        # The user's mode, noted when a secret made the file 0600; read before any entry goes.
+        user_mode = hosts_toml.recorded_mode(text)
+        if node_ips is not None:
+            change['pruned'] = hosts_toml.stale_mirrors(text, path, plan['ports'],
+                                                        plan['fields']['capabilities'], node_ips)
+            if change['pruned']:
+                text = hosts_toml.remove_hosts(text, path, change['pruned'])
         if args['state'] == 'present':
-            server = plan['servers'].get(registry, hosts_toml.default_server(registry))
+            if reason == 'shadowing':
+                server, replace_server = None, False
+            else:
+                server = plan['servers'].get(registry, hosts_toml.default_server(registry))
+                replace_server = registry in plan['servers']
             hosts = [dict(plan['fields'], url=url) for url in mirrors]
-            new_text = hosts_toml.merge_registry(current.text, path, registry, server, hosts,
-                                                 replace_server=registry in plan['servers'])
-            mode = SECRET_MODE if plan['secret'] else None
-            content_changed = new_text != current.text
-            mode_changed = current.exists and mode is not None and current.mode != mode
-            if content_changed or mode_changed:
-                change['write'] = dict(path=path, content=new_text, mode=mode, backup=args['backup'],
-                                       create_parents=True, expected_checksum=current.checksum)
+            new_text = hosts_toml.merge_registry(text, path, registry, server, hosts,
+                                                 replace_server=replace_server)
+            new_text, mode = self._secret_mode(plan, current, user_mode, new_text, mirrors)
         else:
-            new_text = hosts_toml.unmerge_registry(current.text, path, mirrors, registry)
-            content_changed = new_text != current.text
-            if content_changed and new_text is None:
-                change['remove'] = dict(path=path, backup=args['backup'], remove_empty_parent=True,
-                                        expected_checksum=current.checksum)
-            elif content_changed:
-                change['write'] = dict(path=path, content=new_text, backup=args['backup'],
-                                       expected_checksum=current.checksum)
+            if reason == 'shadowing':
+                new_text = hosts_toml.remove_hosts(text, path, mirrors) if text is not None else None
+            else:
+                new_text = hosts_toml.unmerge_registry(text, path, mirrors, registry)
+            new_text, mode = hosts_toml.drop_mode_note(new_text), user_mode
+        content_changed = new_text != current.text
+        if content_changed and new_text is None:
+            change['remove'] = dict(path=path, backup=args['backup'], remove_empty_parent=True,
+                                    expected_checksum=current.checksum)
+        elif content_changed or (current.exists and mode is not None and current.mode != mode):
+            change['write'] = dict(path=path, content=new_text, mode=mode, backup=args['backup'],
+                                   create_parents=True, expected_checksum=current.checksum)
         change['changed'] = bool(change.get('write') or change.get('remove'))
         if content_changed:
             change['diff'] = node.file_diff(path, hosts_toml.redact_secrets(current.text),
                                             hosts_toml.redact_secrets(new_text, before=current.text or ''))
         return change
+
+    @staticmethod
+    def _secret_mode(plan, current, user_mode, new_text, mirrors):
+        """(text, mode) for a present file: 0600 while it carries the Authorization header, noting
+        the mode of a file that had another one; without the header, that mode back (None: keep)."""
+        if not plan['secret']:
+            return hosts_toml.drop_mode_note(new_text), user_mode
+        before = user_mode or (current.mode if current.exists else None)
+        if before not in (None, SECRET_MODE):
+            new_text = hosts_toml.note_mode(new_text, mirrors[0], before)
+        return new_text, SECRET_MODE

@@ -294,9 +294,15 @@ def render_host(url, fields):
     lines = ["[host.%s]" % _toml_string(url)]
     lines += ['%s = %s' % (name, _toml_value(fields[name])) for name in HOST_FIELDS
               if name in fields and name != 'header']
+    text = '\n'.join(lines) + '\n'
     if 'header' in fields:
-        lines.append('[host.%s.header]' % _toml_string(url))
-        lines += ['%s = %s' % (_toml_key(k), _toml_value(v)) for k, v in fields['header'].items()]
+        text += _render_header(url, fields['header'])
+    return text
+
+
+def _render_header(url, header):
+    lines = ['[host.%s.header]' % _toml_string(url)]
+    lines += ['%s = %s' % (_toml_key(k), _toml_value(v)) for k, v in header.items()]
     return '\n'.join(lines) + '\n'
 
 
@@ -462,11 +468,18 @@ def merge_registry(existing_text, source, registry, server, hosts, position='fir
     editor = TomlEditor(text, source)
     if server is not None and replace_server:
         editor.set(['server'], server)
+    # A header table new to an entry that has its own header line is spliced in as text, right
+    # after that entry's keys: tomlkit would put it after the comments that lead the next table.
+    new_headers = []
     for url, fields in entries:
         current = editor.get(['host', url])
         if current is None:
             continue
+        if 'header' in fields and 'header' not in current and _host_blocks(text, url):
+            new_headers.append(url)
         for name in HOST_FIELDS:
+            if name == 'header' and url in new_headers:
+                continue
             if name == 'header' and name in fields and isinstance(current.get(name), dict):
                 # Key by key, so the table keeps its place and its comments.
                 for key in list(current[name]):
@@ -480,6 +493,9 @@ def merge_registry(existing_text, source, registry, server, hosts, position='fir
                 editor.remove(['host', url, name])
     text = editor.render()
     expected_model = editor.model
+    for url in new_headers:
+        text = _append_to_host(text, url, _render_header(url, dict(entries)[url]['header']))
+        expected_model['host'][url]['header'] = dict(entries)[url]['header']
 
     # 2. Splice in the new entries, in order, next to the given hosts that already exist.
     order = _host_order(expected_model)
@@ -495,6 +511,22 @@ def merge_registry(existing_text, source, registry, server, hosts, position='fir
     if not expected_model['host']:
         del expected_model['host']
     return _verify(text, source, expected_model, order)
+
+
+def _host_blocks(text, url):
+    return [b for b in _blocks(text.splitlines(keepends=True)) if b.host() == url]
+
+
+def _append_to_host(text, url, piece):
+    """The text with piece inserted after the last key line of the host's last table."""
+    lines = _ensure_trailing_newline(text).splitlines(keepends=True)
+    last = _host_blocks(text, url)[-1]
+    at = last.end
+    while at > last.header + 1 and lines[at - 1].strip() == '':
+        at -= 1
+    newline = '\r\n' if '\r\n' in text else '\n'
+    lines.insert(at, piece.replace('\n', newline))
+    return ''.join(lines)
 
 
 def _insert_host(text, url, fields, anchor, position, order):

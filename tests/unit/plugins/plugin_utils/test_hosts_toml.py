@@ -341,6 +341,15 @@ def test_a_users_file_with_or_without_server_comes_back_byte_for_byte(user):
     assert unmerge_registry(merged, 'f', [V4['url']], 'docker.io') == user
 
 
+def test_a_secret_added_later_sits_with_our_entry_not_under_the_users_comment():
+    plain = merge_registry(USER_WITHOUT_SERVER, 'f', 'docker.io', None, [V4])
+    secret = merge_registry(plain, 'f', 'docker.io', None, [dict(V4, header={'Authorization': 'Basic eA=='})])
+    assert secret == merge_registry(USER_WITHOUT_SERVER, 'f', 'docker.io', None,
+                                    [dict(V4, header={'Authorization': 'Basic eA=='})])
+    assert merge_registry(secret, 'f', 'docker.io', None, [V4]) == plain
+    assert unmerge_registry(secret, 'f', [V4['url']], 'docker.io') == USER_WITHOUT_SERVER
+
+
 # --- stale entries --------------------------------------------------------------------------
 
 def test_stale_entries_are_exactly_ours_on_another_ip():
