@@ -15,7 +15,8 @@ description:
   - The node-side half of this collection's action plugins. The controller computes file
     contents (with C(tomlkit), which never has to exist on the node) and this module does
     the I/O in one round trip per phase.
-  - Reads files and glob matches, and reports the containerd version.
+  - Reads files and glob matches, and reports the containerd version and when a systemd
+    service last started.
   - Writes files atomically (temporary file in the same directory, then rename), with
     mode and ownership applied before the content becomes visible, optional backup,
     optional validation command, and an optimistic lock on the content read earlier.
@@ -60,6 +61,12 @@ options:
         RV(config_dump). Nothing runs when containerd is not installed or the file does not
         exist.
     type: path
+  service_started:
+    description:
+      - A systemd unit whose state and start time to return in RV(service), on the clock
+        of the files' RV(files[].mtime_us), so the controller can tell whether the running
+        service loaded the files read.
+    type: str
   network_facts:
     description:
       - Return in RV(network) what node IP discovery (M(peerpull.spegel.node_ip)) needs,
@@ -114,6 +121,14 @@ options:
             relative paths resolve as they will for the real file. A non-zero exit aborts the
             write and leaves the target untouched.
         type: str
+  commit:
+    description:
+      - With V(false), every O(write) is staged and validated as usual, each validation's
+        output is returned in RV(staged), and the temporary files (and any parent
+        directory made for them) are removed again: nothing changes on the node and
+        O(remove) is not done. The controller inspects the output, then writes for real.
+    type: bool
+    default: true
   remove:
     description: Files to remove, after the writes.
     type: list
@@ -176,6 +191,9 @@ files:
     checksum:
       description: SHA-1 of the content (empty when the file does not exist).
       type: str
+    mtime_us:
+      description: Last modification, in microseconds since the epoch.
+      type: int
     mode:
       description: Octal permission bits.
       type: str
@@ -229,6 +247,28 @@ config_dump:
     skipped:
       description: Why the dump did not run, when it did not.
       type: str
+service:
+  description: The unit named by O(service_started).
+  returned: when O(service_started) is set
+  type: dict
+  contains:
+    name:
+      description: The unit.
+      type: str
+    active_state:
+      description: systemd's C(ActiveState), such as V(active) or V(failed); null when systemd could not be asked.
+      type: str
+    started_us:
+      description:
+        - When the unit's main process last started, in microseconds since the epoch (the
+          clock of RV(files[].mtime_us)); null when it never started or systemd could not be asked.
+        - systemd's monotonic start time plus the current difference between the wall clock
+          and the monotonic clock, so a clock step after the start (NTP at boot) does not
+          move it away from the files' times.
+      type: int
+    error:
+      description: Why systemd could not be asked.
+      type: str
 network:
   description: Routes and addresses for node IP discovery.
   returned: when O(network_facts=true)
@@ -270,6 +310,18 @@ written:
     validate_stdout:
       description: Standard output of the validation command.
       type: str
+staged:
+  description: One entry per O(write) item staged and validated with O(commit=false).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file.
+      type: str
+    validate_stdout:
+      description: Standard output of the validation command, when the item has one.
+      type: str
 """
 
 import base64
@@ -281,6 +333,7 @@ import os
 import pwd
 import stat
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
@@ -297,6 +350,7 @@ def describe(path):
         return {'exists': False, 'checksum': ''}
     info = {
         'exists': True,
+        'mtime_us': st.st_mtime_ns // 1000,
         'mode': '%04o' % stat.S_IMODE(st.st_mode),
         'owner': _name(pwd.getpwuid, st.st_uid),
         'group': _name(grp.getgrgid, st.st_gid),
@@ -356,8 +410,9 @@ def parse_mode(module, path, mode):
         module.fail_json(msg="%s: mode must be octal such as '0644', got %r; nothing was written." % (path, mode))
 
 
-def prepare(module, item):
-    """Write the new content to a temporary file next to the target and validate it."""
+def prepare(module, item, staged_before):
+    """Write the new content to a temporary file next to the target and validate it; on a
+    rejection, undo this and the earlier stagings (staged_before)."""
     path = item['path']
     data = to_bytes(item['content'], errors='surrogate_or_strict')
     check_unchanged(module, path, item['expected_checksum'])
@@ -372,9 +427,14 @@ def prepare(module, item):
         mode = 0o644
 
     parent = os.path.dirname(path) or '.'
+    made_dirs = []
     if not os.path.isdir(parent):
         if not item['create_parents']:
             module.fail_json(msg='%s: directory %s does not exist; nothing was written.' % (path, parent))
+        missing = parent
+        while missing and not os.path.isdir(missing):
+            made_dirs.append(missing)
+            missing = os.path.dirname(missing)
         os.makedirs(parent, 0o755)
 
     fd, tmp = tempfile.mkstemp(dir=parent, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
@@ -387,13 +447,14 @@ def prepare(module, item):
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    staged = {'path': path, 'tmp': tmp, 'existed': existing is not None, 'item': item}
+    staged = {'path': path, 'tmp': tmp, 'existed': existing is not None, 'item': item, 'made_dirs': made_dirs}
     if item['validate']:
         if '%s' not in item['validate']:
             module.fail_json(msg='validate must contain %%s, got: %s' % item['validate'])
         # containerd 1.6 resolves relative imports against the working directory.
         rc, out, err = module.run_command(item['validate'] % tmp, cwd=parent)
         if rc != 0:
+            unstage_all(staged_before + [staged])
             module.fail_json(
                 msg='%s: the new content failed validation (%s), so nothing was written: %s'
                 % (path, item['validate'] % path, (err or out).strip() or 'exit code %d' % rc),
@@ -414,6 +475,20 @@ def commit(module, staged):
     if module.selinux_enabled():
         module.set_context_if_different(path, module.selinux_default_context(path), False)
     return result
+
+
+def unstage_all(staged):
+    """Undo prepare() in reverse order: temporary files, then the directories made for them."""
+    results = []
+    for entry in reversed(staged):
+        os.unlink(entry['tmp'])
+        for directory in entry['made_dirs']:
+            os.rmdir(directory)
+        result = {'path': entry['path']}
+        if 'validate_stdout' in entry:
+            result['validate_stdout'] = entry['validate_stdout']
+        results.insert(0, result)
+    return results
 
 
 def remove_file(module, item):
@@ -461,6 +536,32 @@ def config_dump(module, path):
     return result
 
 
+def service_started(module, name):
+    """The unit's ActiveState and main-process start time on the files' (wall) clock.
+
+    systemd's wall-clock start time is stamped when the service starts, often at boot
+    before NTP steps the clock; its monotonic start time plus the wall-minus-monotonic
+    offset of now is immune to such a step.
+    """
+    result = {'name': name, 'active_state': None, 'started_us': None}
+    systemctl = module.get_bin_path('systemctl')
+    if not systemctl:
+        result['error'] = 'systemctl not found'
+        return result
+    rc, out, err = module.run_command([systemctl, 'show', name, '--property=ActiveState',
+                                       '--property=ExecMainStartTimestampMonotonic'])
+    offset_us = (time.clock_gettime_ns(time.CLOCK_REALTIME) - time.clock_gettime_ns(time.CLOCK_MONOTONIC)) // 1000
+    if rc != 0:
+        result['error'] = (err or out).strip() or 'systemctl show exited with %d' % rc
+        return result
+    props = dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
+    result['active_state'] = props.get('ActiveState') or None
+    started = props.get('ExecMainStartTimestampMonotonic', '0')
+    if started.isdigit() and int(started) > 0:
+        result['started_us'] = int(started) + offset_us
+    return result
+
+
 # Route lookups towards public addresses (as Ansible's own facts do): they name the default
 # route's interface and source address without sending anything.
 ROUTE_LOOKUPS = (('route_v4', ['-j', '-4', 'route', 'get', '8.8.8.8']),
@@ -503,7 +604,9 @@ def main():
             read_globs=dict(type='list', elements='str', default=[]),
             containerd_version=dict(type='bool', default=False),
             config_dump=dict(type='path'),
+            service_started=dict(type='str'),
             network_facts=dict(type='bool', default=False),
+            commit=dict(type='bool', default=True),
             write=dict(type='list', elements='dict', default=[], options=dict(
                 path=dict(type='path', required=True),
                 content=dict(type='str', required=True, no_log=True),
@@ -534,17 +637,24 @@ def main():
         for path in matches:
             files.setdefault(path, describe(path))
 
-    result = {'changed': False, 'files': files, 'globs': globs, 'written': []}
+    result = {'changed': False, 'files': files, 'globs': globs, 'written': [], 'staged': []}
     if params['containerd_version']:
         result['containerd'] = containerd_version(module)
     if params['config_dump']:
         result['config_dump'] = config_dump(module, params['config_dump'])
+    if params['service_started']:
+        result['service'] = service_started(module, params['service_started'])
     if params['network_facts']:
         result['network'] = network_facts(module)
 
     if not module.check_mode:
         # Stage and validate everything before the first target changes.
-        staged = [prepare(module, item) for item in params['write']]
+        staged = []
+        for item in params['write']:
+            staged.append(prepare(module, item, staged))
+        if not params['commit']:
+            result['staged'] = unstage_all(staged)
+            module.exit_json(**result)
         for entry in staged:
             result['written'].append(commit(module, entry))
         for item in params['remove']:

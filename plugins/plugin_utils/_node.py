@@ -8,7 +8,8 @@
 
 Action plugins read everything they need in one round trip, compute new contents on the
 controller, and write (staged, validated, atomic) in a second round trip only when
-something changes.
+something changes; one that must judge the validation's output first (containerd's dump
+of the new file) validates in a round trip of its own before that write.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class NodeFile:
         self.group = info.get('group')
         self.uid = info.get('uid')
         self.gid = info.get('gid')
+        self.mtime_us = info.get('mtime_us')
         self.text = None
         if info.get('error'):
             raise TomlEditError('%s cannot be read on the node: %s' % (path, info['error']))
@@ -63,6 +65,7 @@ class NodeState:
         self.files = {path: NodeFile(path, info) for path, info in result.get('files', {}).items()}
         self.globs = result.get('globs', {})
         self.containerd = result.get('containerd', {})
+        self.service = result.get('service')
 
     def file(self, path):
         return self.files[path]
@@ -86,6 +89,12 @@ def run_node_files(action, task_vars, **args):
 def read(action, task_vars, paths=(), globs=(), containerd_version=False):
     return NodeState(run_node_files(action, task_vars, read=list(paths), read_globs=list(globs),
                                     containerd_version=containerd_version))
+
+
+def validate(action, task_vars, writes):
+    """Stage and validate writes on the node, then drop them: nothing changes. Returns
+    node_files' `staged` list (each validation's output)."""
+    return run_node_files(action, task_vars, write=list(writes), commit=False)['staged']
 
 
 def write(action, task_vars, writes=(), removes=()):
