@@ -26,6 +26,7 @@ ARGUMENT_SPEC = dict(
     backup=dict(type='bool', default=False),
     keep_original=dict(type='bool', default=True),
     validate=dict(type='bool', default=True),
+    service_name=dict(type='str', default=containerd.SERVICE_NAME),
 )
 
 HOSTS_FILE_WITH_SECRETS_MODE = '0600'
@@ -51,14 +52,23 @@ class ActionModule(ActionBase):
         if not result['changed'] or self._task.check_mode:
             return result
         try:
-            written = node.write(self, task_vars, writes=outcome.writes)
-        except node.NodeFilesError as exc:
+            # containerd's dump of the new file is judged before the file replaces the old one.
+            if outcome.validate_first:
+                staged = node.validate(self, task_vars, writes=outcome.validate_first)
+                dumped = containerd.settings_from_dump(staged[0]['validate_stdout'], result['path'])
+                _report_effective(result, dumped, None, outcome.wanted, result['path'])
+            written = None if result.get('failed') else node.write(self, task_vars, writes=outcome.writes)
+        except (TomlEditError, node.NodeFilesError) as exc:
+            result.update(failed=True, msg=str(exc))
+            written = None
+        if written is None:
             # Nothing was written: report the node as it still is.
-            result.update(failed=True, changed=False, msg=str(exc), restart_required=False, hosts_files=[],
-                          original_file=outcome.original_before)
+            result.update(changed=False, restart_required=False, hosts_files=[],
+                          original_file=outcome.original_before, created=outcome.created_before)
             result.pop('diff', None)
             return result
-        _report_written(result, outcome, written)
+        config = {entry['path']: entry for entry in written}.get(result['path'], {})
+        result['backup_file'] = config.get('backup_file')
         return result
 
     def _plan(self, args, task_vars):
@@ -69,8 +79,10 @@ class ActionModule(ActionBase):
                                 '(containerd >= 2.1 ignores hosts.toml files under a colon-separated list).'
                                 % hosts_dir)
         original_path = path + containerd.ORIGINAL_SUFFIX
-        first = node.run_node_files(self, task_vars, read=[path, original_path], containerd_version=True,
-                                    config_dump=path if args['validate'] else None)
+        created_path = path + containerd.CREATED_SUFFIX
+        first = node.run_node_files(self, task_vars, read=[path, original_path, created_path],
+                                    containerd_version=True, config_dump=path if args['validate'] else None,
+                                    service_started=args['service_name'] or None)
         state = node.NodeState(first)
         current = state.file(path)
         binary = state.containerd.get('path') or ''
@@ -90,6 +102,9 @@ class ActionModule(ActionBase):
         patterns = plan.imports()
         second = node.read(self, task_vars, paths=list(migrated), globs=patterns) if (migrated or patterns) else None
         dropins = _dropins(second, patterns, path)
+        restart = containerd.restart_state(
+            state.service or {'name': args['service_name'], 'error': 'no service name given'}, ([(path, current.mtime_us)] if current.exists else [])
+            + [(dropin, second.file(dropin).mtime_us) for dropin, _data in dropins])
 
         wanted = containerd.wanted_settings(hosts_dir, args['use_local_image_pull'])
         effective, overriding = containerd.predict_effective(
@@ -105,15 +120,24 @@ class ActionModule(ActionBase):
         writes, diffs, hosts_files = [], [], []
         original = state.file(original_path)
         original_file = outcome.original_before = original_path if original.exists else None
-        if config_changed and args['keep_original'] and current.exists and not original.exists:
-            # Before the first change this collection makes, so uninstall can restore it exactly.
-            writes.append(dict(path=original_path, content=current.text, mode=current.mode, owner=current.owner,
-                               group=current.group, expected_checksum=''))
-            original_file = original_path
+        created = outcome.created_before = state.file(created_path).exists
+        if config_changed and args['keep_original'] and not original.exists and not created:
+            # Before the first change this collection makes, so uninstall can restore the file
+            # exactly, or remove the one it created; in the same staged write as the change.
+            if current.exists:
+                writes.append(dict(path=original_path, content=current.text, mode=current.mode,
+                                   owner=current.owner, group=current.group, expected_checksum=''))
+                original_file = original_path
+            else:
+                writes.append(dict(path=created_path, content=containerd.CREATED_MARKER_TEXT % path,
+                                   create_parents=True, expected_checksum=''))
+                created = True
         if config_changed:
             validate = '%s --config %%s config dump' % shlex.quote(binary) if binary and args['validate'] else None
             writes.append(dict(path=path, content=new_text, backup=args['backup'], create_parents=True,
                                expected_checksum=current.checksum, validate=validate))
+            if validate:
+                outcome.validate_first = [writes[-1]]
             diffs.append(node.file_diff(path, containerd.redact_config(current.text, path),
                                         containerd.redact_config(new_text, path)))
 
@@ -148,10 +172,11 @@ class ActionModule(ActionBase):
         outcome.result = dict(
             changed=bool(writes), restart_required=config_changed, path=path,
             config_version=plan.layout.version, containerd_version=str(version) if version else None,
-            backup_file=None, original_file=original_file, migrated_registries=migrated_registries,
+            backup_file=None, original_file=original_file, created=created, migrated_registries=migrated_registries,
             replaced_config_path=plan.replaced_config_path, overriding_imports=overriding,
             enabled_cri=plan.enabled_cri, hosts_files=hosts_files,
             validated=bool(config_changed and binary and args['validate'] and not self._task.check_mode),
+            restart_pending=restart['restart_pending'], containerd_service=restart,
         )
         _report_effective(outcome.result, from_dump, effective, wanted, path)
         return outcome
@@ -164,15 +189,8 @@ class Outcome:
     wanted = None
     result = None
     original_before = None
-
-
-def _report_written(result, outcome, written):
-    """Fill in what only the write knows: the backup, and containerd's dump of the new file."""
-    config = {entry['path']: entry for entry in written}.get(result['path'], {})
-    result['backup_file'] = config.get('backup_file')
-    if 'validate_stdout' in config:
-        dumped = containerd.settings_from_dump(config['validate_stdout'], result['path'])
-        _report_effective(result, dumped, None, outcome.wanted, result['path'])
+    created_before = False
+    validate_first = ()
 
 
 def _dropins(state, patterns, source):
@@ -206,7 +224,7 @@ def _report_effective(result, dumped, predicted, wanted, path):
             wrong.append('disabled_plugins holds %s' % ', '.join(dumped['cri_disabled']))
         if wrong:
             result.update(failed=True, msg='%s: containerd config dump reports %s, not what this module wanted (%s). '
-                          'Inspect the file and its imports.' % (
+                          'Inspect the file and its imports; nothing was changed.' % (
                               path, ', '.join(wrong), ', '.join('%s = %r' % item for item in wanted.items())))
         return
     result['effective_from'] = 'files'

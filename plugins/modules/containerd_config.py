@@ -42,7 +42,12 @@ description:
   - The edit runs on the controller with C(tomlkit); the new text is re-parsed and must hold
     exactly the intended data. Where containerd is installed on the node, the new file is
     validated with C(containerd --config <new file> config dump) before it replaces the old
-    one, and the effective settings are read from that dump.
+    one, and the effective settings are read from that dump. A dump that contradicts what
+    this module sets (an import it does not follow, a containerd quirk) fails the task
+    before anything is written.
+  - Reports whether the running containerd predates the current config.toml or a drop-in
+    (RV(restart_pending)): a change an earlier run wrote but never restarted for, or a
+    hand edit. Both times come from the node's clock (see RV(containerd_service)).
   - On bad input (invalid TOML, an unreadable file, an unknown layout, a value of the wrong
     type) the task fails naming the file and the line or key, and the file is left byte for
     byte as it was.
@@ -135,6 +140,9 @@ options:
       - Before the first change this collection ever makes to the file, copy it to
         C(<path>.peerpull-orig) (unless that file exists), so an uninstall can restore it
         byte for byte.
+      - When there is no file, the one this module creates is marked by C(<path>.peerpull-created)
+        instead, so an uninstall can remove it (RV(created)).
+      - The copy or the marker is written in the same staged write as the file.
     type: bool
     default: true
   validate:
@@ -144,6 +152,12 @@ options:
         report the effective settings from that dump.
     type: bool
     default: true
+  service_name:
+    description:
+      - The systemd unit that runs containerd, asked when it last started for
+        RV(restart_pending).
+    type: str
+    default: containerd
 notes:
   - containerd must be restarted for a config.toml change to take effect
     (RV(restart_required)); hosts.toml changes need no restart.
@@ -278,8 +292,55 @@ original_file:
   returned: success
   type: str
   sample: /etc/containerd/config.toml.peerpull-orig
+created:
+  description:
+    - Whether this collection created the file (there was none before its first change),
+      as the marker C(<path>.peerpull-created) records; in check mode, whether it would.
+  returned: success
+  type: bool
 validated:
   description: Whether containerd on the node validated the new file.
   returned: success
   type: bool
+restart_pending:
+  description:
+    - Whether the running containerd started before config.toml or one of its drop-ins last
+      changed, as the node found them before this task (an earlier run that did not restart,
+      or a hand edit), so it runs without them. Independent of RV(restart_required).
+    - False when containerd is not active, or systemd cannot tell (see RV(containerd_service)).
+  returned: success
+  type: bool
+containerd_service:
+  description: The comparison behind RV(restart_pending).
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: The unit (O(service_name)).
+      type: str
+    active_state:
+      description: systemd's C(ActiveState); null when systemd could not be asked.
+      type: str
+    started_at:
+      description:
+        - When containerd's main process started (ISO 8601, UTC), on the clock of the file
+          times; null when unknown.
+        - systemd's monotonic start time plus the node's current wall-minus-monotonic offset,
+          so a clock step after the start (NTP at boot) does not fake a pending restart.
+      type: str
+    last_change_at:
+      description: The latest modification of config.toml and its drop-ins (ISO 8601, UTC).
+      type: str
+    last_change_file:
+      description: The file changed last.
+      type: str
+    up_to_date:
+      description: Whether containerd is active and started after RV(containerd_service.last_change_at).
+      type: bool
+    restart_pending:
+      description: As RV(restart_pending).
+      type: bool
+    detail:
+      description: The finding in words, such as V(restart pending: /etc/containerd/config.toml changed 41.2s after containerd started).
+      type: str
 """

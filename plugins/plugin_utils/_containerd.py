@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import datetime
 import posixpath
 import re
 import tomllib
@@ -30,6 +31,11 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import 
 CONFIG_FILE = '/etc/containerd/config.toml'
 HOSTS_DIR = '/etc/containerd/certs.d'
 ORIGINAL_SUFFIX = '.peerpull-orig'
+# Marks a config.toml this collection created (there was none to keep as the original).
+CREATED_SUFFIX = '.peerpull-created'
+CREATED_MARKER_TEXT = ('# peerpull.spegel created %s (there was none before); its uninstall removes that file '
+                       'and this marker.\n')
+SERVICE_NAME = 'containerd'
 REDACTED = '********'
 
 GRPC_CRI = 'io.containerd.grpc.v1.cri'
@@ -707,6 +713,49 @@ def settings_from_dump(text, source):
             result[name] = value
     result['cri_disabled'] = [name for name in dump.get('disabled_plugins', []) if name in CRI_PLUGINS]
     return result
+
+
+# --- did the running containerd load the files? ---------------------------------------------
+
+def restart_state(service, changes):
+    """Whether the running containerd loaded its config files as they are now.
+
+    service: node_files' `service` ({name, active_state, started_us, error?});
+    changes: [(path, mtime_us)] of the config file and its drop-ins that exist, on the same
+    (node's wall) clock as started_us. The one comparison behind the module's
+    restart_pending and the verify playbook's `restarted` check.
+    """
+    state = {'name': service.get('name'), 'active_state': service.get('active_state'),
+             'started_at': _iso(service.get('started_us')), 'last_change_at': None, 'last_change_file': None,
+             'restart_pending': False, 'up_to_date': False}
+    changes = [(path, mtime) for path, mtime in changes if mtime is not None]
+    started = service.get('started_us')
+    if changes:
+        path, mtime = max(changes, key=lambda change: change[1])
+        state.update(last_change_at=_iso(mtime), last_change_file=path)
+    if service.get('error'):
+        state['detail'] = 'systemd cannot tell when %s started: %s' % (state['name'], service['error'])
+    elif state['active_state'] != 'active':
+        state['detail'] = '%s is %s' % (state['name'], state['active_state'] or 'unknown')
+    elif not changes:
+        state['detail'] = 'no config file to load'
+    elif started is None:
+        state['detail'] = '%s is active but systemd has no start time for it' % state['name']
+    elif mtime > started:
+        state['restart_pending'] = True
+        state['detail'] = 'restart pending: %s changed %.1fs after %s started' % (
+            path, (mtime - started) / 1e6, state['name'])
+    else:
+        state['up_to_date'] = True
+        state['detail'] = 'started %.1fs after the last change of %s' % ((started - mtime) / 1e6, path)
+    return state
+
+
+def _iso(microseconds):
+    if microseconds is None:
+        return None
+    moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(microseconds=microseconds)
+    return moment.isoformat().replace('+00:00', 'Z')
 
 
 # --- secrets --------------------------------------------------------------------------------

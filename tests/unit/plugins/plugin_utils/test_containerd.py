@@ -380,3 +380,42 @@ def test_credentials_are_masked_for_diffs():
     assert 'not-a-real-secret' not in masked and c.REDACTED in masked
     assert masked.count('\n') == text.count('\n')
     assert c.redact_config(read('kind.toml'), 'x') == read('kind.toml')
+
+
+# --- did the running containerd load the files? -------------------------------------------
+
+SECOND = 1_000_000  # microseconds
+ACTIVE = {'name': 'containerd', 'active_state': 'active', 'started_us': 1_800_000_000 * SECOND}
+
+
+def test_a_file_changed_after_containerd_started_is_a_pending_restart():
+    changed_later = ACTIVE['started_us'] + 41 * SECOND + 200_000
+    state = c.restart_state(ACTIVE, [('/etc/containerd/config.toml', ACTIVE['started_us'] - 5 * SECOND),
+                                     ('/etc/containerd/conf.d/10.toml', changed_later)])
+    assert state['restart_pending'] and not state['up_to_date']
+    assert state['last_change_file'] == '/etc/containerd/conf.d/10.toml'
+    assert state['detail'] == 'restart pending: /etc/containerd/conf.d/10.toml changed 41.2s after containerd started'
+    assert state['started_at'] == '2027-01-15T08:00:00Z'
+    assert state['last_change_at'] == '2027-01-15T08:00:41.200000Z'
+
+
+def test_a_restart_after_the_last_change_is_up_to_date_to_the_microsecond():
+    state = c.restart_state(ACTIVE, [('/etc/containerd/config.toml', ACTIVE['started_us'] - 1)])
+    assert state['up_to_date'] and not state['restart_pending']
+    assert state['detail'] == 'started 0.0s after the last change of /etc/containerd/config.toml'
+    assert c.restart_state(ACTIVE, [('/etc/containerd/config.toml', ACTIVE['started_us'] + 1)])['restart_pending']
+
+
+@pytest.mark.parametrize('service, changes, detail', [
+    ({'name': 'containerd', 'active_state': None, 'started_us': None,
+      'error': 'System has not been booted with systemd'}, [('/c.toml', 1)],
+     'systemd cannot tell when containerd started: System has not been booted with systemd'),
+    ({'name': 'containerd', 'active_state': 'failed', 'started_us': 5}, [('/c.toml', 9)], 'containerd is failed'),
+    (ACTIVE, [], 'no config file to load'),
+    ({'name': 'containerd', 'active_state': 'active', 'started_us': None}, [('/c.toml', 9)],
+     'containerd is active but systemd has no start time for it'),
+])
+def test_no_pending_restart_where_none_can_be_told(service, changes, detail):
+    state = c.restart_state(service, changes)
+    assert not state['restart_pending'] and not state['up_to_date']
+    assert state['detail'] == detail
