@@ -21,8 +21,16 @@ description:
     wipes existing entries (Spegel issues 413 and 679); this module does not.
   - An entry whose URL is already in the file is updated in place (its position and
     comments stay), so a second run changes nothing.
-  - O(state=absent) removes only the entries this task describes; a file the user had comes
-    back byte for byte, a file that held nothing else is removed.
+  - O(state=absent) removes only the entries this task describes (and, with O(prune_stale),
+    the stale ones); a file the user had comes back byte for byte with its own mode, a file
+    that held nothing else is removed.
+  - containerd uses the first of C(<hosts_dir>/<host>_<port>_), C(<hosts_dir>/<host:port>)
+    and C(<hosts_dir>/_default) that exists as a directory, so a registry's own directory
+    hides C(_default) from it. When O(registries) holds V(_default), every other registry
+    directory's C(hosts.toml) under O(hosts_dir) (found in the same read; Spegel's
+    C(_backup/) excepted) gets the Spegel targets first too, keeping its C(server) line (or
+    its lack of one), its hosts, certificates and comments; RV(files) reports it with
+    RV(files.reason=shadowing). O(state=absent) takes them out again.
   - All registries of a node are handled in one call, node IP discovery included, with one
     read and at most one write round trip.
   - Changes to C(hosts.toml) need no containerd restart; RV(restart_required) is always false.
@@ -57,12 +65,21 @@ options:
       - Registries to write a C(hosts.toml) for, each into C(<hosts_dir>/<registry>/hosts.toml).
       - V(_default) applies to every registry that has no directory of its own (containerd
         1.6.17+ and 1.7+). A directory such as C(docker.io/) shadows C(_default/) for that
-        registry.
+        registry, so with V(_default) the C(hosts.toml) of every such directory gets the
+        Spegel targets too (see the description).
+      - A registry directory without a C(hosts.toml) (Docker-style C(*.crt), C(*.cert),
+        C(*.key) files only, or empty) shadows C(_default) just the same; containerd then
+        pulls from the registry itself. This module reads files, not directory listings, so
+        it cannot see such a directory; the P(peerpull.spegel.mirror#role) role's C(verify)
+        entry point reports it. Writing a C(hosts.toml) there would make containerd ignore
+        the certificate files, so move them into it (C(ca), C(client)) first.
       - A registry is written as in image names, C(host) or C(host:port) (V(docker.io),
         V(ghcr.io), V(registry.example:5000), V([fd00::9]:5000)). Names that are malformed
         or would leave O(hosts_dir) are refused before anything is read or written.
-      - Named registries get Spegel's C(server) line (V(https://registry-1.docker.io) for
-        V(docker.io), else C(https://<registry>)) when the file has none.
+      - A new file for a named registry gets Spegel's C(server) line
+        (V(https://registry-1.docker.io) for V(docker.io), else C(https://<registry>)). A
+        file that exists keeps its own C(server) line, or its lack of one (containerd then
+        falls back to the registry itself, as before).
     type: list
     elements: str
     default: [_default]
@@ -118,8 +135,13 @@ options:
         C([host.'URL'.header]), for Spegel's basic auth (C(spegel.basicAuthSecretName)).
       - Either the header value (V(Basic dXNlcjpwYXNz)) or a dict with C(username) and
         C(password), which becomes C(Basic base64(username:password)).
-      - A secret. Never logged, never in results, shown redacted in diffs; files that carry
-        it get mode C(0600).
+      - A secret. Never logged, never in results, shown redacted in diffs.
+      - A file gets mode C(0600) while it carries the header. A file that had another mode
+        gets a comment line above the first Spegel entry that notes that mode
+        (C(# peerpull.spegel) C(mode 0644 before the Authorization header ...)); when the
+        header goes (this option unset, or O(state=absent)) the note goes too and the file
+        gets that mode back. A file this module created with the header keeps C(0600) until
+        it is removed.
     type: raw
   state:
     description:
@@ -131,6 +153,21 @@ options:
     description: Keep a timestamped copy of each file before it changes or is removed.
     type: bool
     default: false
+  prune_stale:
+    description:
+      - Remove the mirror entries a former IP of this node left behind (an image baked on
+        another machine, a node that came back with a new address), in O(state=present) and
+        O(state=absent) alike.
+      - Only entries that look exactly like the ones this module builds are removed -
+        C(http://IP:PORT) with PORT one of O(ports), exactly the O(capabilities) given, and no
+        key but C(dial_timeout) and C(header) - and only when IP is none of the node's own
+        addresses (RV(node_ip.ips)). Entries with a host name, C(https), a path, another port,
+        other capabilities, C(ca), C(client) or any other key are never touched.
+      - Only when the targets are built from the node IP; with O(mirrors) nothing is pruned.
+      - Turn it off when this node's C(hosts.toml) deliberately lists another node's Spegel
+        with the same port and capabilities.
+    type: bool
+    default: true
 notes:
   - Pair with the Spegel Helm value C(spegel.containerdMirrorAdd=false), otherwise Spegel's
     init container moves everything under O(hosts_dir) into C(_backup/).
@@ -140,6 +177,8 @@ notes:
     re-parsed and checked before it is written.
   - A file changed by someone else between the read and the write is not overwritten; the
     task fails and can be run again.
+  - A C(server) line replaced through O(server) is not put back by O(state=absent); the
+    module keeps no copy of the line it replaced (O(backup) does).
 seealso:
   - module: peerpull.spegel.node_ip
   - module: peerpull.spegel.containerd_config
@@ -168,6 +207,10 @@ EXAMPLES = r"""
       username: spegel
       password: "{{ vault_spegel_password }}"
 
+- name: Keep the targets a former IP of this node left behind (another node's Spegel on purpose)
+  peerpull.spegel.containerd_hosts:
+    prune_stale: false
+
 - name: Take the Spegel targets out again, leaving the user's entries
   peerpull.spegel.containerd_hosts:
     registries: [docker.io, ghcr.io]
@@ -184,6 +227,12 @@ files:
     _default:
       path: /etc/containerd/certs.d/_default/hosts.toml
       changed: true
+      reason: listed
+    docker.io:
+      path: /etc/containerd/certs.d/docker.io/hosts.toml
+      changed: true
+      reason: shadowing
+      pruned: ["http://198.18.0.9:30020"]
   contains:
     path:
       description: The file.
@@ -191,6 +240,16 @@ files:
     changed:
       description: Whether the file was (or in check mode would be) written or removed.
       type: bool
+    reason:
+      description:
+        - V(listed) for a registry of O(registries); V(shadowing) for an existing registry
+          directory's C(hosts.toml) that would hide C(_default), keyed by the directory's name.
+      type: str
+    pruned:
+      description: The stale entries removed, see O(prune_stale).
+      type: list
+      elements: str
+      returned: when stale entries were found
     backup_file:
       description: The backup made, with O(backup=true).
       type: str
