@@ -504,3 +504,38 @@ def test_containerd_reads_our_files_in_file_order(family, tmp_path):
     ghcr = '/v2/spegel-org/spegel/manifests/v0.3.0?ns=ghcr.io'
     assert default_log == [['198.18.0.5:30020', ghcr, None], ['198.18.0.5:30021', ghcr, None]]
     assert restored_log == [['198.18.0.6:5000', manifest, None]]
+
+
+@pytest.mark.parametrize('family', ['1.6', '1.7', '2.1'])
+def test_containerd_takes_a_registry_directory_over_default(family, tmp_path):
+    """Why shadowing directories get the mirror too: containerd takes the registry's own
+    directory, hosts.toml or not, and never reads _default for it."""
+    binaries = harness.containerd_binaries()
+    if family not in binaries:
+        pytest.skip('no containerd %s binary in the cache' % family)
+    ctr = binaries[family].with_name('ctr')
+    default = merge_registry('', 'f', '_default', None, [V4])
+    user = USER_HOST  # the user's docker.io file, without a server line
+
+    def hosts_dir(name, docker_io_text):
+        root = tmp_path / name
+        (root / '_default').mkdir(parents=True)
+        (root / '_default' / 'hosts.toml').write_text(default)
+        (root / 'docker.io').mkdir()
+        if docker_io_text is not None:
+            (root / 'docker.io' / 'hosts.toml').write_text(docker_io_text)
+        return str(root)
+
+    shadowed = hosts_dir('shadowed', user)
+    merged = hosts_dir('merged', merge_registry(user, 'f', 'docker.io', None, [V4]))
+    empty = hosts_dir('empty', None)
+    shadowed_log, merged_log, empty_log = containerd_requests(ctr, [
+        (shadowed, 'docker.io/library/busybox:latest'),
+        (merged, 'docker.io/library/busybox:latest'),
+        (empty, 'docker.io/library/busybox:latest'),
+    ])
+    manifest = '/v2/library/busybox/manifests/latest?ns=docker.io'
+    assert shadowed_log == [['198.18.0.6:5000', manifest, None]]
+    assert merged_log == [['198.18.0.5:30020', manifest, None], ['198.18.0.6:5000', manifest, None]]
+    # A directory without hosts.toml stops the lookup too: straight to Docker Hub, not the mirror.
+    assert empty_log == []
