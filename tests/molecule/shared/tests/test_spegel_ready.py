@@ -18,6 +18,9 @@ Per-node expectations come from the scenario's host variables (molecule.yml):
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,6 +36,23 @@ testinfra_hosts = ["all"]
 @pytest.fixture(scope="module")
 def node(host):
     return FleetNode(host)
+
+
+@pytest.fixture(scope="session")
+def verify_report(tmp_path_factory):
+    """The collection's own verify playbook, run once over the scenario's nodes: its JSON report."""
+    report = tmp_path_factory.mktemp("verify") / "report.json"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "--inventory", str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"),
+            "--extra-vars", f"spegel_verify_report={report}",
+            "peerpull.spegel.verify",
+        ],
+        capture_output=True, text=True, check=False,
+    )
+    assert report.exists(), f"peerpull.spegel.verify wrote no report (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+    return json.loads(report.read_text())
 
 
 @pytest.fixture(autouse=True)
@@ -96,6 +116,11 @@ def test_hosts_toml_points_at_spegel_on_this_node(node):
         expected = [node.mirror_url if url == "spegel" else url for url in urls]
         hosts = list(node.hosts_toml(registry)["host"])
         assert hosts[: len(expected)] == expected, f"{node.name}: {registry}/hosts.toml hosts {hosts}"
+
+
+def test_verify_playbook_says_ready(node, verify_report):
+    readiness = verify_report[node.name]
+    assert readiness["ready"], f"{node.name}: peerpull.spegel.verify says {readiness}"
 
 
 def test_cri_was_loaded_as_the_seed_says_and_is_now(node):
