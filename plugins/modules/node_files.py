@@ -125,7 +125,7 @@ options:
     description:
       - With V(false), every O(write) is staged and validated as usual, each validation's
         output is returned in RV(staged), and the temporary files (and any parent
-        directory made for them) are removed again: nothing changes on the node and
+        directory made for them) are removed again, so nothing changes on the node, and
         O(remove) is not done. The controller inspects the output, then writes for real.
     type: bool
     default: true
@@ -265,6 +265,9 @@ service:
         - systemd's monotonic start time plus the current difference between the wall clock
           and the monotonic clock, so a clock step after the start (NTP at boot) does not
           move it away from the files' times.
+      type: int
+    now_us:
+      description: The node's wall clock when it was asked, in microseconds since the epoch.
       type: int
     error:
       description: Why systemd could not be asked.
@@ -543,7 +546,7 @@ def service_started(module, name):
     before NTP steps the clock; its monotonic start time plus the wall-minus-monotonic
     offset of now is immune to such a step.
     """
-    result = {'name': name, 'active_state': None, 'started_us': None}
+    result = {'name': name, 'active_state': None, 'started_us': None, 'now_us': time.time_ns() // 1000}
     systemctl = module.get_bin_path('systemctl')
     if not systemctl:
         result['error'] = 'systemctl not found'

@@ -720,7 +720,7 @@ def settings_from_dump(text, source):
 def restart_state(service, changes):
     """Whether the running containerd loaded its config files as they are now.
 
-    service: node_files' `service` ({name, active_state, started_us, error?});
+    service: node_files' `service` ({name, active_state, started_us, now_us, error?});
     changes: [(path, mtime_us)] of the config file and its drop-ins that exist, on the same
     (node's wall) clock as started_us. The one comparison behind the module's
     restart_pending and the verify playbook's `restarted` check.
@@ -741,6 +741,10 @@ def restart_state(service, changes):
         state['detail'] = 'no config file to load'
     elif started is None:
         state['detail'] = '%s is active but systemd has no start time for it' % state['name']
+    elif service.get('now_us') is not None and mtime > service['now_us']:
+        # A restart could never start after it: no endless restarts for a skewed file date.
+        state['detail'] = 'cannot tell: %s is dated %.1fs in the future (fix its date, e.g. touch it)' % (
+            path, (mtime - service['now_us']) / 1e6)
     elif mtime > started:
         state['restart_pending'] = True
         state['detail'] = 'restart pending: %s changed %.1fs after %s started' % (

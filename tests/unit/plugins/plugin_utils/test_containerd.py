@@ -412,6 +412,8 @@ def test_a_restart_after_the_last_change_is_up_to_date_to_the_microsecond():
      'systemd cannot tell when containerd started: System has not been booted with systemd'),
     ({'name': 'containerd', 'active_state': 'failed', 'started_us': 5}, [('/c.toml', 9)], 'containerd is failed'),
     (ACTIVE, [], 'no config file to load'),
+    (dict(ACTIVE, now_us=ACTIVE['started_us'] + 10 * SECOND), [('/c.toml', ACTIVE['started_us'] + 70 * SECOND)],
+     'cannot tell: /c.toml is dated 60.0s in the future (fix its date, e.g. touch it)'),
     ({'name': 'containerd', 'active_state': 'active', 'started_us': None}, [('/c.toml', 9)],
      'containerd is active but systemd has no start time for it'),
 ])
