@@ -102,9 +102,11 @@ class ActionModule(ActionBase):
         patterns = plan.imports()
         second = node.read(self, task_vars, paths=list(migrated), globs=patterns) if (migrated or patterns) else None
         dropins = _dropins(second, patterns, path)
+        # Did the running containerd load these files as they are? (compared before this task writes)
+        loaded_files = ([(path, current.mtime_us)] if current.exists else []) + [
+            (dropin, second.file(dropin).mtime_us) for dropin, _data in dropins]
         restart = containerd.restart_state(
-            state.service or {'name': args['service_name'], 'error': 'no service name given'}, ([(path, current.mtime_us)] if current.exists else [])
-            + [(dropin, second.file(dropin).mtime_us) for dropin, _data in dropins])
+            state.service or {'name': args['service_name'], 'error': 'no service_name given'}, loaded_files)
 
         wanted = containerd.wanted_settings(hosts_dir, args['use_local_image_pull'])
         effective, overriding = containerd.predict_effective(
