@@ -46,8 +46,8 @@ description:
     this module sets (an import it does not follow, a containerd quirk) fails the task
     before anything is written.
   - Reports whether the running containerd predates the current config.toml or a drop-in
-    (RV(restart_pending)): a change an earlier run wrote but never restarted for, or a
-    hand edit. Both times come from the node's clock (see RV(containerd_service)).
+    (RV(restart_pending)), such as a change an earlier run wrote but never restarted for,
+    or a hand edit. Both times come from the node's clock (see RV(containerd_service)).
   - On bad input (invalid TOML, an unreadable file, an unknown layout, a value of the wrong
     type) the task fails naming the file and the line or key, and the file is left byte for
     byte as it was.
@@ -341,6 +341,6 @@ containerd_service:
       description: As RV(restart_pending).
       type: bool
     detail:
-      description: The finding in words, such as V(restart pending: /etc/containerd/config.toml changed 41.2s after containerd started).
+      description: "The finding in words, such as V(restart pending: /etc/containerd/config.toml changed 41.2s after containerd started)."
       type: str
 """
