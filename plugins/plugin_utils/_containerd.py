@@ -373,9 +373,13 @@ class ConfigPlan:
         current = _get(self.data, layout.config_path, self.source, expect=str)
         if current is not MISSING and current not in ('', hosts_dir):
             self.replaced_config_path = current
-        _get(self.data, layout.discard_unpacked_layers, self.source, expect=bool)
+        discard = _get(self.data, layout.discard_unpacked_layers, self.source, expect=bool)
         self.editor.set(layout.config_path, hosts_dir)
-        self.editor.set(layout.discard_unpacked_layers, False)
+        # false is containerd's default in every layout: a file without the key is already
+        # right (AKS), and writing it anyway would restart containerd for nothing. A new
+        # file spells it out.
+        if discard is not MISSING or not self.original:
+            self.editor.set(layout.discard_unpacked_layers, False)
 
         if use_local_image_pull is not None:
             if layout.use_local_image_pull is None:

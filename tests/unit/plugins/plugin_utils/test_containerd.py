@@ -68,6 +68,15 @@ def get(data, key):
     return data
 
 
+def get_in(data, key):
+    """The value at key, None when any part is missing."""
+    for segment in key:
+        if not isinstance(data, dict) or segment not in data:
+            return None
+        data = data[segment]
+    return data
+
+
 def comment_lines(text):
     return [line.strip() for line in text.splitlines() if line.strip().startswith('#')]
 
@@ -113,7 +122,12 @@ def test_engine_over_fixture(name, version, outcome):
     data = tomllib.loads(out)
     assert data.get('version', 1) == outcome
     assert get(data, layout.config_path) == HOSTS_DIR
-    assert get(data, layout.discard_unpacked_layers) is False
+    # Absent is containerd's default, false: the key is written only over another value.
+    images = get_in(data, layout.images) or {}
+    assert images.get('discard_unpacked_layers', False) is False
+    before = tomllib.loads(text)
+    assert ('discard_unpacked_layers' in images) == (get_in(before, layout.discard_unpacked_layers) is not None
+                                                     or not before)
     registry = get(data, layout.registry)
     assert not registry.get('mirrors')
     assert not any('tls' in config for config in registry.get('configs', {}).values())
