@@ -27,7 +27,7 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-import fetch_containerd
+import binaries
 
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "containerd"
 DUMP_TIMEOUT = 60  # seconds; a dump takes well under one
@@ -54,7 +54,7 @@ class ConfigDumpError(RuntimeError):
 @functools.cache
 def containerd_binaries() -> dict[str, Path]:
     """Family ("1.6", "1.7", "2.1", ...) -> containerd binary; fetched on first use."""
-    return {binary.family: binary.containerd for binary in fetch_containerd.fetch_all()}
+    return {binary.family: binary.containerd for binary in binaries.all_binaries()}
 
 
 def family_group(family: str) -> str:

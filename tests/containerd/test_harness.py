@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import fetch_containerd
+import binaries as containerd_binaries
 import harness
 
 GROUPS = ("1.6", "1.7", "2.x")
@@ -29,7 +29,7 @@ def binaries() -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def versions(binaries) -> dict[str, str]:
-    return {group: fetch_containerd.reported_version(path) for group, path in binaries.items()}
+    return {group: containerd_binaries.reported_version(path) for group, path in binaries.items()}
 
 
 def dump(binaries, group, fixture):
@@ -45,7 +45,7 @@ def test_one_binary_per_family_reporting_its_family(versions):
 def test_warm_cache_fetch_makes_no_network_request(binaries, tmp_path):
     # Any HTTP request would go to this closed proxy port and fail.
     env = dict(os.environ, http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9", no_proxy="")
-    script = Path(fetch_containerd.__file__)
+    script = Path(containerd_binaries.__file__)
     result = subprocess.run(
         [sys.executable, str(script), "--json"], env=env, capture_output=True, text=True, timeout=60, check=False
     )

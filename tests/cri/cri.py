@@ -8,8 +8,7 @@ The tests use it to prove what the collection is for: that a node's own containe
 asked through CRI exactly as kubelet would ask it, pulls an image through the mirror.
 
 The proto is the one Debian ships in `golang-github-kubernetes-cri-api-dev`
-(runtime.v1, which containerd 1.6 to 2.x serve). The .deb is fetched from Debian's
-archive on first use, verified like the containerd binaries (tests/containerd), and
+(runtime.v1, which containerd 1.6 to 2.x serve), downloaded by apt (tests/sources/debian.py);
 Python stubs are generated with grpc_tools.protoc into a cache outside the repo:
 
   ${PEERPULL_CACHE:-/var/cache/peerpull}/cri/<deb version>-protoc<grpcio-tools version>/
@@ -31,33 +30,22 @@ import argparse
 import importlib
 import importlib.metadata
 import json
-import lzma
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "containerd"))
-# One Debian archive client for the tests: signature, index and .deb checksums.
-from fetch_containerd import (  # noqa: E402  pylint: disable=wrong-import-position
-    MIRROR,
-    FetchError,
-    _check_sha256,
-    _download,
-    _find_stanza,
-    _locked,
-    _release_sha256,
-    _verified_release,
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sources"))
+# apt is the tests' one way to Debian's packages.
+from debian import PackageError, cache_root as peerpull_cache, download, extract, locked, version_of  # noqa: E402,E501  pylint: disable=wrong-import-position
 
 # trixie's cri-api (0.32) is runtime.v1 only; every containerd 1.6-2.x serves that.
 PROTO_SUITE = "trixie"
 PROTO_PACKAGE = "golang-github-kubernetes-cri-api-dev"
-PROTO_MEMBER = "./usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto"
+PROTO_MEMBER = "usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto"
 STUB_NAME = "cri_api"
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
 RPC_TIMEOUT = 120  # seconds; a pull of the small test image takes well under one
@@ -73,7 +61,7 @@ def node_socket(leader_pid: int | str) -> str:
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("PEERPULL_CACHE", "/var/cache/peerpull")) / "cri"
+    return peerpull_cache() / "cri"
 
 
 def load_stubs():
@@ -81,7 +69,7 @@ def load_stubs():
     version = importlib.metadata.version("grpcio-tools")  # the stubs must match its protoc
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    with _locked(root / ".lock"):
+    with locked(root):
         built = next(
             (d for d in sorted(root.glob(f"*-protoc{version}")) if (d / f"{STUB_NAME}_pb2_grpc.py").is_file()),
             None,
@@ -94,58 +82,23 @@ def load_stubs():
 
 
 def _build_stubs(root: Path, protoc_version: str) -> Path:
-    release = _verified_release(PROTO_SUITE)
-    index_name = "main/binary-all/Packages.xz"
-    packages_xz = _download(f"{MIRROR}/dists/{PROTO_SUITE}/{index_name}")
-    _check_sha256(packages_xz, _release_sha256(release, index_name), f"{PROTO_SUITE} {index_name}")
-    stanza = _find_stanza(lzma.decompress(packages_xz).decode(), PROTO_PACKAGE, PROTO_SUITE)
-    deb = _download(f"{MIRROR}/{stanza['Filename']}")
-    _check_sha256(deb, stanza["SHA256"], stanza["Filename"])
-
-    target = root / f"{stanza['Version']}-protoc{protoc_version}"
+    deb = download(PROTO_PACKAGE, PROTO_SUITE)
+    deb_version = version_of(deb)
+    target = root / f"{deb_version}-protoc{protoc_version}"
     staging = Path(tempfile.mkdtemp(prefix=".cri-", dir=root))
     try:
         staging.chmod(0o755)
         proto = staging / f"{STUB_NAME}.proto"
-        proto.write_text(_without_gogoproto(_proto_from_deb(deb)))
+        extract(deb, {PROTO_MEMBER: proto})
+        proto.write_text(_without_gogoproto(proto.read_text()))
         _protoc(staging, proto)
-        (staging / "fetched.json").write_text(
-            json.dumps(
-                {
-                    "suite": PROTO_SUITE,
-                    "deb_version": stanza["Version"],
-                    "deb_sha256": stanza["SHA256"],
-                    "deb_url": f"{MIRROR}/{stanza['Filename']}",
-                    "member": PROTO_MEMBER,
-                    "grpcio_tools": protoc_version,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        (staging / "fetched.json").write_text(json.dumps(
+            {"suite": PROTO_SUITE, "deb": deb.name, "deb_version": deb_version,
+             "member": PROTO_MEMBER, "grpcio_tools": protoc_version}, indent=2) + "\n")
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def _proto_from_deb(deb: bytes) -> str:
-    with tempfile.NamedTemporaryFile(suffix=".deb") as deb_file:
-        deb_file.write(deb)
-        deb_file.flush()
-        with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb_file.name], stdout=subprocess.PIPE) as proc:
-            text = None
-            with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-                for member in archive:
-                    if member.name == PROTO_MEMBER and member.isfile():
-                        with archive.extractfile(member) as src:
-                            text = src.read().decode()
-            proc.stdout.read()
-    if proc.returncode != 0:
-        raise FetchError(f"dpkg-deb failed with exit code {proc.returncode}")
-    if text is None:
-        raise FetchError(f"{PROTO_MEMBER} not in {PROTO_PACKAGE}")
-    return text
 
 
 def _without_gogoproto(proto: str) -> str:
@@ -154,7 +107,7 @@ def _without_gogoproto(proto: str) -> str:
     kept = [line for line in proto.splitlines() if "gogoproto" not in line]
     if re.search(r"\[\s*\(gogoproto", proto) or len(kept) == len(proto.splitlines()):
         # Field-level gogo options (or none at all) mean the proto changed shape: look again.
-        raise FetchError("unexpected gogoproto usage in the CRI proto; update _without_gogoproto")
+        raise PackageError("unexpected gogoproto usage in the CRI proto; update _without_gogoproto")
     return "\n".join(kept) + "\n"
 
 
@@ -172,7 +125,7 @@ def _protoc(directory: Path, proto: Path) -> None:
         check=False,
     )
     if result.returncode != 0:
-        raise FetchError(f"grpc_tools.protoc failed on {proto}:\n{result.stderr}")
+        raise PackageError(f"grpc_tools.protoc failed on {proto}:\n{result.stderr}")
 
 
 class CriClient:
@@ -274,7 +227,7 @@ def main() -> int:
             else:
                 client.remove_image(args.image)
                 result = {"removed": args.image}
-    except (CriError, FetchError) as exc:
+    except (CriError, PackageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2))
