@@ -6,8 +6,11 @@
 
 A node is a cached Debian rootfs (debootstrap) under a per-node overlayfs, booted by
 systemd-nspawn on a per-fleet Linux bridge and reachable from this host over SSH. Each
-node runs sshd, containerd and docker-registry (standing in for Spegel on NODE_IP:30020),
-and the registry holds a small test image this tool builds itself. See README.md.
+node runs sshd, containerd (Debian's, or a build of 2.2+ bound over it) and real Spegel
+(`spegel registry` on :30020, router on :5001, bootstrapped among the fleet's nodes). A
+seed node outside the inventory holds the only copy of a small test image this tool
+builds and imports there: no registry exists anywhere, so a pull elsewhere can only be
+served by Spegel, peer to peer. See README.md.
 
 Runs as root, Python 3.11 standard library only: python3 tests/fleet/fleet.py --help
 """
@@ -26,16 +29,19 @@ import json
 import os
 import re
 import shutil
+import shlex
 import signal
 import subprocess
 import sys
 import tarfile
 import time
-import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
+import gomod  # noqa: E402  pylint: disable=wrong-import-position
 
 CACHE_ROOT = Path(os.environ.get("PEERPULL_CACHE", "/var/cache/peerpull"))
 STATE_ROOT = Path(os.environ.get("PEERPULL_STATE", "/run/peerpull-fleet"))
@@ -44,9 +50,9 @@ DEBIAN_MIRROR = "http://deb.debian.org/debian"
 FLAVOURS = ("bookworm", "trixie", "sid")
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3",
-    "containerd", "runc", "docker-registry", "iproute2", "ca-certificates",
+    "containerd", "runc", "iproute2", "ca-certificates",
 )
-ENABLED_UNITS = ("ssh.service", "containerd.service", "docker-registry.service")
+ENABLED_UNITS = ("ssh.service", "containerd.service", "spegel.service")
 # Units that slow the boot down, fail in a container, or would fight the addresses
 # this tool sets on host0 from outside. Masking a unit a suite lacks is harmless.
 MASKED_UNITS = (
@@ -57,22 +63,41 @@ MASKED_UNITS = (
     "fstrim.timer", "e2scrub_all.timer", "man-db.timer",
 )
 
-REGISTRY_PORT = 30020
-# Debian's docker-registry ships htpasswd auth on :5000; Spegel serves anonymously.
-REGISTRY_CONFIG = f"""\
-# Written by peerpull tests/fleet/fleet.py: anonymous, like Spegel.
-version: 0.1
-log:
-  fields:
-    service: registry
-storage:
-  filesystem:
-    rootdirectory: /var/lib/docker-registry
-  delete:
-    enabled: true
-http:
-  addr: :{REGISTRY_PORT}
+SPEGEL_PORT = 30020
+SPEGEL_ROUTER_PORT = 5001
+SPEGEL_METRICS_PORT = 9090
+SPEGEL_PROGRAM = "spegel-0.7.3"  # tests/sources/gomod.py; the newest release the proxy serves
+SPEGEL_BINARY = "/usr/local/bin/spegel"  # bound read-only into every node at boot
+# Every node's /etc/hosts lists each fleet address under this name: Spegel's DNS
+# bootstrap reads it (a pure-Go resolver reads /etc/hosts), so the nodes find each
+# other without Kubernetes, a DNS server or known peer IDs.
+SPEGEL_PEERS_NAME = "spegel-peers"
+# As the chart runs it (hostPort 30020), with a resolve timeout that a busy two-core
+# host can meet (the default 20ms is for real clusters) and access logs (DEBUG), which
+# name the peer a request came from. Spegel exits when containerd restarts: systemd
+# starts it again, as Kubernetes restarts the chart's pod.
+SPEGEL_UNIT = f"""\
+# Written by peerpull tests/fleet/fleet.py: Spegel without Kubernetes.
+[Unit]
+Description=Spegel registry mirror
+After=containerd.service
+Wants=containerd.service
+
+[Service]
+ExecStart={SPEGEL_BINARY} registry --log-level=DEBUG \\
+    --registry-addr=:{SPEGEL_PORT} --router-addr=:{SPEGEL_ROUTER_PORT} --metrics-addr=:{SPEGEL_METRICS_PORT} \\
+    --containerd-sock=/run/containerd/containerd.sock --containerd-namespace=k8s.io \\
+    --containerd-content-path=/var/lib/containerd/io.containerd.content.v1.content \\
+    --data-dir=/var/lib/spegel --mirror-resolve-timeout=1s \\
+    --bootstrap-kind=dns --dns-bootstrap-domain={SPEGEL_PEERS_NAME}
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
 """
+# containerd builds a node can run instead of its suite's own (sid's 2.1): tests/sources/gomod.py.
+CONTAINERD_BUILDS = {"2.2": "containerd-2.2", "2.3": "containerd-2.3", "2.4": "containerd-2.4"}
 SSHD_CONFIG = """\
 # Written by peerpull tests/fleet/fleet.py: root by key only.
 PermitRootLogin prohibit-password
@@ -93,7 +118,9 @@ IPV4_PREFIX = "198.18"
 IPV6_PREFIX = "fd00:5e6e"
 MAX_FLEET_INDEX = 250
 NODE_HOST_OFFSET = 10
-NODE_OPTIONS = ("no-default-route", "ipv6", "no-ipv6", "ipv6-only")
+NODE_OPTIONS = ("no-default-route", "ipv6", "no-ipv6", "ipv6-only",
+                *(f"containerd={family}" for family in CONTAINERD_BUILDS))
+SEED_FLAVOUR = "sid"  # containerd 2.1+: Spegel learns of content as it arrives
 CGROUP_SUBTREE = "peerpull-fleet"
 
 # Nodes are recreated with new host keys all the time: never record or check them.
@@ -253,7 +280,7 @@ def prepare_rootfs(root: Path) -> dict:
     (root / "etc/ssh/sshd_config.d").mkdir(parents=True, exist_ok=True)
     (root / "etc/ssh/sshd_config.d/peerpull.conf").write_text(SSHD_CONFIG)
     (root / "root/.ssh").mkdir(mode=0o700, exist_ok=True)
-    (root / "etc/docker/registry/config.yml").write_text(REGISTRY_CONFIG)
+    (root / "etc/systemd/system/spegel.service").write_text(SPEGEL_UNIT)
     run(["chroot", str(root), "systemctl", "enable", *ENABLED_UNITS])
     run(["chroot", str(root), "systemctl", "mask", *MASKED_UNITS])
     # Stamp /etc and /var as up to date so ldconfig.service and friends skip at boot
@@ -265,7 +292,7 @@ def prepare_rootfs(root: Path) -> dict:
             if item.is_file():
                 item.unlink()
     versions = {}
-    for package in ("containerd", "runc", "docker-registry", "systemd", "openssh-server"):
+    for package in ("containerd", "runc", "systemd", "openssh-server"):
         versions[package] = run(
             ["chroot", str(root), "dpkg-query", "-W", "-f=${Version}", package]).stdout
     upstream = re.match(r"(?:\d+:)?(\d+(?:\.\d+)*)", versions["containerd"])
@@ -277,7 +304,7 @@ def recipe_key(flavour: str) -> str:
     recipe = {
         "suite": flavour, "mirror": DEBIAN_MIRROR, "variant": "minbase",
         "packages": PACKAGES, "enabled": ENABLED_UNITS, "masked": MASKED_UNITS,
-        "registry": REGISTRY_CONFIG, "sshd": SSHD_CONFIG,
+        "spegel": SPEGEL_UNIT, "sshd": SSHD_CONFIG,
         "prepare": inspect.getsource(prepare_rootfs),
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
@@ -406,6 +433,30 @@ def build_flavours(flavours: list[str], force: bool = False) -> dict[str, Cached
     return {flavour: future.result() for flavour, future in futures.items()}
 
 
+def build_programs(keys: list[str]) -> dict[str, Path]:
+    """Spegel and containerd builds the nodes bind in (tests/sources/gomod.py)."""
+    try:
+        return {key: gomod.build(key) for key in dict.fromkeys(keys)}
+    except gomod.BuildError as error:
+        raise FleetError(str(error)) from None
+
+
+# Each node's containerd and systemd take inotify instances; two fleets of ten nodes
+# exhaust the kernel's default of 128 per user, and containerd's CRI plugin then fails
+# with "too many open files". Kind's documentation raises it the same way.
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+INOTIFY_INSTANCES_PER_NODE = 16
+INOTIFY_INSTANCES_FLOOR = 1024
+
+
+def raise_inotify_limit(nodes: int) -> None:
+    current = int(INOTIFY_INSTANCES.read_text())
+    wanted = max(INOTIFY_INSTANCES_FLOOR, nodes * INOTIFY_INSTANCES_PER_NODE)
+    if current < wanted:
+        log(f"raising fs.inotify.max_user_instances from {current} to {wanted}")
+        INOTIFY_INSTANCES.write_text(f"{wanted}\n")
+
+
 # --- test image ------------------------------------------------------------------
 
 
@@ -422,6 +473,9 @@ class SeedImage:
     @property
     def digest(self) -> str:
         return digest_of(self.manifest)
+
+    def blobs(self) -> tuple[bytes, ...]:
+        return (self.manifest, self.config, self.layer)
 
 
 def build_test_image() -> SeedImage:
@@ -452,50 +506,121 @@ def build_test_image() -> SeedImage:
     return SeedImage(layer=layer, config=config, manifest=manifest)
 
 
-def registry_request(host: str, method: str, path: str, body: bytes | None = None,
-                     headers: dict | None = None) -> http.client.HTTPResponse:
-    connection = http.client.HTTPConnection(host, REGISTRY_PORT, timeout=10)
-    connection.request(method, path, body=body, headers=headers or {})
-    response = connection.getresponse()
-    response.read()
-    connection.close()
-    return response
+def oci_archive(image: SeedImage) -> bytes:
+    """The image as an OCI image layout tar that `ctr images import` names TEST_IMAGE_REF."""
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": DOCKER_MANIFEST_TYPE, "size": len(image.manifest), "digest": image.digest,
+            "annotations": {"io.containerd.image.name": TEST_IMAGE_REF,
+                            "org.opencontainers.image.ref.name": TEST_IMAGE_TAG},
+        }],
+    }
+    files = {"oci-layout": b'{"imageLayoutVersion": "1.0.0"}',
+             "index.json": json.dumps(index, sort_keys=True).encode()}
+    for blob in image.blobs():
+        files[f"blobs/sha256/{digest_of(blob).split(':', 1)[1]}"] = blob
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name in ("blobs", "blobs/sha256"):
+            directory = tarfile.TarInfo(name)
+            directory.type, directory.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(directory)
+        for name, data in files.items():
+            member = tarfile.TarInfo(name)
+            member.size, member.mode = len(data), 0o644
+            tar.addfile(member, io.BytesIO(data))
+    return archive.getvalue()
 
 
-def push_test_image(host: str, image: SeedImage, timeout: float = 30) -> None:
-    """Push `image` to the registry on `host` (an IP) with the v2 HTTP API."""
+def seed_test_image(fleet: Fleet, image: SeedImage, timeout: float = 90) -> None:
+    """Import the test image on the seed node only, as a pull would leave it, and wait
+    until Spegel on the first test node can find it among its peers.
+
+    `ctr images import` does not add the containerd.io/distribution.source labels that a
+    pull adds and that Spegel advertises content by, so they are set here; Spegel reads
+    them when it starts (on containerd 1.x it learns of new content no other way)."""
+    seed = fleet.seed_node()
+    archive = "/var/tmp/peerpull-test.tar"
+    (fleet.node_dir(seed) / "root" / archive.lstrip("/")).write_bytes(oci_archive(image))
+    label = f"containerd.io/distribution.source.docker.io={TEST_IMAGE_REPOSITORY}"
+    script = "\n".join([
+        "set -e",
+        f"ctr -n k8s.io images import {archive} >/dev/null",
+        f"rm {archive}",
+        *(f"ctr -n k8s.io content label {digest_of(blob)} {label} >/dev/null" for blob in image.blobs()),
+        "systemctl restart spegel",
+    ])
+    run(ssh_command(fleet, seed, ["sh", "-c", shlex.quote(script)]))
+    wait_until_spegel_finds(fleet.test_nodes()[0], image.digest, timeout)
+
+
+def wait_until_spegel_finds(node: Node, manifest: str, timeout: float = 90) -> None:
+    """Wait until Spegel on `node` finds peers that serve the test image: its tag (what a
+    pull resolves first) and its `manifest` digest."""
+    for reference in (TEST_IMAGE_TAG, manifest):
+        _wait_for_spegel(node, "HEAD", f"/v2/{TEST_IMAGE_REPOSITORY}/manifests/{reference}?ns=docker.io",
+                         f"found no peer with {TEST_IMAGE_REPOSITORY}:{reference}", timeout)
+
+
+def wait_until_spegel_ready(node: Node, timeout: float = 90) -> None:
+    """Wait until Spegel on `node` is ready: it runs (it restarts with containerd) and
+    has a peer."""
+    _wait_for_spegel(node, "GET", "/readyz", "was not ready", timeout)
+
+
+def _wait_for_spegel(node: Node, method: str, path: str, failure: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while True:  # the registry may still be starting
+    while True:
         try:
-            if registry_request(host, "GET", "/v2/").status == 200:
-                break
-        except OSError:
-            pass
+            status = spegel_request(node.address, method, path)
+        except OSError as error:
+            status = str(error)
+        if status == 200:
+            return
         if time.monotonic() > deadline:
-            raise FleetError(f"registry on {host}:{REGISTRY_PORT} did not answer /v2/ within "
-                             f"{timeout}s; check `journalctl -u docker-registry` on the node")
-        time.sleep(0.2)
-    repo = TEST_IMAGE_REPOSITORY
-    for blob in (image.layer, image.config):
-        digest = digest_of(blob)
-        if registry_request(host, "HEAD", f"/v2/{repo}/blobs/{digest}").status == 200:
+            raise FleetError(f"Spegel on {node.hostname} {failure} within {timeout:g}s "
+                             f"(last answer {status}); see `journalctl -u spegel` on the nodes")
+        time.sleep(0.5)
+
+
+def spegel_request(host: str, method: str, path: str) -> int:
+    """Status of one request to Spegel's registry on `host` (an IP)."""
+    connection = http.client.HTTPConnection(host, SPEGEL_PORT, timeout=10)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def spegel_requests(fleet: Fleet, node: Node, since: float) -> list[dict]:
+    """The access log of the node's Spegel since `since` (host time; nodes share its
+    clock): one dict per request (handler, method, path, status, ip)."""
+    output = run(ssh_command(fleet, node, [
+        "journalctl", "-u", "spegel", "-o", "cat", "--no-pager", f"--since=@{int(since)}"])).stdout
+    requests = []
+    for line in output.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
             continue
-        started = registry_request(host, "POST", f"/v2/{repo}/blobs/uploads/")
-        if started.status != 202:
-            raise FleetError(f"{host}: starting a blob upload returned {started.status}")
-        # Use only the path and query of Location: talk to this node and nothing else.
-        location = urllib.parse.urlsplit(started.getheader("Location"))
-        query = f"{location.query}&" if location.query else ""
-        done = registry_request(
-            host, "PUT", f"{location.path}?{query}digest={urllib.parse.quote(digest)}", blob,
-            {"Content-Type": "application/octet-stream"})
-        if done.status != 201:
-            raise FleetError(f"{host}: uploading blob {digest} returned {done.status}")
-    put = registry_request(host, "PUT", f"/v2/{repo}/manifests/{TEST_IMAGE_TAG}", image.manifest,
-                           {"Content-Type": DOCKER_MANIFEST_TYPE})
-    if put.status != 201 or put.getheader("Docker-Content-Digest") != image.digest:
-        raise FleetError(f"{host}: manifest PUT returned {put.status} "
-                         f"digest {put.getheader('Docker-Content-Digest')}, want {image.digest}")
+        if isinstance(entry, dict) and "handler" in entry and "path" in entry:
+            requests.append({key: entry.get(key) for key in ("handler", "method", "path", "status", "ip")})
+    return requests
+
+
+def served_by(fleet: Fleet, requester: Node, digest: str, since: float) -> list[str]:
+    """Nodes whose Spegel served blob or manifest `digest` to `requester`'s Spegel since
+    `since`: the peers of a peer-to-peer pull, named from Spegel's own access logs."""
+    addresses = {address for address in (requester.ipv4, requester.ipv6) if address}
+    return [node.name for node in fleet.nodes if node is not requester and any(
+        entry["handler"] in ("blob", "manifest") and entry["status"] == 200
+        and entry["ip"] in addresses and entry["path"].endswith(digest)
+        for entry in spegel_requests(fleet, node, since))]
 
 
 # --- fleet state -----------------------------------------------------------------
@@ -507,6 +632,7 @@ class NodeSpec:
     default_route: bool = True
     ipv4: bool = True
     ipv6: bool = True
+    containerd_build: str = ""  # a CONTAINERD_BUILDS family run instead of the suite's own
 
 
 @dataclasses.dataclass
@@ -519,6 +645,9 @@ class Node:
     default_route: bool
     rootfs: str
     containerd_version: str
+    containerd_build: str = ""  # directory of a containerd build bound over the suite's own
+    spegel_binary: str = ""
+    seed: bool = False  # the node holding the test image; not in the inventory
     nspawn_pid: int | None = None
     nspawn_start: int | None = None
     leader_pid: int | None = None
@@ -575,6 +704,12 @@ class Fleet:
         data["nodes"] = [Node(**node) for node in data["nodes"]]
         return cls(**data)
 
+    def seed_node(self) -> Node:
+        return next(node for node in self.nodes if node.seed)
+
+    def test_nodes(self) -> list[Node]:
+        return [node for node in self.nodes if not node.seed]
+
     def find_node(self, wanted: str) -> Node:
         for node in self.nodes:
             if wanted in (node.name, node.hostname, node.name.lstrip("n"), node.address):
@@ -613,6 +748,10 @@ def parse_node_specs(text: str) -> list[NodeSpec]:
             spec.default_route &= option != "no-default-route"
             spec.ipv6 = option != "no-ipv6" and (spec.ipv6 or option in ("ipv6", "ipv6-only"))
             spec.ipv4 &= option != "ipv6-only"
+            if option.startswith("containerd="):
+                if flavour != "sid":
+                    raise argparse.ArgumentTypeError(f"{item}: containerd builds run on sid nodes only")
+                spec.containerd_build = option.split("=", 1)[1]
         if not (spec.ipv4 or spec.ipv6):
             raise argparse.ArgumentTypeError(f"{item}: a node needs IPv4 or IPv6")
         specs.append(spec)
@@ -733,6 +872,9 @@ def nspawn_command(fleet: Fleet, node: Node) -> list[str]:
         # overlayfs cannot be an overlay upperdir; a plain directory lets containerd's
         # overlayfs snapshotter mount multi-layer images and containers.
         f"--bind={node_dir / 'containerd'}:/var/lib/containerd",
+        f"--bind-ro={node.spegel_binary}:{SPEGEL_BINARY}",
+        *(f"--bind-ro={Path(node.containerd_build, name)}:/usr/bin/{name}"
+          for name in ("containerd", "ctr") if node.containerd_build),
         "--resolv-conf=off",         # keep the image's resolver-free resolv.conf
         "--timezone=off",
         "--link-journal=no",
@@ -743,7 +885,8 @@ def nspawn_command(fleet: Fleet, node: Node) -> list[str]:
 def etc_hosts(fleet: Fleet) -> str:
     lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"]
     for node in fleet.nodes:
-        lines += [f"{ip} {node.hostname} {node.name}" for ip in (node.ipv4, node.ipv6) if ip]
+        lines += [f"{ip} {node.hostname} {node.name} {SPEGEL_PEERS_NAME}"
+                  for ip in (node.ipv4, node.ipv6) if ip]
     return "\n".join(lines) + "\n"
 
 
@@ -850,16 +993,19 @@ def wait_until_ready(fleet: Fleet, node: Node, timeout: float) -> str:
 
 
 def write_inventory(fleet: Fleet, image: SeedImage) -> None:
-    """Ansible YAML inventory; strings are JSON-quoted, which YAML reads as-is."""
+    """Ansible YAML inventory of the test nodes (not the seed); strings are JSON-quoted,
+    which YAML reads as-is."""
     q = json.dumps
     lines = [f"# Written by tests/fleet/fleet.py up --name {fleet.name}; removed by down.",
              "all:", "  vars:",
              f"    fleet_name: {q(fleet.name)}",
-             f"    fleet_registry_port: {REGISTRY_PORT}",
+             f"    fleet_spegel_port: {SPEGEL_PORT}",
              f"    fleet_test_image: {q(TEST_IMAGE_REF)}",
              f"    fleet_test_image_digest: {q(image.digest)}",
+             f"    fleet_test_image_layer: {q(digest_of(image.layer))}",
+             f"    fleet_seed_node: {q(fleet.seed_node().hostname)}",
              "  hosts:"]
-    for node in fleet.nodes:
+    for node in fleet.test_nodes():
         lines += [
             f"    {node.hostname}:",
             f"      ansible_host: {q(node.address)}",
@@ -874,21 +1020,16 @@ def write_inventory(fleet: Fleet, image: SeedImage) -> None:
             f"      fleet_containerd_version: {q(node.containerd_version)}",
         ]
     lines.append("  children:")
-    for flavour in sorted({node.flavour for node in fleet.nodes}):
+    for flavour in sorted({node.flavour for node in fleet.test_nodes()}):
         lines += [f"    {flavour}:", "      hosts:"]
-        lines += [f"        {n.hostname}: {{}}" for n in fleet.nodes if n.flavour == flavour]
+        lines += [f"        {n.hostname}: {{}}" for n in fleet.test_nodes() if n.flavour == flavour]
     write_atomically(fleet.inventory, "\n".join(lines) + "\n")
 
 
-def push_to_nodes(fleet: Fleet, nodes: list[Node]) -> SeedImage:
-    image = build_test_image()
-    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
-        list(pool.map(lambda n: push_test_image(n.address, image), nodes))
-    return image
-
-
-def claim_fleet(name: str, specs: list[NodeSpec], caches: dict[str, CachedRootfs]) -> Fleet:
-    """Reserve the name, a 198.18.N.0/24 index and the bridge; write the plan."""
+def claim_fleet(name: str, specs: list[NodeSpec], caches: dict[str, CachedRootfs],
+                programs: dict[str, Path]) -> Fleet:
+    """Reserve the name, a 198.18.N.0/24 index and the bridge; write the plan: the nodes
+    asked for (n1, n2, ...), then the seed node."""
     with AllocationLock():
         if (STATE_ROOT / name).exists():
             raise FleetError(f"fleet {name} already exists; run `fleet.py down --name {name}` "
@@ -904,16 +1045,23 @@ def claim_fleet(name: str, specs: list[NodeSpec], caches: dict[str, CachedRootfs
         run(["ip", "addr", "add", f"{prefix4}.1/24", "dev", fleet.bridge])
         run(["ip", "addr", "add", f"{prefix6}::1/64", "dev", fleet.bridge, "nodad"])
         run(["ip", "link", "set", fleet.bridge, "up"])
-        for number, spec in enumerate(specs, start=1):
-            cached = caches[spec.flavour]
-            host = NODE_HOST_OFFSET + number
+        seed = NodeSpec(SEED_FLAVOUR)
+        for number, spec in enumerate([*specs, seed], start=1):
+            node_name = "seed" if spec is seed else f"n{number}"
+            build = programs[CONTAINERD_BUILDS[spec.containerd_build]] if spec.containerd_build else None
+            # The seed takes the lowest address: Spegel's DNS bootstrap dials the first
+            # three addresses per family, and every node must reach the image's holder.
+            host = NODE_HOST_OFFSET + (0 if spec is seed else number)
             fleet.nodes.append(Node(
-                name=f"n{number}", hostname=f"{name}-n{number}", flavour=spec.flavour,
+                name=node_name, hostname=f"{name}-{node_name}", flavour=spec.flavour,
                 ipv4=f"{prefix4}.{host}" if spec.ipv4 else "",
                 ipv6=f"{prefix6}::{host}" if spec.ipv6 else "",
-                default_route=spec.default_route, rootfs=str(cached.rootfs),
-                containerd_version=cached.meta()["containerd_version"]))
-            for cgroup in node_cgroups(name, f"n{number}"):
+                default_route=spec.default_route, rootfs=str(caches[spec.flavour].rootfs),
+                containerd_version=(json.loads((build / gomod.METADATA).read_text())["version"].lstrip("v")
+                                    if build else caches[spec.flavour].meta()["containerd_version"]),
+                containerd_build=str(build or ""), spegel_binary=str(programs[SPEGEL_PROGRAM] / "spegel"),
+                seed=spec is seed))
+            for cgroup in node_cgroups(name, node_name):
                 cgroup.mkdir(parents=True, exist_ok=True)
         fleet.save()
     return fleet
@@ -932,14 +1080,18 @@ def start_fleet(fleet: Fleet, timeout: float) -> None:
                 ssh_command(fleet, node, ["systemctl", "--failed", "--plain", "--no-legend"]),
                 capture_output=True, text=True, check=False).stdout.strip()
             log(f"warning: {node.hostname} is degraded; failed units: {failed}")
-    image = push_to_nodes(fleet, fleet.nodes)
+    image = build_test_image()
+    seed_test_image(fleet, image)
     write_inventory(fleet, image)
 
 
 def bring_up(name: str, specs: list[NodeSpec], timeout: float, keep_on_failure: bool,
              stop_timeout: float) -> Fleet:
-    caches = build_flavours([spec.flavour for spec in specs])
-    fleet = claim_fleet(name, specs, caches)
+    caches = build_flavours([spec.flavour for spec in specs] + [SEED_FLAVOUR])
+    programs = build_programs([SPEGEL_PROGRAM, *(CONTAINERD_BUILDS[s.containerd_build]
+                                                  for s in specs if s.containerd_build)])
+    raise_inotify_limit(len(specs) + 1)
+    fleet = claim_fleet(name, specs, caches, programs)
     try:
         start_fleet(fleet, timeout)
     except BaseException:
@@ -1086,17 +1238,16 @@ def cmd_ssh(args) -> None:
     os.execvp(argv[0], argv)
 
 
-def cmd_push_image(args) -> None:
+def cmd_served_by(args) -> None:
     fleet = Fleet.load(args.name)
-    nodes = [fleet.find_node(n) for n in args.nodes] if args.nodes else fleet.nodes
-    image = push_to_nodes(fleet, nodes)
-    print(f"{TEST_IMAGE_REF}@{image.digest}")
+    peers = served_by(fleet, fleet.find_node(args.node), args.digest, args.since)
+    print(" ".join(peers))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Disposable systemd-nspawn nodes (sshd, containerd, docker-registry on "
-                    f":{REGISTRY_PORT}) for the peerpull.spegel tests. Caches: {CACHE_ROOT} "
+        description="Disposable systemd-nspawn nodes (sshd, containerd, Spegel on "
+                    f":{SPEGEL_PORT}) for the peerpull.spegel tests. Caches: {CACHE_ROOT} "
                     f"($PEERPULL_CACHE); run state: {STATE_ROOT} ($PEERPULL_STATE).")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -1145,10 +1296,14 @@ def main(argv: list[str] | None = None) -> int:
     ssh.add_argument("command", nargs=argparse.REMAINDER, help="command to run (after --)")
     ssh.set_defaults(handler=cmd_ssh)
 
-    push = commands.add_parser("push-image", help=f"push {TEST_IMAGE_REF} to the nodes' registries")
-    add_name(push)
-    push.add_argument("nodes", nargs="*", help="nodes to push to (default: all)")
-    push.set_defaults(handler=cmd_push_image)
+    served = commands.add_parser(
+        "served-by", help="name the peers whose Spegel served a blob or manifest to a node")
+    add_name(served)
+    served.add_argument("node", help="the node that pulled: n1, its hostname or its address")
+    served.add_argument("digest", help="the blob or manifest digest, sha256:...")
+    served.add_argument("--since", type=float, required=True, metavar="EPOCH",
+                        help="look at requests from this time on (seconds since the epoch)")
+    served.set_defaults(handler=cmd_served_by)
 
     args = parser.parse_args(argv)
     if os.geteuid() != 0:

@@ -7,8 +7,8 @@
 A `FleetNode` wraps testinfra's host: its inventory variables, the state prepare
 recorded before any run of the collection (/run/peerpull-test/before.json), the reports
 the converge playbook wrote on the controller, the node's effective containerd config,
-its docker-registry's access log, and a CRI client on its containerd socket (reached
-from this host through /proc/<leader pid>/root, as the nodes have no grpcio).
+the access logs of Spegel on it and on its peers, and a CRI client on its containerd
+socket (reached from this host through /proc/<leader pid>/root, as the nodes have no grpcio).
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ import tomllib
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[2]
-for _module_dir in ("cri", "containerd"):
+for _module_dir in ("cri", "containerd", "fleet"):
     if str(TESTS / _module_dir) not in sys.path:
         sys.path.insert(0, str(TESTS / _module_dir))
 
 # pylint: disable=wrong-import-position
 from cri import CriClient, fleet_node_socket  # noqa: E402
+from fleet import Fleet, served_by, spegel_requests, wait_until_spegel_ready  # noqa: E402
 from harness import effective_registry_settings  # noqa: E402
 
 CONFIG_FILE = "/etc/containerd/config.toml"
@@ -90,7 +91,7 @@ class FleetNode:
     def containerd_started(self) -> str:
         return self.run("systemctl show containerd --property=ExecMainStartTimestampMonotonic --value").strip()
 
-    # --- containerd and the registry standing in for Spegel ---------------------------
+    # --- containerd and Spegel ------------------------------------------------------
 
     def effective_config(self) -> dict:
         """`containerd config dump` on the node: imports merged, 2.x migrated to v3."""
@@ -105,22 +106,20 @@ class FleetNode:
         assert file.exists, f"{self.name}: {path} is missing"
         return tomllib.loads(file.content_string)
 
-    def registry_cursor(self) -> str:
-        output = self.run("journalctl -u docker-registry --show-cursor -n 0 --no-pager")
-        return output.strip().rsplit("-- cursor: ", 1)[1]
+    @functools.cached_property
+    def fleet(self) -> Fleet:
+        return Fleet.load(self.vars["fleet_name"])
 
-    def registry_requests(self, after_cursor: str) -> list[dict]:
-        """Requests docker-registry answered since the cursor: method, uri, status, host."""
-        output = self.run(f"journalctl -u docker-registry --after-cursor='{after_cursor}' -o cat --no-pager")
-        requests = []
-        for line in output.splitlines():
-            if 'msg="response completed"' not in line:
-                continue
-            fields = dict(re.findall(r'([\w.]+)=("(?:[^"\\]|\\.)*"|\S+)', line))
-            requests.append({key: fields.get(f"http.{field}", "").strip('"') for key, field in (
-                ("method", "request.method"), ("uri", "request.uri"),
-                ("status", "response.status"), ("host", "request.host"))})
-        return requests
+    def wait_until_spegel_ready(self) -> None:
+        wait_until_spegel_ready(self.fleet.find_node(self.name))
+
+    def spegel_requests(self, since: float) -> list[dict]:
+        """What Spegel on this node answered since `since` (its access log)."""
+        return spegel_requests(self.fleet, self.fleet.find_node(self.name), since)
+
+    def served_by(self, digest: str, since: float) -> list[str]:
+        """The peers whose Spegel served `digest` to this node's Spegel since `since`."""
+        return served_by(self.fleet, self.fleet.find_node(self.name), digest, since)
 
 
 def _sums(lines: list[str]) -> dict[str, str]:
