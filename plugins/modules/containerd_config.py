@@ -34,7 +34,8 @@ description:
     config.toml, where containerd still uses it next to C(config_path) (a static hosts.toml
     header could not do the registry's token exchange).
   - "C(imports) drop-ins are read and merged the way containerd does (1.x: a drop-in that
-    names a plugin replaces that plugin's whole table; 2.x: tables are merged). Drop-ins that
+    names a plugin replaces that plugin's whole table; 2.x: tables are merged, 2.0 to 2.2
+    migrating the merged result, 2.3 and later each file before it merges). Drop-ins that
     set what this module manages are returned in RV(overriding_imports). When a drop-in
     overrides a managed setting with a different value, the task fails naming the drop-in and
     key: this module never edits drop-ins (other tools own and regenerate them) and never

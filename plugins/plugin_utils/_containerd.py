@@ -11,8 +11,8 @@ Everything that knows where a containerd setting lives is in this file: LAYOUTS 
 table holds which key for each config `version`, ConfigPlan is the only code that writes
 those keys, and predict_effective() mirrors how containerd merges `imports` drop-ins
 (1.x: a drop-in's plugin table replaces the main file's; 2.x: tables are deep-merged,
-older layouts migrated first). Facts verified against containerd 1.6.20, 1.7.24, 2.1.9
-and the v2.3 sources.
+older layouts migrated first). Facts verified against containerd 1.6.20, 1.7.24, 2.1.9,
+2.2.9, 2.3.7 and 2.4.2 and their sources.
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ LAYOUTS = {
     3: Layout(3, ('plugins', CRI_IMAGES, 'registry'), ('plugins', CRI_IMAGES)),
     4: Layout(4, ('plugins', CRI_IMAGES, 'registry'), ('plugins', CRI_IMAGES)),
 }
-# The layout containerd 2.x migrates every older file to before it merges them.
+# Where containerd 2.x reads the managed keys once it has migrated a file (version 4 keeps
+# the tables of version 3).
 MIGRATED_LAYOUT = LAYOUTS[3]
 
 
@@ -114,6 +115,17 @@ class ContainerdVersion(collections.namedtuple('ContainerdVersion', 'major minor
         if self.major < 2:
             return 2
         return 3 if (self.major, self.minor) < (2, 3) else 4
+
+    @property
+    def migrates_each_file(self):
+        """containerd 2.3+ migrates every file below version 4 on its own before it merges it
+        (2.0-2.2 merge first and migrate the result; they ignore a version 1 file's CRI tables)."""
+        return self >= (2, 3)
+
+    @property
+    def refuses_newer_dropins(self):
+        """2.3.0-2.3.4 refuse a drop-in whose version is above the main file's (reverted in 2.3.5)."""
+        return (2, 3) <= self < (2, 3, 5)
 
 
 def parse_containerd_version(text, source='containerd_version'):
@@ -357,6 +369,7 @@ class ConfigPlan:
               extra_settings=()):
         extra_settings = normalise_extra_settings(extra_settings)
         self._choose_layout()
+        self._refuse_leftover_v2_tables()
         self._enable_cri(enable_cri)
         layout = self.layout
 
@@ -437,13 +450,13 @@ class ConfigPlan:
         names = list(plugins) + data.get('disabled_plugins', []) + ([] if required is MISSING else required)
         short_names = [name for name in names if '.' not in name and name not in CRI_PLUGINS]
         if short_names or 'cri' in plugins:
-            if self.containerd is not None and self.containerd.major >= 2:
+            if self.containerd is not None and self.containerd.major >= 2 and not self.containerd.migrates_each_file:
                 raise TomlEditError(
                     '%s has no version line, so containerd reads it as version 1, and containerd %s ignores the '
                     'CRI settings of a version 1 file. Convert it with `containerd config migrate` (review the '
                     'output), or add version = 2 and use full plugin names; nothing was changed.'
                     % (self.source, self.containerd))
-            return  # version 1 on containerd 1.x: keep the file's layout
+            return  # version 1 on containerd 1.x or 2.3+ (which migrates it): keep the file's layout
         if self.containerd is None:
             raise TomlEditError(
                 '%s has no version line, so its layout depends on the containerd version, and containerd is not '
@@ -461,6 +474,24 @@ class ConfigPlan:
             self.version = 2 if GRPC_CRI in plugins else self.containerd.newest_config_version
         self.layout = LAYOUTS[self.version]
         self.editor = TomlEditor(_with_version_line(self.editor.original, self.version), self.source)
+
+    def _refuse_leftover_v2_tables(self):
+        """containerd 2.3+ migrates a version 3 file too: its leftover version 2 CRI registry
+        table, or discard_unpacked_layers beside runtimes, replace the images plugin's (2.0-2.2
+        ignore them), so what this module writes in the version 3 tables would not count."""
+        if self.version != 3 or self.containerd is None or not self.containerd.migrates_each_file:
+            return
+        old_layout = LAYOUTS[2]
+        containerd_table = _lenient_get(self.original, old_layout.images)
+        leftovers = [key for key, present in (
+            (old_layout.registry, _lenient_get(self.original, old_layout.registry) is not MISSING),
+            (old_layout.discard_unpacked_layers, isinstance(containerd_table, dict) and 'runtimes' in containerd_table
+             and 'discard_unpacked_layers' in containerd_table)) if present]
+        if leftovers:
+            raise TomlEditError(
+                '%s: version = 3, but it also holds %s, a version 2 table that containerd %s migrates over '
+                'plugins."%s" (2.0-2.2 ignore it). Move its settings into the version 3 tables and remove it; nothing '
+                'was changed.' % (self.source, format_key(leftovers[0]), self.containerd, CRI_IMAGES))
 
     def _migrate_legacy(self, registry):
         layout = self.layout
@@ -563,7 +594,7 @@ def _migrate_v2(data):
     """A copy of version 2 data as containerd 2.x migrates it to version 3, for the keys this
     module manages (plugins/cri/images configMigration): the CRI `registry` table replaces
     the images plugin's, and discard_unpacked_layers moves only when the CRI `containerd`
-    table has `runtimes` (2.0-2.3 return early without them, dropping the key)."""
+    table has `runtimes` (2.0-2.4 return early without them, dropping the key)."""
     data = copy.deepcopy(data)
     cri = _lenient_get(data, ('plugins', GRPC_CRI))
     if not isinstance(cri, dict):
@@ -576,6 +607,15 @@ def _migrate_v2(data):
     if isinstance(containerd_table, dict) and 'runtimes' in containerd_table \
             and 'discard_unpacked_layers' in containerd_table:
         images['discard_unpacked_layers'] = containerd_table['discard_unpacked_layers']
+    return data
+
+
+def _with_full_plugin_names(data):
+    """A copy of a version 1 file with the CRI plugin under its full name, as containerd 2.x
+    renames it (containerd 1.x reads the short name itself)."""
+    if isinstance(data.get('plugins'), dict) and 'cri' in data['plugins']:
+        data = copy.deepcopy(data)
+        data['plugins'][GRPC_CRI] = data['plugins'].pop('cri')
     return data
 
 
@@ -624,23 +664,39 @@ def predict_effective(main, dropins, layout, containerd):
                     effective[name] = Setting(DEFAULTS[name], path, format_key(cri))
         return effective, overriding
 
-    # 2.x: files of the root's version merge as they are and the result is migrated once; an
-    # older drop-in is migrated before it merges; a newer one stops containerd 2.3+ (older
-    # releases merge it as it is).
+    # 2.0-2.2 merge the files as they are (a version 1 file's plugins renamed) and migrate the
+    # result once, when the last file that declares version 2 or 3 declares 2 (their own
+    # version is 3 until a file says otherwise). 2.3+ migrate every file below version 4 on its
+    # own (the main file too, a version 3 file's leftover version 2 CRI tables included), then
+    # merge them. 2.3.0-2.3.4 refuse a drop-in newer than the main file.
+    each_file = containerd.migrates_each_file if containerd is not None else layout.version >= 4
     root_version = _known_version(main[1])
+    files = [main] + list(dropins)
+    declared = [_known_version(data) for _path, data in files if _known_version(data) >= 2]
+    migrate_once = not each_file and (declared[-1] if declared else 3) < 3
     merged, sources = {}, {}
-    for index, (path, data) in enumerate([main] + list(dropins)):
+    for index, (path, data) in enumerate(files):
         version = _known_version(data)
-        if index and version > root_version and (containerd is None or containerd >= (2, 3)):
+        if index and containerd is not None and version > containerd.newest_config_version:
+            raise TomlEditError(
+                '%s: the drop-in %s declares version = %d, newer than containerd %s loads (at most %d), so containerd '
+                'would not start. Lower the drop-in\'s version; nothing was changed.'
+                % (main[0], path, version, containerd, containerd.newest_config_version))
+        if index and version > root_version and (containerd is None or containerd.refuses_newer_dropins):
             raise TomlEditError(
                 '%s: the drop-in %s declares version = %d, newer than the main file\'s version = %d, and containerd '
-                '2.3 and later refuse to start with it. Lower the drop-in\'s version or raise the main file\'s; nothing was '
-                'changed.' % (main[0], path, version, root_version))
-        if version < 3 <= root_version:
-            data = _migrate_v2(data)
-        own = _view(data, MIGRATED_LAYOUT)
-        if root_version < 3:
-            own.update(_view(data, LAYOUTS[2]))
+                '2.3.0 to 2.3.4 refuse to start with it. Lower the drop-in\'s version or raise the main file\'s; nothing '
+                'was changed.' % (main[0], path, version, root_version))
+        written = _view(data, LAYOUTS[version])
+        data = _with_full_plugin_names(data) if version < 2 else data
+        if each_file:
+            data = _migrate_v2(data) if version < 4 else data
+            own = {name: (value, written.get(name, (value, key))[1])
+                   for name, (value, key) in _view(data, MIGRATED_LAYOUT).items()}
+        else:
+            own = _view(data, MIGRATED_LAYOUT)
+            if migrate_once:
+                own.update(_view(data, LAYOUTS[2]))
         for name, (value, key) in own.items():
             sources[name] = (path, format_key(key))
             if index:
@@ -649,7 +705,7 @@ def predict_effective(main, dropins, layout, containerd):
                     entry['value'] = value
                 overriding.append(entry)
         _deep_merge(merged, data)
-    final = _migrate_v2(merged) if root_version < 3 else merged
+    final = _migrate_v2(merged) if migrate_once else merged
     for name, (value, _key) in _view(final, MIGRATED_LAYOUT).items():
         effective[name] = Setting(value, *sources.get(name, (None, None)))
     return effective, overriding

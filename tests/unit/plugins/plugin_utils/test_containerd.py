@@ -18,39 +18,51 @@ FIXTURES = Path(__file__).resolve().parents[3] / 'fixtures' / 'containerd'
 HOSTS_DIR = '/etc/containerd/certs.d'
 V1_7 = c.parse_containerd_version('1.7.24')
 V2_1 = c.parse_containerd_version('2.1.9')
+V2_3 = c.parse_containerd_version('2.3.7')
+# One containerd per way the engine treats a file: 1.x, 2.0-2.2 (newest layout 3; merge
+# first, migrate once) and 2.3+ (newest layout 4; every file migrated on its own).
+ENGINE_VERSIONS = (V1_7, V2_1, V2_3)
+V3_ON_1X = 'version = 3 is a containerd 2.x layout'
 
-# fixture -> (result on containerd 1.7, result on 2.1): the config version written, or the
+# fixture -> (result on containerd 1.7, on 2.1, on 2.3): the config version written, or the
 # start of the error message.
 OUTCOMES = {
-    'aks.toml': (2, 2),
-    'comments-between-keys.toml': (2, 2),
-    'crlf.toml': (2, 2),
-    'default-1.6.toml': (2, 2),
-    'default-1.7.toml': (2, 2),
-    'default-2.1.toml': ('version = 3 is a containerd 2.x layout', 3),
-    'digitalocean.toml': (2, 2),
-    'docker-containerd-io.toml': (2, 3),
-    'dotted-keys-root.toml': (2, 2),
-    'dotted-keys.toml': (2, 2),
-    'eks-al2.toml': (2, 2),
-    'eks-al2023-containerd2.toml': ('version = 3 is a containerd 2.x layout', 3),
-    'eks-al2023.toml': (2, 2),
-    'empty.toml': (2, 3),
-    'gke.toml': (2, 2),
-    'inline-tables.toml': (2, 2),
-    'invalid.toml': ('is not valid TOML', 'is not valid TOML'),
-    'k0s-dropin.toml': (2, 2),
-    'kind.toml': (2, 2),
-    'legacy-mirrors-configs.toml': (2, 2),
-    'legacy-mirrors-with-config-path.toml': (2, 2),
-    'minikube.toml': (2, 2),
-    'single-quoted-keys.toml': (2, 2),
-    'talos-part.toml': ('holds plugins."io.containerd.cri.v1.images", a containerd 2.x table', 3),
-    'v1-legacy.toml': (1, 'has no version line, so containerd reads it as version 1'),
-    'v3-2.x.toml': ('version = 3 is a containerd 2.x layout', 3),
+    'aks.toml': (2, 2, 2),
+    'comments-between-keys.toml': (2, 2, 2),
+    'crlf.toml': (2, 2, 2),
+    'default-1.6.toml': (2, 2, 2),
+    'default-1.7.toml': (2, 2, 2),
+    'default-2.1.toml': (V3_ON_1X, 3, 3),
+    'digitalocean.toml': (2, 2, 2),
+    'docker-containerd-io.toml': (2, 3, 4),
+    'dotted-keys-root.toml': (2, 2, 2),
+    'dotted-keys.toml': (2, 2, 2),
+    'eks-al2.toml': (2, 2, 2),
+    'eks-al2023-containerd2.toml': (V3_ON_1X, 3, 3),
+    'eks-al2023.toml': (2, 2, 2),
+    'empty.toml': (2, 3, 4),
+    'gke.toml': (2, 2, 2),
+    'inline-tables.toml': (2, 2, 2),
+    'invalid.toml': ('is not valid TOML',) * 3,
+    'k0s-dropin.toml': (2, 2, 2),
+    'kind.toml': (2, 2, 2),
+    'legacy-mirrors-configs.toml': (2, 2, 2),
+    'legacy-mirrors-with-config-path.toml': (2, 2, 2),
+    'minikube.toml': (2, 2, 2),
+    'single-quoted-keys.toml': (2, 2, 2),
+    'talos-part.toml': ('holds plugins."io.containerd.cri.v1.images", a containerd 2.x table', 3, 4),
+    # 2.0-2.2 ignore a version 1 file's CRI tables; 2.3+ migrate them.
+    'v1-legacy.toml': (1, 'has no version line, so containerd reads it as version 1', 1),
+    'v3-2.x.toml': (V3_ON_1X, 3, 3),
 }
 CASES = [(name, version, outcome) for name, outcomes in OUTCOMES.items()
-         for version, outcome in zip((V1_7, V2_1), outcomes)]
+         for version, outcome in zip(ENGINE_VERSIONS, outcomes)]
+
+
+def outcome_for(name, version, default=2):
+    """The OUTCOMES entry of this fixture for any containerd version."""
+    outcomes = OUTCOMES.get(name, (default,) * 3)
+    return outcomes[0 if version.major == 1 else 1 if not version.migrates_each_file else 2]
 
 
 def read(name):
@@ -360,13 +372,102 @@ def test_on_2x_dropins_merge_and_are_reported():
         c.check_effective(effective, c.wanted_settings('/srv/hosts'), main[0])
 
 
-def test_on_2_3_a_dropin_newer_than_the_main_file_is_refused():
+def test_on_2_3_each_file_is_migrated_before_the_merge():
+    """2.3+ migrate every file on its own: a version 2 drop-in that sets discard_unpacked_layers
+    without runtimes loses it (2.1 merges first, so the main file's runtimes carry it over)."""
+    main = ('/etc/containerd/config.toml', tomllib.loads(read('imports-dropin/config.toml')))
+    layers = dropins('10-registry.toml', '20-keep-layers.toml')
+    before_2_1, _overriding = c.predict_effective(main, layers, c.LAYOUTS[2], V2_1)
+    before_2_3, overriding = c.predict_effective(main, layers, c.LAYOUTS[2], V2_3)
+    assert before_2_1['discard_unpacked_layers'].value is False
+    assert before_2_3['discard_unpacked_layers'] == (True, main[0], 'plugins."io.containerd.grpc.v1.cri".containerd.'
+                                                                    'discard_unpacked_layers')
+    assert [(e['file'].rsplit('/', 1)[1], e['key']) for e in overriding] == [
+        ('10-registry.toml', 'plugins."io.containerd.grpc.v1.cri".registry.config_path')]
+
+    result = plan(read('imports-dropin/config.toml'), V2_3)
+    edited = ('/etc/containerd/config.toml', tomllib.loads(result.render()))
+    effective, _overriding = c.predict_effective(edited, layers, result.layout, V2_3)
+    c.check_effective(effective, c.wanted_settings(HOSTS_DIR), edited[0])
+
+
+def test_on_2_1_the_last_file_declaring_a_version_decides_the_migration():
+    """2.0-2.2 migrate the merged files once, and only when the last file that declares
+    version 2 or 3 says 2: a version 3 drop-in leaves the main file's version 2 tables unread."""
+    v2 = {'version': 2, 'plugins': {c.GRPC_CRI: {'registry': {'config_path': '/a'}}}}
+    v3 = {'version': 3, 'plugins': {c.CRI_IMAGES: {'registry': {'config_path': '/b'}}}}
+    assert c.predict_effective(('/c.toml', v2), [('/d/a.toml', v3)], c.LAYOUTS[2], V2_1)[0][
+        'config_path'].value == '/b'
+    assert c.predict_effective(('/c.toml', v3), [('/d/a.toml', v2)], c.LAYOUTS[3], V2_1)[0][
+        'config_path'] == ('/a', '/d/a.toml', 'plugins."io.containerd.grpc.v1.cri".registry.config_path')
+
+
+def test_v1_file_keeps_its_layout_on_2_3_and_is_refused_on_2_1():
+    with pytest.raises(TomlEditError, match='containerd 2.1.9 ignores the CRI settings of a version 1 file'):
+        plan(read('v1-legacy.toml'), V2_1)
+    result = plan(read('v1-legacy.toml'), V2_3)
+    data = tomllib.loads(result.render())
+    assert 'version' not in data and data['plugins']['cri']['registry']['config_path'] == HOSTS_DIR
+    effective, _overriding = c.predict_effective(('/c.toml', data), [], result.layout, V2_3)
+    c.check_effective(effective, c.wanted_settings(HOSTS_DIR), '/c.toml')
+    before, _overriding = c.predict_effective(('/c.toml', tomllib.loads(read('v1-legacy.toml'))), [],
+                                              result.layout, V2_3)
+    assert before['discard_unpacked_layers'].value is True
+
+
+LEFTOVER_V2_TABLES = """version = 3
+[plugins.'io.containerd.cri.v1.images'.registry]
+  config_path = '/a'
+[plugins.'io.containerd.grpc.v1.cri'.registry]
+  config_path = '/b'
+[plugins.'io.containerd.grpc.v1.cri'.containerd]
+  discard_unpacked_layers = true
+  [plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.runc]
+    runtime_type = 'io.containerd.runc.v2'
+"""
+
+
+def settings(effective):
+    return {name: effective[name].value for name in ('config_path', 'discard_unpacked_layers')}
+
+
+def test_v3_file_with_leftover_v2_cri_tables():
+    """2.1 ignores them; 2.3+ migrate them over the images table, so the engine refuses there."""
+    data = tomllib.loads(LEFTOVER_V2_TABLES)
+    assert settings(c.predict_effective(('/c.toml', data), [], c.LAYOUTS[3], V2_1)[0]) == {
+        'config_path': '/a', 'discard_unpacked_layers': False}
+    assert settings(c.predict_effective(('/c.toml', data), [], c.LAYOUTS[3], V2_3)[0]) == {
+        'config_path': '/b', 'discard_unpacked_layers': True}
+    assert tomllib.loads(plan(LEFTOVER_V2_TABLES, V2_1).render())['plugins'][c.CRI_IMAGES]['registry'] == {
+        'config_path': HOSTS_DIR}
+    with pytest.raises(TomlEditError, match=r'version = 3, but it also holds plugins."io.containerd.grpc.v1.cri".registry, '
+                                            r'a version 2 table that containerd 2.3.7 migrates over'):
+        plan(LEFTOVER_V2_TABLES, V2_3)
+
+
+@pytest.mark.parametrize('containerd,refused', [
+    ('2.1.9', 'newer than containerd 2.1.9 loads'), ('2.2.9', 'newer than containerd 2.2.9 loads'),
+    ('2.3.1', 'newer than the main'), ('2.3.4', 'newer than the main'),
+    ('2.3.5', None), ('2.3.7', None), ('2.4.2', None),
+])
+def test_a_version_4_dropin_below_a_version_3_main_file(containerd, refused):
+    """Checked with the real binaries (test_containerd_real.py): 2.1 and 2.2 load no version 4
+    file; 2.3.0-2.3.4 refused a drop-in newer than the main file (sources), 2.3.5+ merge it."""
     main = ('/etc/containerd/config.toml', {'version': 3})
     dropin = [('/d/a.toml', {'version': 4})]
-    with pytest.raises(TomlEditError, match=r'the drop-in /d/a.toml declares version = 4, newer than the main'):
-        c.predict_effective(main, dropin, c.LAYOUTS[3], c.parse_containerd_version('2.3.1'))
-    # 2.1 merges it as it is (checked with the real 2.1.9 binary).
-    c.predict_effective(main, dropin, c.LAYOUTS[3], V2_1)
+    version = c.parse_containerd_version(containerd)
+    if refused:
+        with pytest.raises(TomlEditError, match=r'the drop-in /d/a.toml declares version = 4, %s' % refused):
+            c.predict_effective(main, dropin, c.LAYOUTS[3], version)
+    else:
+        c.predict_effective(main, dropin, c.LAYOUTS[3], version)
+    # A version 3 drop-in below a version 2 main file: only 2.3.0-2.3.4 refuse it.
+    v3_below_v2 = (('/c.toml', {'version': 2}), [('/d/a.toml', {'version': 3})], c.LAYOUTS[2], version)
+    if refused == 'newer than the main':
+        with pytest.raises(TomlEditError, match='newer than the main file'):
+            c.predict_effective(*v3_below_v2)
+    else:
+        c.predict_effective(*v3_below_v2)
 
 
 def test_dropin_disabling_cri_is_found():

@@ -25,7 +25,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import harness  # noqa: E402  (tests/containerd, put on sys.path just above)
 
-from test_containerd import OUTCOMES  # noqa: E402
+from test_containerd import OUTCOMES, outcome_for  # noqa: E402
 
 HOSTS_DIR = '/etc/containerd/certs.d'
 WANTED = {'config_path': HOSTS_DIR, 'discard_unpacked_layers': False}
@@ -108,7 +108,7 @@ def test_real_containerd_accepts_the_output_with_spegel_settings(name, group, bi
     if expected_before is not None and not (version.major == 1 and tomllib.loads(text).get('version', 1) >= 3):
         assert predicted(source, version) == expected_before
 
-    outcome = OUTCOMES.get(name, (2, 2))[version.major - 1]
+    outcome = outcome_for(name, version)
     if name == 'imports-dropin/config.toml' and version.major == 1:
         outcome = 'the drop-in'
     try:
