@@ -11,8 +11,9 @@ Dump layouts, as the real binaries print them (whatever the input file's layout)
   containerd 1.x -> version 2: config_path under plugins."io.containerd.grpc.v1.cri".registry,
                     discard_unpacked_layers under plugins."io.containerd.grpc.v1.cri".containerd
                     (v1 input is converted to these long plugin names)
-  containerd 2.x -> version 3: both under plugins."io.containerd.cri.v1.images"
+  containerd 2.0-2.2 -> version 3: both under plugins."io.containerd.cri.v1.images"
                     (config_path in its .registry sub-table); v2 input is migrated
+  containerd 2.3+ -> version 4: the same tables as version 3; v2 and v3 input is migrated
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ REGISTRY_SETTING_PATHS: dict[int, dict[str, KeyPath]] = {
         "discard_unpacked_layers": ("plugins", "io.containerd.cri.v1.images", "discard_unpacked_layers"),
     },
 }
+REGISTRY_SETTING_PATHS[4] = REGISTRY_SETTING_PATHS[3]
 
 
 class ConfigDumpError(RuntimeError):
@@ -55,11 +57,6 @@ class ConfigDumpError(RuntimeError):
 def containerd_binaries() -> dict[str, Path]:
     """Family ("1.6", "1.7", "2.1", ...) -> containerd binary; fetched on first use."""
     return {binary.family: binary.containerd for binary in binaries.all_binaries()}
-
-
-def family_group(family: str) -> str:
-    """How fixtures.json names a family: 2.x as one group, since sid's minor moves on."""
-    return "2.x" if family.split(".")[0] == "2" else family
 
 
 def config_dump(binary: Path, config_path: Path) -> dict:

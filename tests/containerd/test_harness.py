@@ -16,30 +16,32 @@ import pytest
 import binaries as containerd_binaries
 import harness
 
-GROUPS = ("1.6", "1.7", "2.x")
-DEFAULT_FIXTURES = {"1.6": "default-1.6.toml", "1.7": "default-1.7.toml", "2.x": "default-2.1.toml"}
+FAMILIES = containerd_binaries.FAMILIES
+DEFAULT_FIXTURES = {family: f"default-{family}.toml" for family in FAMILIES}
+# The `version` of `config dump` output: 1.x print version 2, 2.0-2.2 version 3, 2.3+ version 4.
+DUMP_VERSIONS = {"1.6": 2, "1.7": 2, "2.1": 3, "2.2": 3, "2.3": 4, "2.4": 4}
 AKS_SETTINGS = {"config_path": "/etc/containerd/certs.d", "discard_unpacked_layers": False}
 MANIFEST = harness.fixture_manifest()
 
 
 @pytest.fixture(scope="session")
 def binaries() -> dict[str, Path]:
-    return {harness.family_group(family): path for family, path in harness.containerd_binaries().items()}
+    return harness.containerd_binaries()
 
 
 @pytest.fixture(scope="session")
 def versions(binaries) -> dict[str, str]:
-    return {group: containerd_binaries.reported_version(path) for group, path in binaries.items()}
+    return {family: containerd_binaries.reported_version(path) for family, path in binaries.items()}
 
 
-def dump(binaries, group, fixture):
-    return harness.config_dump(binaries[group], harness.FIXTURES_DIR / fixture)
+def dump(binaries, family, fixture):
+    return harness.config_dump(binaries[family], harness.FIXTURES_DIR / fixture)
 
 
 def test_one_binary_per_family_reporting_its_family(versions):
-    assert sorted(versions) == list(GROUPS)
-    for group, version in versions.items():
-        assert harness.family_group(".".join(version.split(".")[:2])) == group
+    assert list(versions) == list(FAMILIES) == list(DUMP_VERSIONS)
+    for family, version in versions.items():
+        assert ".".join(version.split(".")[:2]) == family
 
 
 def test_warm_cache_fetch_makes_no_network_request(binaries, tmp_path):
@@ -53,60 +55,64 @@ def test_warm_cache_fetch_makes_no_network_request(binaries, tmp_path):
     assert sorted(Path(p) for p in json.loads(result.stdout).values()) == sorted(binaries.values())
 
 
-@pytest.mark.parametrize("group", GROUPS)
-def test_default_fixture_dumps_in_the_family_layout(binaries, group):
-    settings = harness.effective_registry_settings(dump(binaries, group, DEFAULT_FIXTURES[group]))
+@pytest.mark.parametrize("family", FAMILIES)
+def test_default_fixture_dumps_in_the_family_layout(binaries, family):
+    effective = dump(binaries, family, DEFAULT_FIXTURES[family])
+    assert effective["version"] == DUMP_VERSIONS[family]
+    settings = harness.effective_registry_settings(effective)
     assert settings == {"config_path": "", "discard_unpacked_layers": False}
 
 
-@pytest.mark.parametrize("group", GROUPS)
-def test_dump_layout_is_v2_on_1x_and_v3_on_2x(binaries, group):
-    expected = 3 if group == "2.x" else 2
-    for fixture in ("default-1.7.toml", "v1-legacy.toml", "empty.toml"):
-        assert dump(binaries, group, fixture)["version"] == expected
+@pytest.mark.parametrize("family", FAMILIES)
+def test_dump_layout_is_v2_on_1x_v3_on_2_0_to_2_2_and_v4_on_2_3_on(binaries, family):
+    for fixture in ("default-1.7.toml", "v1-legacy.toml", "empty.toml", "default-2.1.toml"):
+        if family == "1.7" and fixture == "default-2.1.toml":
+            continue  # 1.7 refuses version 3
+        assert dump(binaries, family, fixture)["version"] == DUMP_VERSIONS[family]
 
 
-@pytest.mark.parametrize("group", GROUPS)
-def test_default_fixture_is_the_binarys_config_default(binaries, versions, group):
-    if versions[group] != MANIFEST["recorded_with"][group]:
-        pytest.skip(f"fixture recorded with {MANIFEST['recorded_with'][group]}, binary is {versions[group]}")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_default_fixture_is_the_binarys_config_default(binaries, versions, family):
+    if versions[family] != MANIFEST["recorded_with"][family]:
+        pytest.skip(f"fixture recorded with {MANIFEST['recorded_with'][family]}, binary is {versions[family]}")
     live = subprocess.run(
-        [str(binaries[group]), "config", "default"], capture_output=True, text=True, check=True, timeout=60
+        [str(binaries[family]), "config", "default"], capture_output=True, text=True, check=True, timeout=60
     ).stdout
-    fixture = (harness.FIXTURES_DIR / DEFAULT_FIXTURES[group]).read_text()
+    fixture = (harness.FIXTURES_DIR / DEFAULT_FIXTURES[family]).read_text()
     assert tomllib.loads(fixture) == tomllib.loads(live)
 
 
-@pytest.mark.parametrize("group", GROUPS)
-def test_aks_is_already_spegel_ready(binaries, group):
-    assert harness.effective_registry_settings(dump(binaries, group, "aks.toml")) == AKS_SETTINGS
+@pytest.mark.parametrize("family", FAMILIES)
+def test_aks_is_already_spegel_ready(binaries, family):
+    assert harness.effective_registry_settings(dump(binaries, family, "aks.toml")) == AKS_SETTINGS
 
 
-@pytest.mark.parametrize("group", GROUPS)
-def test_invalid_toml_is_rejected_naming_the_file(binaries, group):
+@pytest.mark.parametrize("family", FAMILIES)
+def test_invalid_toml_is_rejected_naming_the_file(binaries, family):
     with pytest.raises(harness.ConfigDumpError, match="invalid.toml"):
-        dump(binaries, group, "invalid.toml")
+        dump(binaries, family, "invalid.toml")
 
 
-@pytest.mark.parametrize("group", GROUPS)
-def test_missing_file_is_an_error_not_the_defaults(binaries, group, tmp_path):
+@pytest.mark.parametrize("family", FAMILIES)
+def test_missing_file_is_an_error_not_the_defaults(binaries, family, tmp_path):
     with pytest.raises(harness.ConfigDumpError, match="no such file"):
-        harness.config_dump(binaries[group], tmp_path / "absent.toml")
+        harness.config_dump(binaries[family], tmp_path / "absent.toml")
 
 
-def test_cri_disabled_has_no_effective_settings_on_1x(binaries):
+@pytest.mark.parametrize("family", ["1.6", "1.7"])
+def test_cri_disabled_has_no_effective_settings_on_1x(binaries, family):
     with pytest.raises(KeyError, match="disabled_plugins"):
-        harness.effective_registry_settings(dump(binaries, "1.7", "docker-containerd-io.toml"))
+        harness.effective_registry_settings(dump(binaries, family, "docker-containerd-io.toml"))
 
 
-@pytest.mark.parametrize("group", GROUPS)
-def test_dump_without_compares_everything_else(binaries, group, tmp_path):
-    original = dump(binaries, group, "aks.toml")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_dump_without_compares_everything_else(binaries, family, tmp_path):
+    original = dump(binaries, family, "aks.toml")
     edited_file = tmp_path / "aks.toml"
     edited_file.write_text(
         (harness.FIXTURES_DIR / "aks.toml").read_text().replace('"/etc/containerd/certs.d"', '"/srv/certs.d"')
     )
-    edited = harness.config_dump(binaries[group], edited_file)
+    edited = harness.config_dump(binaries[family], edited_file)
     assert harness.effective_registry_settings(edited)["config_path"] == "/srv/certs.d"
 
     # 1.x lists the loaded file in `imports`, so that differs between two files too.
@@ -117,20 +123,19 @@ def test_dump_without_compares_everything_else(binaries, group, tmp_path):
         harness.dump_without(original, [("plugins", "no.such.plugin", "key")])
 
 
-@pytest.mark.parametrize(
-    ("group", "sandbox_survives"), [("1.6", False), ("1.7", False), ("2.x", True)]
-)
-def test_dropin_setting_only_config_path(binaries, group, sandbox_survives, tmp_path):
+@pytest.mark.parametrize("family", FAMILIES)
+def test_dropin_setting_only_config_path(binaries, family, tmp_path):
     """An imported file that names the CRI plugin replaces its table on 1.x, merges on 2.x."""
+    sandbox_survives = not family.startswith("1.")
     config = harness.copy_with_imports(
         harness.FIXTURES_DIR / "eks-al2.toml",
         tmp_path,
         [str(harness.FIXTURES_DIR / "imports-dropin" / "conf.d" / "10-registry.toml")],
     )
-    effective = harness.config_dump(binaries[group], config)
+    effective = harness.config_dump(binaries[family], config)
     assert harness.effective_registry_settings(effective)["config_path"] == "/etc/containerd/certs.d"
     plugins = effective["plugins"]
-    if group == "2.x":
+    if sandbox_survives:
         sandbox = plugins["io.containerd.cri.v1.images"]["pinned_images"]["sandbox"]
     else:
         sandbox = plugins["io.containerd.grpc.v1.cri"]["sandbox_image"]
@@ -158,17 +163,17 @@ def test_manifest_matches_the_real_binaries(binaries, versions, fixture):
     """fixtures.json holds what the binaries do; re-check it (skipping a family whose
     binary is no longer the recorded version, e.g. after sid moved on)."""
     recorded = MANIFEST["fixtures"][fixture]
-    for group in GROUPS:
-        if versions[group] != MANIFEST["recorded_with"][group]:
+    for family in FAMILIES:
+        if versions[family] != MANIFEST["recorded_with"][family]:
             continue
         try:
-            effective_dump = dump(binaries, group, fixture)
+            effective_dump = dump(binaries, family, fixture)
         except harness.ConfigDumpError:
-            assert group not in recorded["accepted_by"], f"{group} now rejects {fixture}"
+            assert family not in recorded["accepted_by"], f"{family} now rejects {fixture}"
             continue
-        assert group in recorded["accepted_by"], f"{group} now accepts {fixture}"
+        assert family in recorded["accepted_by"], f"{family} now accepts {fixture}"
         try:
             effective = harness.effective_registry_settings(effective_dump)
         except KeyError:
             effective = None
-        assert effective == recorded["effective"][group], f"{fixture} on {group}"
+        assert effective == recorded["effective"][family], f"{fixture} on {family}"

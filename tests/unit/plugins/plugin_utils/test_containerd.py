@@ -23,6 +23,8 @@ V2_3 = c.parse_containerd_version('2.3.7')
 # first, migrate once) and 2.3+ (newest layout 4; every file migrated on its own).
 ENGINE_VERSIONS = (V1_7, V2_1, V2_3)
 V3_ON_1X = 'version = 3 is a containerd 2.x layout'
+V4_ON_1X = 'version = 4 is a containerd 2.x layout'
+V4_ON_2_1 = 'version = 4 is newer than containerd 2.1.9 loads (at most 3)'
 
 # fixture -> (result on containerd 1.7, on 2.1, on 2.3): the config version written, or the
 # start of the error message.
@@ -33,6 +35,10 @@ OUTCOMES = {
     'default-1.6.toml': (2, 2, 2),
     'default-1.7.toml': (2, 2, 2),
     'default-2.1.toml': (V3_ON_1X, 3, 3),
+    'default-2.2.1.toml': (V3_ON_1X, 3, 3),
+    'default-2.2.toml': (V3_ON_1X, 3, 3),
+    'default-2.3.toml': (V4_ON_1X, V4_ON_2_1, 4),
+    'default-2.4.toml': (V4_ON_1X, V4_ON_2_1, 4),
     'digitalocean.toml': (2, 2, 2),
     'docker-containerd-io.toml': (2, 3, 4),
     'dotted-keys-root.toml': (2, 2, 2),
@@ -54,6 +60,7 @@ OUTCOMES = {
     # 2.0-2.2 ignore a version 1 file's CRI tables; 2.3+ migrate them.
     'v1-legacy.toml': (1, 'has no version line, so containerd reads it as version 1', 1),
     'v3-2.x.toml': (V3_ON_1X, 3, 3),
+    'v4-2.3.toml': (V4_ON_1X, V4_ON_2_1, 4),
 }
 CASES = [(name, version, outcome) for name, outcomes in OUTCOMES.items()
          for version, outcome in zip(ENGINE_VERSIONS, outcomes)]

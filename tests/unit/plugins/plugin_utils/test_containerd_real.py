@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The layout engine judged by real containerd binaries (1.6, 1.7 and 2.x from Debian).
+"""The layout engine judged by real containerd binaries (1.6, 1.7 and 2.1 from Debian, 2.2,
+2.3 and 2.4 built from the Go module proxy: tests/containerd/binaries.py).
 
 For every fixture and every family that accepts it (fixtures.json, recorded from the same
 binaries): containerd's own `config dump` of the engine's output has the Spegel settings,
@@ -25,18 +26,18 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import harness  # noqa: E402  (tests/containerd, put on sys.path just above)
 
-from test_containerd import OUTCOMES, outcome_for  # noqa: E402
+from test_containerd import LEFTOVER_V2_TABLES, OUTCOMES, outcome_for  # noqa: E402
 
 HOSTS_DIR = '/etc/containerd/certs.d'
 WANTED = {'config_path': HOSTS_DIR, 'discard_unpacked_layers': False}
 MANIFEST = harness.fixture_manifest()['fixtures']
-CASES = [(name, group) for name, entry in MANIFEST.items() for group in entry['accepted_by']
+CASES = [(name, family) for name, entry in MANIFEST.items() for family in entry['accepted_by']
          if name in OUTCOMES or name == 'imports-dropin/config.toml']
 
 
 @pytest.fixture(scope='session')
 def binaries():
-    return {harness.family_group(family): path for family, path in harness.containerd_binaries().items()}
+    return harness.containerd_binaries()
 
 
 def version_of(binary):
@@ -93,9 +94,9 @@ def present(dump, paths):
     return [path for path in paths if has(path)]
 
 
-@pytest.mark.parametrize('name,group', CASES, ids=['%s-%s' % case for case in CASES])
-def test_real_containerd_accepts_the_output_with_spegel_settings(name, group, binaries, tmp_path):
-    binary = binaries[group]
+@pytest.mark.parametrize('name,family', CASES, ids=['%s-%s' % case for case in CASES])
+def test_real_containerd_accepts_the_output_with_spegel_settings(name, family, binaries, tmp_path):
+    binary = binaries[family]
     version = version_of(binary)
     (tmp_path / 'in').mkdir()
     (tmp_path / 'out').mkdir()
@@ -104,7 +105,7 @@ def test_real_containerd_accepts_the_output_with_spegel_settings(name, group, bi
 
     # The prediction agrees with containerd about the input (where the layout is one this
     # containerd really reads: 1.6 silently reads a version 3 file as version 2).
-    expected_before = MANIFEST[name]['effective'][group]
+    expected_before = MANIFEST[name]['effective'][family]
     if expected_before is not None and not (version.major == 1 and tomllib.loads(text).get('version', 1) >= 3):
         assert predicted(source, version) == expected_before
 
@@ -139,10 +140,47 @@ def test_real_containerd_accepts_the_output_with_spegel_settings(name, group, bi
     assert c.ConfigPlan(out_text, str(config), version).apply(hosts_dir=HOSTS_DIR).render() == out_text
 
 
-@pytest.mark.parametrize('group', ['1.6', '1.7'])
-def test_dump_settings_reader_matches_the_harness(group, binaries, tmp_path):
+@pytest.mark.parametrize('family', harness.binaries.FAMILIES)
+def test_dump_settings_reader_matches_the_harness(family, binaries, tmp_path):
     config = stage('eks-al2.toml', tmp_path)
-    dump = subprocess.run([str(binaries[group]), '--config', str(config), 'config', 'dump'],
+    dump = subprocess.run([str(binaries[family]), '--config', str(config), 'config', 'dump'],
                           capture_output=True, text=True, check=True).stdout
     mine = c.settings_from_dump(dump, str(config))
     assert {name: mine[name] for name in WANTED} == harness.effective_registry_settings(tomllib.loads(dump))
+
+
+# Files of different versions, as 2.x migrates and merges them (relative imports resolve
+# against the main file's directory).
+MIGRATIONS = {
+    'leftover-v2-tables': {'config.toml': LEFTOVER_V2_TABLES},
+    'v3-dropin-below-v2': {
+        'config.toml': "version = 2\nimports = ['conf.d/*.toml']\n"
+                       "[plugins.'io.containerd.grpc.v1.cri'.registry]\n  config_path = '/a'\n",
+        'conf.d/a.toml': "version = 3\n[plugins.'io.containerd.cri.v1.images'.registry]\n  config_path = '/b'\n"},
+    'v2-dropin-below-v3': {
+        'config.toml': "version = 3\nimports = ['conf.d/*.toml']\n[plugins.'io.containerd.cri.v1.images']\n"
+                       "  discard_unpacked_layers = true\n"
+                       "[plugins.'io.containerd.cri.v1.images'.registry]\n  config_path = '/a'\n",
+        'conf.d/a.toml': "version = 2\n[plugins.'io.containerd.grpc.v1.cri'.registry]\n  config_path = '/b'\n"},
+    'v4-dropin-below-v3': {
+        'config.toml': "version = 3\nimports = ['conf.d/*.toml']\n",
+        'conf.d/a.toml': "version = 4\n[plugins.'io.containerd.cri.v1.images']\n  discard_unpacked_layers = true\n"},
+}
+
+
+@pytest.mark.parametrize('case', sorted(MIGRATIONS))
+@pytest.mark.parametrize('family', [family for family in harness.binaries.FAMILIES if family.startswith('2.')])
+def test_prediction_of_migrations_matches_containerd(case, family, binaries, tmp_path):
+    """predict_effective refuses what containerd refuses and otherwise predicts its dump."""
+    for name, text in MIGRATIONS[case].items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    config = tmp_path / 'config.toml'
+    version = version_of(binaries[family])
+    try:
+        dump = harness.config_dump(binaries[family], config)
+    except harness.ConfigDumpError:
+        with pytest.raises(TomlEditError, match='newer than containerd %s loads' % (version,)):
+            predicted(config, version)
+        return
+    assert predicted(config, version) == harness.effective_registry_settings(dump)

@@ -470,7 +470,7 @@ def containerd_requests(ctr, cases):
     return json.loads(done.stdout)
 
 
-@pytest.mark.parametrize('family', ['1.6', '1.7', '2.1'])
+@pytest.mark.parametrize('family', harness.binaries.FAMILIES)
 def test_containerd_reads_our_files_in_file_order(family, tmp_path):
     binaries = harness.containerd_binaries()
     if family not in binaries:
@@ -506,7 +506,7 @@ def test_containerd_reads_our_files_in_file_order(family, tmp_path):
     assert restored_log == [['198.18.0.6:5000', manifest, None]]
 
 
-@pytest.mark.parametrize('family', ['1.6', '1.7', '2.1'])
+@pytest.mark.parametrize('family', harness.binaries.FAMILIES)
 def test_containerd_takes_a_registry_directory_over_default(family, tmp_path):
     """Why shadowing directories get the mirror too: containerd takes the registry's own
     directory, hosts.toml or not, and never reads _default for it."""
