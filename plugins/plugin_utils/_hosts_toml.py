@@ -9,12 +9,18 @@
 containerd tries the `[host."URL"]` entries of a hosts.toml in file order, so where an entry
 sits matters as much as what it says. New entries are spliced into the text in Spegel's own
 style; entries that already exist are edited in place with TomlEditor. Every result is
-re-parsed and must hold exactly the intended data, in the intended host order, before it is
-returned.
+re-parsed and must hold exactly the intended data, in the host order containerd will use,
+before it is returned.
+
+containerd 1.x (go-toml v1) cannot read '[' or ']' in a table header and then ignores the
+whole file; containerd 2.x lists only the hosts that have a table header. So on 1.x a mirror
+URL with brackets (an IPv6 address) is written as dotted keys under `[host]`
+(`'http://[fd00::5]:30020'.capabilities = [...]`), and as a table everywhere else.
 """
 
 from __future__ import annotations
 
+import bisect
 import glob
 import ipaddress
 import json
@@ -44,6 +50,9 @@ _SECRET_VALUE = re.compile(
     re.IGNORECASE | re.MULTILINE)
 REDACTED = "'********'"
 REDACTED_NEW = "'******** (new value)'"
+
+# Above the [host] table this module makes for dotted entries; it goes when they go.
+DOTTED_NOTE = "# peerpull.spegel: containerd 1.x reads no '[' or ']' in a table header, so these are dotted keys"
 
 
 class HostsTomlError(TomlEditError):
@@ -306,6 +315,20 @@ def _render_header(url, header):
     return '\n'.join(lines) + '\n'
 
 
+def dotted_form(url, containerd_major):
+    """Whether containerd `containerd_major` (1, 2 or None: unknown) needs the entry as dotted keys."""
+    return containerd_major == 1 and ('[' in url or ']' in url)
+
+
+def render_dotted(url, fields, prefix=''):
+    """One host entry as dotted keys, for the [host] table (prefix '') or the root (prefix 'host.')."""
+    key = prefix + _toml_string(url)
+    lines = ['%s.%s = %s' % (key, name, _toml_value(fields[name])) for name in HOST_FIELDS
+             if name in fields and name != 'header']
+    lines += ['%s.header.%s = %s' % (key, _toml_key(k), _toml_value(v)) for k, v in fields.get('header', {}).items()]
+    return '\n'.join(lines) + '\n'
+
+
 def redact_secrets(text, before=None):
     """The text with Authorization header values replaced, for diffs and messages. Given the
     text before a change, a value that is not in it is marked, so that a rotated secret still
@@ -397,13 +420,185 @@ def _host_order(model):
     return list(hosts) if isinstance(hosts, dict) else []
 
 
-def _verify(text, source, expected_model, expected_order):
+class _Statement:
+    """One top-level statement of a valid TOML text: a `[table]` or `[[array]]` header, or a
+    `key = value` pair (in the table `section`), on the lines first to end (exclusive)."""
+
+    def __init__(self, kind, raw_key, section, key, first, end, inline):
+        self.kind, self.raw_key, self.section, self.key = kind, raw_key, section, key
+        self.first, self.end, self.inline = first, end, inline
+
+    @property
+    def path(self):
+        return self.section + self.key
+
+    def host(self):
+        """The host URL this statement belongs to, or None."""
+        path = self.path
+        return path[1] if len(path) >= 2 and path[0] == 'host' else None
+
+    def outside_host_table(self):
+        """Whether this is a dotted key or an inline table of a host, not a key in its table."""
+        return self.kind == 'pair' and len(self.section) < 2 and self.host() is not None
+
+
+def _statements(text):
+    """The top-level statements of a text that tomllib accepts, in file order."""
+    line_starts = [0] + [m.end() for m in re.finditer('\n', text)]
+
+    def line_of(position):
+        return bisect.bisect_right(line_starts, position) - 1
+
+    statements, section, at = [], [], 0
+    while at < len(text):
+        char = text[at]
+        if char in ' \t\r\n':
+            at += 1
+            continue
+        if char == '#':
+            at = _after_line(text, at)
+            continue
+        start, inline = at, False
+        if char == '[':
+            kind = 'array' if text.startswith('[[', at) else 'table'
+            width = 2 if kind == 'array' else 1
+            close = _key_end(text, at + width, ']')
+            raw_key = text[at + width:close]
+            section = _key_path(raw_key)
+            statement_section, key, at = [], section, close + width
+        else:
+            kind = 'pair'
+            equals = _key_end(text, at, '=')
+            raw_key = text[at:equals]
+            statement_section, key = section, _key_path(raw_key)
+            at = equals + 1
+            while text[at] in ' \t':
+                at += 1
+            inline = text[at] == '{'
+            at = _value_end(text, at)
+        at = _after_line(text, at)
+        statements.append(_Statement(kind, raw_key.strip(), statement_section, key,
+                                     line_of(start), line_of(at - 1) + 1, inline))
+    return statements
+
+
+def _after_line(text, at):
+    end = text.find('\n', at)
+    return len(text) if end == -1 else end + 1
+
+
+def _string_end(text, at):
+    """The index after the string that starts at `at` (any of TOML's four kinds)."""
+    quote = text[at]
+    if text.startswith(quote * 3, at):
+        end = at + 3
+        while not text.startswith(quote * 3, end):
+            end += 2 if quote == '"' and text[end] == '\\' else 1
+        run = 3
+        while run < 5 and end + run < len(text) and text[end + run] == quote:
+            run += 1
+        return end + run
+    end = at + 1
+    while text[end] != quote:
+        end += 2 if quote == '"' and text[end] == '\\' else 1
+    return end + 1
+
+
+def _key_end(text, at, terminator):
+    while text[at] != terminator:
+        at = _string_end(text, at) if text[at] in '"\'' else at + 1
+    return at
+
+
+def _value_end(text, at):
+    """The index where the value starting at `at` ends (its line's newline, or a comment)."""
+    depth = 0
+    while at < len(text):
+        char = text[at]
+        if char in '"\'':
+            at = _string_end(text, at)
+            continue
+        if char == '#' and depth == 0 or char == '\n' and depth == 0:
+            return at
+        if char == '#':
+            at = _after_line(text, at)
+            continue
+        depth += 1 if char in '[{' else -1 if char in ']}' else 0
+        at += 1
+    return at
+
+
+def _key_path(raw_key):
+    node, path = tomllib.loads(raw_key + ' = 0'), []
+    while isinstance(node, dict):
+        key = next(iter(node))
+        path.append(key)
+        node = node[key]
+    return path
+
+
+# --- how containerd reads the hosts ---------------------------------------------------------------
+
+def _bracketed_header(statements):
+    """The first table header containerd 1.x cannot read (it then ignores the whole file)."""
+    return next((s for s in statements if s.kind != 'pair' and ('[' in s.raw_key or ']' in s.raw_key)), None)
+
+
+def _containerd_listing(statements, hosts, containerd_major):
+    """[(rank, url)] of the hosts in the order containerd tries them; equal ranks have no fixed order.
+
+    1.x sorts the host tables by the line they start on; an inline table has line 0.
+    2.x lists the hosts of the `[host.URL...]` headers, in file order, and drops the others.
+    """
+    if containerd_major == 1:
+        lines = {}
+        for statement in statements:
+            if statement.kind == 'table' and statement.host() is not None or \
+                    statement.outside_host_table() and not statement.inline:
+                lines.setdefault(statement.host(), statement.first + 1)
+        return sorted((lines.get(url, 0), url) for url in hosts)
+    listed = []
+    for statement in statements:
+        if statement.kind == 'table' and statement.host() is not None and statement.host() not in listed:
+            listed.append(statement.host())
+    return list(enumerate(listed))
+
+
+def _check_containerd_order(text, source, intended, urls, containerd_major):
+    """Refuse a text in which containerd would not try the hosts in the intended order.
+    Unknown version: judged as 2.x reads it, and as 1.x does where 1.x can read it at all."""
+    statements = _statements(text)
+    bracketed = _bracketed_header(statements)
+    if containerd_major is not None:
+        majors = [containerd_major]
+    else:
+        majors = [2] if bracketed else [1, 2]
+    for major in majors:
+        if major == 1 and bracketed:
+            raise TomlEditError(
+                'Refusing to write %s: containerd 1.x would ignore the whole file, because its table header '
+                '[%s] holds "[" or "]", which containerd 1.x\'s TOML parser rejects. Write that host as dotted keys '
+                'under [host] (\'URL\'.capabilities = [...]); nothing was changed.' % (source, bracketed.raw_key))
+        listing = _containerd_listing(statements, intended, major)
+        listed = [url for _rank, url in listing]
+        ranks = [rank for rank, _url in listing]
+        if listed != [url for url in intended if url in listed] or len(set(ranks)) != len(ranks) \
+                or not set(urls) <= set(listed):
+            raise TomlEditError(
+                'Refusing to write %s: containerd %d.x would try its hosts in the order %s, not %s (1.x takes them '
+                'in the order of the line each starts on, inline tables first in no fixed order; 2.x takes only '
+                '[host."URL"] tables); nothing was changed. Edit the file by hand.'
+                % (source, major, ', '.join(listed) or 'none', ', '.join(intended)))
+
+
+def _verify(text, source, expected_model, expected_order=None):
     try:
         reparsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TomlEditError('Refusing to write %s: the merged text is not valid TOML (%s); nothing was '
                             'changed. Report the file shape.' % (source, exc)) from None
-    if not same_value(reparsed, expected_model) or _host_order(reparsed) != expected_order:
+    if not same_value(reparsed, expected_model) or (expected_order is not None
+                                                    and _host_order(reparsed) != expected_order):
         raise TomlEditError('Refusing to write %s: the merged text does not hold exactly the intended '
                             'hosts in the intended order (an unusual file shape, such as hosts defined '
                             'inline); nothing was changed. Edit the file by hand.' % source)
@@ -413,24 +608,35 @@ def _verify(text, source, expected_model, expected_order):
 def _ensure_trailing_newline(text):
     if text == '' or text.endswith('\n'):
         return text
-    return text + ('\r\n' if '\r\n' in text else '\n')
+    return text + _newline(text)
+
+
+def _newline(text):
+    return '\r\n' if '\r\n' in text else '\n'
 
 
 # --- merge and unmerge --------------------------------------------------------------------
 
-def merge_registry(existing_text, source, registry, server, hosts, position='first', replace_server=False):
+def merge_registry(existing_text, source, registry, server, hosts, position='first', replace_server=False,
+                   containerd_major=None):
     """The hosts.toml text with `hosts` merged into what the file already holds.
 
-    - An entry whose URL is already in the file is edited in place (TomlEditor: comments,
-      quoting and position stay); its fields become exactly the given ones.
+    - An entry whose URL is already in the file as a table is edited in place (TomlEditor:
+      comments, quoting and position stay); its fields become exactly the given ones.
     - A new entry is written in Spegel's style right after the previous given host when that
       one is in the file, else before the first existing host (position='first') or after the
       last (position='last'). containerd tries hosts in file order.
+    - On containerd 1.x (containerd_major=1) entries with '[' or ']' in the URL are written
+      as dotted keys (see the module docstring), into the file's [host] table or root-level
+      `host.` keys where it has them, else into a [host] table of their own; they are written
+      afresh on every call, and an entry of the given URLs in the other form is rewritten.
     - `server` is written into a new (empty) file, as Spegel writes it. A file that exists
       keeps its own `server` line or its lack of one (containerd then falls back to the
       registry itself, as it would have before), so that unmerge_registry gives the user's
       file back byte for byte; replace_server=True sets `server` anyway.
     - Everything else (other hosts, certificates, comments) is kept. Idempotent.
+    - The result must hold exactly the intended data and give the intended host order to
+      containerd `containerd_major` (None: unknown), else the file is refused.
     """
     if position not in ('first', 'last'):
         raise HostsTomlError("position must be 'first' or 'last', got %r." % (position,))
@@ -445,24 +651,37 @@ def merge_registry(existing_text, source, registry, server, hosts, position='fir
     model = parse_plain(existing_text, source)
     if 'host' in model and not isinstance(model['host'], dict):
         raise HostsTomlError('%s: "host" is not a table; fix the file by hand (nothing was changed).' % source)
-
+    for url in urls:
+        if not isinstance(model.get('host', {}).get(url, {}), dict):
+            raise HostsTomlError('%s: host %s is not a table; fix the file by hand.' % (source, url))
+    text = existing_text
     if existing_text.strip() == '':
         text = ("server = %s\n\n" % _toml_string(server)) if server else ''
-        text += '\n'.join(render_host(url, fields) for url, fields in entries)
-        model = {}
-        if server:
-            model['server'] = server
-        if entries:
-            model['host'] = dict(entries)
-        return _verify(text, source, model, urls)
 
-    # 1. Edit what exists, in place. A header table that goes away is cut out as text:
-    # tomlkit would take the comments and blank lines that follow it along.
-    text = existing_text
-    for url, fields in entries:
-        current = model.get('host', {}).get(url)
-        if current is not None and not isinstance(current, dict):
-            raise HostsTomlError('%s: host %s is not a table; fix the file by hand.' % (source, url))
+    statements = _statements(text)
+    if any(s.kind == 'pair' and s.path == ['host'] for s in statements):
+        raise TomlEditError('Refusing to write %s: its hosts are one inline table (host = {...}), which takes no '
+                            'more entries; nothing was changed. Write them as [host."URL"] tables.' % source)
+
+    # 1. Cut out the dotted entries, and ours written other than as a table (dotted keys or an
+    # inline table): they are written afresh below.
+    dotted = [(url, fields) for url, fields in entries if dotted_form(url, containerd_major)]
+    places = [urls.index(url) for url, _fields in dotted]
+    if places and places[-1] - places[0] != len(places) - 1:
+        raise HostsTomlError('%s: containerd 1.x gets the mirrors with "[" or "]" in their URL (IPv6 addresses) as '
+                             'dotted keys in one place, so they must follow each other in the list, got %s.'
+                             % (source, ', '.join(urls)))
+    outside = {s.host() for s in statements if s.outside_host_table()}
+    rewrite = [url for url in urls if url in model.get('host', {}) and (url in outside or url in dict(dotted))]
+    if rewrite:
+        text = _cut_entries(text, rewrite)[0]
+    tables = [(url, fields) for url, fields in entries if url not in dict(dotted)]
+
+    # 2. Edit the tables that exist, in place. A header table that goes away is cut out as
+    # text: tomlkit would take the comments and blank lines that follow it along.
+    current_hosts = parse_plain(text, source).get('host', {})
+    for url, fields in tables:
+        current = current_hosts.get(url)
         if current and 'header' in current and 'header' not in fields:
             text = _cut_table(text, ['host', url, 'header'])
     editor = TomlEditor(text, source)
@@ -471,7 +690,7 @@ def merge_registry(existing_text, source, registry, server, hosts, position='fir
     # A header table new to an entry that has its own header line is spliced in as text, right
     # after that entry's keys: tomlkit would put it after the comments that lead the next table.
     new_headers = []
-    for url, fields in entries:
+    for url, fields in tables:
         current = editor.get(['host', url])
         if current is None:
             continue
@@ -495,22 +714,35 @@ def merge_registry(existing_text, source, registry, server, hosts, position='fir
     expected_model = editor.model
     for url in new_headers:
         text = _append_to_host(text, url, _render_header(url, dict(entries)[url]['header']))
-        expected_model['host'][url]['header'] = dict(entries)[url]['header']
 
-    # 2. Splice in the new entries, in order, next to the given hosts that already exist.
+    # 3. Splice in the new tables, in order, next to the given hosts that already exist, then
+    # the dotted entries, together, after the table given before the first of them.
     order = _host_order(expected_model)
     anchor = None
-    for url, fields in entries:
+    for url, fields in tables:
         if url in order:
             anchor = url
             continue
-        text, order = _insert_host(text, url, fields, anchor, position, order)
-        expected_model.setdefault('host', {})[url] = fields
+        text = _insert_block(text, render_host(url, fields), anchor, position)
+        order.insert(_order_index(order, anchor, position), url)
         anchor = url
-    expected_model['host'] = {url: expected_model['host'][url] for url in order} if order else {}
-    if not expected_model['host']:
-        del expected_model['host']
-    return _verify(text, source, expected_model, order)
+    if dotted:
+        before = urls[:urls.index(dotted[0][0])]
+        anchor = before[-1] if before else None
+        text = _insert_dotted(text, dotted, anchor, position)
+        at = _order_index(order, anchor, position)
+        order[at:at] = [url for url, _fields in dotted]
+    expected_model['host'] = dict(expected_model.get('host', {}), **dict(entries))
+    _verify(text, source, expected_model)
+    _check_containerd_order(text, source, order, urls, containerd_major)
+    return text
+
+
+def _order_index(order, anchor, position):
+    """Where a new entry goes in the host order: after the anchor, else first or last."""
+    if anchor is not None:
+        return order.index(anchor) + 1
+    return 0 if position == 'first' else len(order)
 
 
 def _host_blocks(text, url):
@@ -524,27 +756,25 @@ def _append_to_host(text, url, piece):
     at = last.end
     while at > last.header + 1 and lines[at - 1].strip() == '':
         at -= 1
-    newline = '\r\n' if '\r\n' in text else '\n'
-    lines.insert(at, piece.replace('\n', newline))
+    lines.insert(at, piece.replace('\n', _newline(text)))
     return ''.join(lines)
 
 
-def _insert_host(text, url, fields, anchor, position, order):
-    """Splice one rendered host into the text; returns (text, new host order)."""
+def _insert_block(text, block_text, anchor, position):
+    """Splice a table (with its header) into the text: after the anchor host's tables, else
+    before the first table of `host` (position='first') or at the end."""
     lines = _ensure_trailing_newline(text).splitlines(keepends=True)
     blocks = _blocks(lines)
-    newline = '\r\n' if '\r\n' in text else '\n'
-    block_text = render_host(url, fields).replace('\n', newline)
+    newline = _newline(text)
+    host_blocks = [b for b in blocks if b.path[0] == 'host']
     if anchor is not None:
-        last = [b for b in blocks if b.host() == anchor][-1]
-        at, order_at = last.end, order.index(anchor) + 1
+        at = [b for b in blocks if b.host() == anchor][-1].end
+    elif position == 'first' and host_blocks:
+        at = host_blocks[0].lead
     else:
-        host_blocks = [b for b in blocks if b.host() is not None]
-        if position == 'first' and host_blocks:
-            at, order_at = host_blocks[0].lead, 0
-        else:
-            at, order_at = len(lines), len(order)
+        at = len(lines)
     before, after = ''.join(lines[:at]), ''.join(lines[at:])
+    block_text = block_text.replace('\n', newline)
     if after.strip():
         # Before an existing table: our entry and a blank line, nothing else, so that
         # unmerge_registry cuts out exactly what was added.
@@ -553,7 +783,66 @@ def _insert_host(text, url, fields, anchor, position, order):
         piece = newline + block_text
     else:
         piece = block_text
-    return before + piece + after, order[:order_at] + [url] + order[order_at:]
+    return before + piece + after
+
+
+def _insert_dotted(text, entries, anchor, position):
+    """Splice dotted entries in: before the file's root-level `host.` keys, or at the top of its
+    [host] table, or as a [host] table of their own placed as _insert_block places a table."""
+    lines = _ensure_trailing_newline(text).splitlines(keepends=True)
+    statements = _statements(''.join(lines))
+    newline = _newline(text)
+    root_keys = [s for s in statements if s.kind == 'pair' and not s.section and s.key[0] == 'host']
+    host_table = next((s for s in statements if s.kind == 'table' and s.key == ['host']), None)
+    if root_keys:
+        at, prefix = _with_comments(lines, statements, root_keys[0]), 'host.'
+    elif host_table:
+        at, prefix = host_table.end, ''
+    else:
+        body = ''.join(render_dotted(url, fields) for url, fields in entries)
+        return _insert_block(text, DOTTED_NOTE + '\n[host]\n' + body, anchor, position)
+    piece = ''.join(render_dotted(url, fields, prefix) for url, fields in entries).replace('\n', newline)
+    return ''.join(lines[:at]) + piece + ''.join(lines[at:])
+
+
+def _with_comments(lines, statements, statement):
+    """The first line of a statement with the comment lines directly above it."""
+    taken = {line for s in statements for line in range(s.first, s.end)}
+    first = statement.first
+    while first > 0 and first - 1 not in taken and lines[first - 1].lstrip().startswith('#'):
+        first -= 1
+    return first
+
+
+def _cut_entries(text, urls):
+    """(text without the entries of urls, the urls found). Tables go with the comments directly
+    above them and the blank lines after them, dotted keys with the comments directly above
+    them, and a [host] table this module made for dotted keys when nothing else is left in it."""
+    lines = text.splitlines(keepends=True)
+    statements = _statements(text)
+    blocks = _blocks(lines)
+    doomed, found = set(), set()
+    for statement in statements:
+        if statement.outside_host_table() and statement.host() in urls:
+            doomed.update(range(_with_comments(lines, statements, statement), statement.end))
+            found.add(statement.host())
+    doomed_blocks = [b for b in blocks if b.host() in urls]
+    doomed_blocks += [b for b in blocks if b.path == ['host'] and _is_dotted_table(lines, b, doomed)]
+    for block in doomed_blocks:
+        doomed.update(range(block.lead, block.end))
+        found.add(block.host())
+    found.discard(None)
+    kept = [line for number, line in enumerate(lines) if number not in doomed]
+    # A table appended at the end came with one blank line before it.
+    if any(b.end == len(lines) for b in doomed_blocks) and len(kept) > 1 and kept[-1].strip() == '':
+        del kept[-1]
+    return ''.join(kept), found
+
+
+def _is_dotted_table(lines, block, doomed):
+    """Whether a [host] block is this module's and holds nothing but doomed lines."""
+    return DOTTED_NOTE + '\n' in [line.replace('\r\n', '\n') for line in lines[block.lead:block.header]] and all(
+        number in doomed or not lines[number].strip() for number in range(block.header + 1, block.end))
 
 
 def remove_hosts(existing_text, source, urls):
@@ -569,17 +858,8 @@ def remove_hosts(existing_text, source, urls):
     if not expected['host']:
         del expected['host']
 
-    lines = existing_text.splitlines(keepends=True)
-    doomed = [b for b in _blocks(lines) if b.host() in present]
-    if doomed and {b.host() for b in doomed} == set(present):
-        cut_to_end = doomed[-1].end == len(lines)
-        for block in reversed(doomed):
-            del lines[block.lead:block.end]
-        # An entry appended at the end came with one blank line before it.
-        if cut_to_end and len(lines) > 1 and lines[-1].strip() == '':
-            del lines[-1]
-        text = ''.join(lines)
-    else:
+    text, found = _cut_entries(existing_text, present)
+    if found != set(present):
         editor = TomlEditor(existing_text, source)
         for url in present:
             editor.remove(['host', url])
@@ -652,13 +932,13 @@ def recorded_mode(text):
 
 
 def note_mode(text, url, mode):
-    """The text with the mode noted right above the `[host.'url']` header (once)."""
+    """The text with the mode noted right above the entry's first line, its `[host.'url']`
+    header or first dotted key (once)."""
     if recorded_mode(text) is not None:
         return text
     lines = text.splitlines(keepends=True)
-    block = next(b for b in _blocks(lines) if b.host() == url)
-    newline = '\r\n' if '\r\n' in text else '\n'
-    lines.insert(block.header, _MODE_NOTE % mode + newline)
+    first = next(s for s in _statements(text) if s.host() == url)
+    lines.insert(first.first, _MODE_NOTE % mode + _newline(text))
     return ''.join(lines)
 
 
