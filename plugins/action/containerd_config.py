@@ -86,12 +86,7 @@ class ActionModule(ActionBase):
         state = node.NodeState(first)
         current = state.file(path)
         binary = state.containerd.get('path') or ''
-        if args['containerd_version']:
-            version = containerd.parse_containerd_version(args['containerd_version'])
-        elif binary:
-            version = containerd.parse_containerd_version(state.containerd.get('version_output', ''), binary)
-        else:
-            version = None
+        version = state.containerd_version(args['containerd_version'])
 
         plan = containerd.ConfigPlan(current.text_or_empty, path, version).apply(
             hosts_dir=hosts_dir, enable_cri=args['enable_cri'], use_local_image_pull=args['use_local_image_pull'],
@@ -147,7 +142,8 @@ class ActionModule(ActionBase):
         for hosts_path, item in migrated.items():
             existing = second.file(hosts_path)
             merged = hosts_toml.merge_registry(existing.text, hosts_path, item['registry'], item['server'],
-                                               item['hosts'], position='last')
+                                               item['hosts'], position='last',
+                                               containerd_major=version.major if version else None)
             migrated_registries.append({'registry': item['registry'], 'hosts_file': hosts_path,
                                         'hosts': [host['url'] for host in item['hosts']]})
             if existing.exists and merged == existing.text:

@@ -31,6 +31,7 @@ ARGUMENT_SPEC = dict(
     state=dict(type='str', default='present', choices=['present', 'absent']),
     backup=dict(type='bool', default=False),
     prune_stale=dict(type='bool', default=True),
+    containerd_version=dict(type='str'),
 )
 
 SECRET_MODE = '0600'
@@ -71,13 +72,15 @@ class ActionModule(ActionBase):
         result['restart_required'] = False  # containerd re-reads hosts.toml on every pull
         try:
             plan = self._plan(args)
-            reads = dict(read=list(plan['paths'].values()), read_globs=list(plan['globs']))
+            reads = dict(read=list(plan['paths'].values()), read_globs=list(plan['globs']), containerd_version=True)
             if plan['discover']:
                 extra = discovery_reads()
-                reads = dict(read=reads['read'] + extra['read'], read_globs=reads['read_globs'] + extra['read_globs'],
+                reads.update(read=reads['read'] + extra['read'], read_globs=reads['read_globs'] + extra['read_globs'],
                              network_facts=True)
             node_result = node.run_node_files(self, task_vars, **reads)
             state = node.NodeState(node_result)
+            version = state.containerd_version(args['containerd_version'])
+            plan['containerd_major'] = version.major if version else None
             found = None
             if plan['discover'] or plan['node_ip'] not in UNSET:
                 found = discover_from_node(node_result, state, None if plan['discover'] else plan['node_ip'])
@@ -98,7 +101,13 @@ class ActionModule(ActionBase):
             changed=any(c['changed'] for c in changes),
             mirrors=mirrors,
             files={c['registry']: self._file_result(c) for c in changes},
+            containerd_version=str(version) if version else None,
         )
+        if version is None and args['state'] == 'present' and any(hosts_toml.dotted_form(url, 1) for url in mirrors):
+            result['warnings'] = [
+                'containerd is not installed on this node, so its version is unknown: the IPv6 mirrors are written '
+                'as [host.\'URL\'] tables, which containerd 2.x reads but containerd 1.6 and 1.7 do not (they ignore '
+                'the whole file). Set containerd_version when the node will run containerd 1.x.']
         if found is not None:
             result['node_ip'] = found.as_dict()
         if self._task.diff:
@@ -190,8 +199,8 @@ class ActionModule(ActionBase):
                 server = plan['servers'].get(registry, hosts_toml.default_server(registry))
                 replace_server = registry in plan['servers']
             hosts = [dict(plan['fields'], url=url) for url in mirrors]
-            new_text = hosts_toml.merge_registry(text, path, registry, server, hosts,
-                                                 replace_server=replace_server)
+            new_text = hosts_toml.merge_registry(text, path, registry, server, hosts, replace_server=replace_server,
+                                                 containerd_major=plan['containerd_major'])
             new_text, mode = self._secret_mode(plan, current, user_mode, new_text, mirrors)
         else:
             if reason == 'shadowing':

@@ -19,8 +19,9 @@ description:
     C(server) line, certificates, client keys and comments stay; the Spegel targets are
     placed first, because containerd tries hosts in file order. Spegel's own init container
     wipes existing entries (Spegel issues 413 and 679); this module does not.
-  - An entry whose URL is already in the file is updated in place (its position and
-    comments stay), so a second run changes nothing.
+  - An entry whose URL is already in the file as a table is updated in place (its position
+    and comments stay; dotted entries, see below, are written afresh), so a second run changes
+    nothing.
   - O(state=absent) removes only the entries this task describes (and, with O(prune_stale),
     the stale ones); a file the user had comes back byte for byte with its own mode, a file
     that held nothing else is removed.
@@ -31,6 +32,26 @@ description:
     C(_backup/) excepted) gets the Spegel targets first too, keeping its C(server) line (or
     its lack of one), its hosts, certificates and comments; RV(files) reports it with
     RV(files.reason=shadowing). O(state=absent) takes them out again.
+  - "Mirror URLs with an IPv6 address (V(http://[fd00::5]:30020)) are written for the node's
+    containerd version, read in the same round trip (C(containerd --version)) or given as
+    O(containerd_version). containerd 1.6 and 1.7 cannot read C([) or C(]) in a table header
+    and then ignore the whole file, while containerd 2.x uses only the hosts that have a table
+    header. So on 1.x such entries are dotted keys (C('http://[fd00::5]:30020'.capabilities = [...]),
+    C('...'.header.Authorization = '...')): in the file's C([host]) table or among its root-level
+    C(host.) keys where it has them, else in a C([host]) table of their own with a comment line
+    above it; on 2.x, and for every other URL on every version, they are Spegel's
+    C([host.'URL']) tables."
+  - When the node's containerd major version changed since a file was written (a 1.x file on a
+    2.x node, or the other way round), the entries are rewritten into the other form; a second
+    run changes nothing.
+  - Without a containerd on the node (an image bake) and without O(containerd_version), IPv6
+    entries are written as tables, for containerd 2.x, with a warning.
+  - A file is refused, named in the message and left as it is, when containerd would not try
+    the hosts in the intended order or would ignore the file, as judged by how the node's
+    containerd version reads it (unknown - as 2.x does, and as 1.x does where 1.x can read it).
+    On 1.x that is a table header of the user's with C([) or C(]) in it, hosts written as inline
+    tables (1.x tries those first, in no fixed order), or root-level C(host.) keys or a C([host])
+    table that come before the place a new entry must take.
   - All registries of a node are handled in one call, node IP discovery included, with one
     read and at most one write round trip.
   - Changes to C(hosts.toml) need no containerd restart; RV(restart_required) is always false.
@@ -135,7 +156,8 @@ options:
         C([host.'URL'.header]), for Spegel's basic auth (C(spegel.basicAuthSecretName)).
       - Either the header value (V(Basic dXNlcjpwYXNz)) or a dict with C(username) and
         C(password), which becomes C(Basic base64(username:password)).
-      - A secret. Never logged, never in results, shown redacted in diffs.
+      - A secret. Never logged, never in results, shown redacted in diffs (also as the dotted
+        key C('URL'.header.Authorization) on containerd 1.x).
       - A file gets mode C(0600) while it carries the header. A file that had another mode
         gets a comment line above the first Spegel entry that notes that mode
         (C(# peerpull.spegel) C(mode 0644 before the Authorization header ...)); when the
@@ -153,6 +175,13 @@ options:
     description: Keep a timestamped copy of each file before it changes or is removed.
     type: bool
     default: false
+  containerd_version:
+    description:
+      - The containerd version the files are for, such as V(1.7.24) or V(2.1.9); only its major
+        version counts.
+      - Unset, it is read from C(containerd --version) on the node. Set it for an image bake
+        whose containerd is not installed yet.
+    type: str
   prune_stale:
     description:
       - Remove the mirror entries a former IP of this node left behind (an image baked on
@@ -206,6 +235,11 @@ EXAMPLES = r"""
     authorization:
       username: spegel
       password: "{{ vault_spegel_password }}"
+
+- name: Image bake of a containerd 1.7 node with an IPv6 node IP (containerd not installed yet)
+  peerpull.spegel.containerd_hosts:
+    node_ip: fd00:5e6e::5
+    containerd_version: 1.7.24
 
 - name: Keep the targets a former IP of this node left behind (another node's Spegel on purpose)
   peerpull.spegel.containerd_hosts:
@@ -278,6 +312,11 @@ node_ip:
       description: Which rule decided.
       type: str
       sample: kubelet --node-ip in /var/lib/kubelet/kubeadm-flags.env
+containerd_version:
+  description: The containerd version the files were written for; null when it is unknown.
+  returned: success
+  type: str
+  sample: 1.7.24
 restart_required:
   description: Always false; containerd reads C(hosts.toml) on every pull.
   returned: always

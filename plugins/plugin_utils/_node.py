@@ -18,6 +18,7 @@ import base64
 import binascii
 import hashlib
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import parse_containerd_version
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
 
 NODE_FILES = 'peerpull.spegel.node_files'
@@ -69,6 +70,15 @@ class NodeState:
 
     def file(self, path):
         return self.files[path]
+
+    def containerd_version(self, given=None):
+        """The given version, else the one the node's `containerd --version` reported (read with
+        containerd_version=True); None when neither is known."""
+        if given:
+            return parse_containerd_version(given)
+        if self.containerd.get('path'):
+            return parse_containerd_version(self.containerd.get('version_output', ''), self.containerd['path'])
+        return None
 
 
 class NodeFilesError(Exception):
