@@ -11,6 +11,7 @@ import base64
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_probe as hosts_probe
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     UNSET, discover, discover_from_node, discovery_reads,
@@ -32,6 +33,7 @@ ARGUMENT_SPEC = dict(
     backup=dict(type='bool', default=False),
     prune_stale=dict(type='bool', default=True),
     containerd_version=dict(type='str'),
+    probe=dict(type='bool', default=False),
 )
 
 SECRET_MODE = '0600'
@@ -113,7 +115,7 @@ class ActionModule(ActionBase):
         if self._task.diff:
             result['diff'] = [c['diff'] for c in changes if c['diff']]
         if not result['changed'] or self._task.check_mode:
-            return result
+            return self._with_probe(result, args, plan, changes, task_vars)
 
         writes = [c['write'] for c in changes if c.get('write')]
         removes = [c['remove'] for c in changes if c.get('remove')]
@@ -127,6 +129,30 @@ class ActionModule(ActionBase):
         for change in changes:
             if change['path'] in backups:
                 result['files'][change['registry']]['backup_file'] = backups[change['path']]
+        return self._with_probe(result, args, plan, changes, task_vars)
+
+    def _with_probe(self, result, args, plan, changes, task_vars):
+        """With probe=true, the result with RV(probe): the node's containerd judges the files as
+        they are now (in check mode, as they were)."""
+        if not args['probe']:
+            return result
+        refs = {c['registry']: hosts_probe.probe_ref(c['registry'], plan['fields']['capabilities']) for c in changes}
+        probes = dict(hosts_dir=args['hosts_dir'], refs=list(refs.values()))
+        try:
+            ran = node.run_node_files(self, task_vars, hosts_probe=probes)['hosts_probe']
+        except node.NodeFilesError as exc:
+            result.update(failed=True, msg=str(exc))
+            return result
+        probe = result['probe'] = dict(skipped=ran.get('skipped'), ctr=ran['ctr'], files={}, problems=[])
+        logs = {entry['ref']: entry['stderr'] for entry in ran['results']}
+        for change in changes:
+            if probe['skipped']:
+                break
+            ref = refs[change['registry']]
+            hosts, problem = hosts_probe.judge_probe(change['path'], logs[ref], result['mirrors'])
+            probe['files'][change['registry']] = dict(path=change['path'], ref=ref, hosts=hosts, problem=problem)
+            if problem:
+                probe['problems'].append(problem)
         return result
 
     @staticmethod

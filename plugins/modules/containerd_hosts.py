@@ -53,7 +53,7 @@ description:
     tables (1.x tries those first, in no fixed order), or root-level C(host.) keys or a C([host])
     table that come before the place a new entry must take.
   - All registries of a node are handled in one call, node IP discovery included, with one
-    read and at most one write round trip.
+    read and at most one write round trip (and one more with O(probe)).
   - Changes to C(hosts.toml) need no containerd restart; RV(restart_required) is always false.
 author:
   - peerpull.spegel maintainers (@peerpull)
@@ -182,6 +182,16 @@ options:
       - Unset, it is read from C(containerd --version) on the node. Set it for an image bake
         whose containerd is not installed yet.
     type: str
+  probe:
+    description:
+      - Also show the files to the node's own containerd and report in RV(probe) whether it would
+        try the mirrors first, in order - C(ctr --debug content fetch-object --hosts-dir) (no daemon
+        needed) in a private network namespace (C(unshare --net), root), so that nothing is
+        contacted. See M(peerpull.spegel.node_files) O(peerpull.spegel.node_files#module:hosts_probe).
+      - Judges the files as they are when the task ends (in check mode, as they were), in one
+        more round trip. The P(peerpull.spegel.mirror#role) role's C(verify) entry point uses it.
+    type: bool
+    default: false
   prune_stale:
     description:
       - Remove the mirror entries a former IP of this node left behind (an image baked on
@@ -240,6 +250,12 @@ EXAMPLES = r"""
   peerpull.spegel.containerd_hosts:
     node_ip: fd00:5e6e::5
     containerd_version: 1.7.24
+
+- name: Ask the node's containerd whether it tries Spegel first (changes nothing)
+  peerpull.spegel.containerd_hosts:
+    probe: true
+  check_mode: true
+  register: hosts_check
 
 - name: Keep the targets a former IP of this node left behind (another node's Spegel on purpose)
   peerpull.spegel.containerd_hosts:
@@ -317,6 +333,40 @@ containerd_version:
   returned: success
   type: str
   sample: 1.7.24
+probe:
+  description: How the node's containerd reads the files, with O(probe=true).
+  returned: when O(probe=true)
+  type: dict
+  contains:
+    skipped:
+      description: Why containerd was not asked (no C(ctr), no C(unshare), not root); null when it was.
+      type: str
+    ctr:
+      description: The C(ctr) that was run.
+      type: str
+    problems:
+      description:
+        - One sentence, naming the file, per file containerd reports an error for (and then
+          ignores) or would not try the mirrors first in, in order. Empty when all is well.
+      type: list
+      elements: str
+    files:
+      description: Per registry of RV(files), what containerd made of its file.
+      type: dict
+      contains:
+        path:
+          description: The file.
+          type: str
+        ref:
+          description: The image reference resolved, by tag or (without V(resolve) in O(capabilities)) by digest.
+          type: str
+        hosts:
+          description: The host URLs containerd would try, in order, the registry itself last.
+          type: list
+          elements: str
+        problem:
+          description: As in RV(probe.problems), or null.
+          type: str
 restart_required:
   description: Always false; containerd reads C(hosts.toml) on every pull.
   returned: always

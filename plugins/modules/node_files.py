@@ -15,8 +15,8 @@ description:
   - The node-side half of this collection's action plugins. The controller computes file
     contents (with C(tomlkit), which never has to exist on the node) and this module does
     the I/O in one round trip per phase.
-  - Reads files and glob matches, and reports the containerd version and when a systemd
-    service last started.
+  - Reads files and glob matches, and reports the containerd version, when a systemd
+    service last started, and how the node's containerd reads its registry C(hosts.toml) files.
   - Writes files atomically (temporary file in the same directory, then rename), with
     mode and ownership applied before the content becomes visible, optional backup,
     optional validation command, and an optimistic lock on the content read earlier.
@@ -67,6 +67,27 @@ options:
         of the files' RV(files[].mtime_us), so the controller can tell whether the running
         service loaded the files read.
     type: str
+  hosts_probe:
+    description:
+      - Show the registry C(hosts.toml) files under O(hosts_probe.hosts_dir) to the node's own
+        containerd and return what it makes of them in RV(hosts_probe).
+      - For each reference, runs C(unshare --net -- ctr --debug content fetch-object --hosts-dir
+        DIR REF) with the C(ctr) next to the C(containerd) binary. Without a daemon and in a
+        private network namespace nothing is contacted and nothing is written, while C(ctr)'s
+        debug log still names, in order, every host containerd would try for the reference.
+      - Needs root (a network namespace). Where C(ctr) or C(unshare) is missing or C(unshare)
+        fails, nothing runs and RV(hosts_probe.skipped) says why.
+    type: dict
+    suboptions:
+      hosts_dir:
+        description: The registry hosts directory.
+        type: path
+        required: true
+      refs:
+        description: Image references to resolve, such as V(docker.io/peerpull-verify/probe:probe).
+        type: list
+        elements: str
+        required: true
   network_facts:
     description:
       - Return in RV(network) what node IP discovery (M(peerpull.spegel.node_ip)) needs,
@@ -272,6 +293,28 @@ service:
     error:
       description: Why systemd could not be asked.
       type: str
+hosts_probe:
+  description: The result of O(hosts_probe).
+  returned: when O(hosts_probe) is set
+  type: dict
+  contains:
+    ctr:
+      description: The C(ctr) that ran, empty when none did.
+      type: str
+    skipped:
+      description: Why nothing ran, when nothing did.
+      type: str
+    results:
+      description: One entry per reference, in the order given.
+      type: list
+      elements: dict
+      contains:
+        ref:
+          description: The reference.
+          type: str
+        stderr:
+          description: C(ctr)'s debug log (its exit code is always 1, as no host answers).
+          type: str
 network:
   description: Routes and addresses for node IP discovery.
   returned: when O(network_facts=true)
@@ -509,8 +552,11 @@ def remove_file(module, item):
     return result
 
 
+BIN_DIRS = ['/usr/local/bin', '/usr/bin', '/usr/sbin', '/bin', '/sbin']
+
+
 def containerd_binary(module):
-    return module.get_bin_path('containerd', opt_dirs=['/usr/local/bin', '/usr/bin', '/usr/sbin'])
+    return module.get_bin_path('containerd', opt_dirs=BIN_DIRS)
 
 
 def containerd_version(module):
@@ -536,6 +582,31 @@ def config_dump(module, path):
         rc, out, err = module.run_command([binary, '--config', path, 'config', 'dump'],
                                           cwd=os.path.dirname(path) or None)
         result.update(rc=rc, stdout=out, stderr=err)
+    return result
+
+
+def hosts_probe(module, hosts_dir, refs):
+    result = {'ctr': '', 'results': []}
+    containerd = containerd_binary(module)
+    ctr = os.path.join(os.path.dirname(containerd), 'ctr') if containerd else ''
+    if not os.access(ctr, os.X_OK):
+        ctr = module.get_bin_path('ctr', opt_dirs=BIN_DIRS)
+    unshare = module.get_bin_path('unshare', opt_dirs=BIN_DIRS)
+    if not ctr:
+        result['skipped'] = 'ctr is not installed'
+    elif not unshare:
+        result['skipped'] = 'unshare (util-linux) is not installed, and ctr would contact the mirrors without it'
+    else:
+        rc, out, err = module.run_command([unshare, '--net', '--', 'true'])
+        if rc != 0:
+            result['skipped'] = 'unshare --net failed (it needs root): %s' % ((err or out).strip() or 'exit code %d' % rc)
+    if 'skipped' in result:
+        return result
+    result['ctr'] = ctr
+    for ref in refs:
+        _rc, _out, err = module.run_command([unshare, '--net', '--', ctr, '--debug', 'content', 'fetch-object',
+                                             '--hosts-dir', hosts_dir, ref])
+        result['results'].append({'ref': ref, 'stderr': err})
     return result
 
 
@@ -608,6 +679,10 @@ def main():
             containerd_version=dict(type='bool', default=False),
             config_dump=dict(type='path'),
             service_started=dict(type='str'),
+            hosts_probe=dict(type='dict', options=dict(
+                hosts_dir=dict(type='path', required=True),
+                refs=dict(type='list', elements='str', required=True),
+            )),
             network_facts=dict(type='bool', default=False),
             commit=dict(type='bool', default=True),
             write=dict(type='list', elements='dict', default=[], options=dict(
@@ -647,6 +722,8 @@ def main():
         result['config_dump'] = config_dump(module, params['config_dump'])
     if params['service_started']:
         result['service'] = service_started(module, params['service_started'])
+    if params['hosts_probe']:
+        result['hosts_probe'] = hosts_probe(module, params['hosts_probe']['hosts_dir'], params['hosts_probe']['refs'])
     if params['network_facts']:
         result['network'] = network_facts(module)
 
