@@ -1088,8 +1088,8 @@ def start_fleet(fleet: Fleet, timeout: float) -> None:
 def bring_up(name: str, specs: list[NodeSpec], timeout: float, keep_on_failure: bool,
              stop_timeout: float) -> Fleet:
     caches = build_flavours([spec.flavour for spec in specs] + [SEED_FLAVOUR])
-    programs = build_programs([SPEGEL_PROGRAM, *(CONTAINERD_BUILDS[s.containerd_build]
-                                                  for s in specs if s.containerd_build)])
+    builds = [CONTAINERD_BUILDS[spec.containerd_build] for spec in specs if spec.containerd_build]
+    programs = build_programs([SPEGEL_PROGRAM, *builds])
     raise_inotify_limit(len(specs) + 1)
     fleet = claim_fleet(name, specs, caches, programs)
     try:
