@@ -40,6 +40,10 @@ def test_the_users_registry_stays_only_with_the_collection(node):
         assert all(file.exists for file in user_files.values())
         assert "(the corporate CA, as the user installed it)" in user_files["ca.crt"].content_string
         assert not node.host.file(f"{HOSTS_DIR}/_backup").exists
+        # The directory shadows _default for its registry, so Spegel goes first there too.
+        registry = node.hosts_toml("registry.corp.example")
+        assert list(registry["host"]) == [node.mirror_url, "https://registry.corp.example"]
+        assert registry["host"]["https://registry.corp.example"]["ca"] == f"{USER_DIR}/ca.crt"
 
 
 def test_both_write_spegel_first_in_default(node):
