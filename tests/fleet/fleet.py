@@ -1045,7 +1045,11 @@ def claim_fleet(name: str, specs: list[NodeSpec], caches: dict[str, CachedRootfs
         run(["ip", "addr", "add", f"{prefix4}.1/24", "dev", fleet.bridge])
         run(["ip", "addr", "add", f"{prefix6}::1/64", "dev", fleet.bridge, "nodad"])
         run(["ip", "link", "set", fleet.bridge, "up"])
-        seed = NodeSpec(SEED_FLAVOUR)
+        # The seed speaks the families the fleet speaks: Spegel's peers learn each other's
+        # addresses from whoever they hear them from, and an IPv6-only node cannot use an
+        # IPv4 address it was told (IPv6-only fleets are proven on their own).
+        seed = NodeSpec(SEED_FLAVOUR, ipv4=any(spec.ipv4 for spec in specs),
+                        ipv6=any(spec.ipv6 for spec in specs))
         for number, spec in enumerate([*specs, seed], start=1):
             node_name = "seed" if spec is seed else f"n{number}"
             build = programs[CONTAINERD_BUILDS[spec.containerd_build]] if spec.containerd_build else None

@@ -28,7 +28,7 @@ for _module_dir in ("cri", "containerd", "fleet"):
 
 # pylint: disable=wrong-import-position
 from cri import CriClient, fleet_node_socket  # noqa: E402
-from fleet import Fleet, served_by, spegel_requests, wait_until_spegel_ready  # noqa: E402
+from fleet import Fleet, served_by, spegel_requests, wait_until_spegel_finds  # noqa: E402
 from harness import effective_registry_settings  # noqa: E402
 
 CONFIG_FILE = "/etc/containerd/config.toml"
@@ -110,8 +110,10 @@ class FleetNode:
     def fleet(self) -> Fleet:
         return Fleet.load(self.vars["fleet_name"])
 
-    def wait_until_spegel_ready(self) -> None:
-        wait_until_spegel_ready(self.fleet.find_node(self.name))
+    def wait_until_spegel_finds(self, manifest: str) -> None:
+        """Wait until Spegel on this node runs and finds peers with the test image: a
+        lookup in Spegel's DHT can miss while records are re-announced after restarts."""
+        wait_until_spegel_finds(self.fleet.find_node(self.name), manifest)
 
     def spegel_requests(self, since: float) -> list[dict]:
         """What Spegel on this node answered since `since` (its access log)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 # pylint: disable=wrong-import-position
 from node_checks import FleetNode  # noqa: E402
-from cri import CriClient, CriError, node_socket  # noqa: E402
+from cri import CriClient, node_socket  # noqa: E402
 from fleet import Fleet, run, served_by, ssh_command, wait_until_spegel_finds, wait_until_spegel_ready  # noqa: E402,E501
 
 testinfra_hosts = ["mol-discard-n3"]  # the one test runs once; it reaches every node itself
@@ -39,31 +39,11 @@ def has_layer(fleet: Fleet, node, layer: str) -> bool:
     return on_node(fleet, node, "ctr", "-n", "k8s.io", "content", "get", layer).returncode == 0
 
 
-def pull(node, image: str) -> None:
+def pull(node, image: str) -> list[str | None]:
+    """The image removed, then pulled as kubelet pulls: each attempt's error, or None."""
     with CriClient(node_socket(node.leader_pid)) as cri:
         cri.remove_image(image)
-        cri.pull_image(image)
-
-
-# Spegel keeps a stopped peer's provider records until they expire, and its lookup
-# gives up when the first peers it dials are gone (Spegel 0.7.3 allows 100ms for the
-# race). Kubelet retries a failed pull with a back-off; so does this test.
-ATTEMPTS = 5
-BACK_OFF = 5  # seconds
-
-
-def pulls(node, image: str) -> list[bool]:
-    """Up to ATTEMPTS pulls, stopping at the first that succeeds: whether each did."""
-    outcomes = []
-    while len(outcomes) < ATTEMPTS and True not in outcomes:
-        if outcomes:
-            time.sleep(BACK_OFF)
-        try:
-            pull(node, image)
-            outcomes.append(True)
-        except CriError:
-            outcomes.append(False)
-    return outcomes
+        return cri.pull_image_as_kubelet(image)
 
 
 def test_only_the_node_that_keeps_layers_can_serve_them(host):
@@ -77,7 +57,7 @@ def test_only_the_node_that_keeps_layers_can_serve_them(host):
     # is gone after unpacking, and a pull routed there fails rather than trying the seed.
     for source in (keeping, discarding):
         wait_until_spegel_ready(source)  # it restarts with containerd, which converge restarted
-        pull(source, image)  # through Spegel, from the seed (n1: from the seed or n2)
+        assert None in pull(source, image)  # through Spegel, from the seed (n1: the seed or n2)
     # containerd's garbage collector removes the unpacked layer shortly after the pull.
     deadline = time.monotonic() + 30
     while has_layer(fleet, discarding, layer) and time.monotonic() < deadline:
@@ -91,7 +71,7 @@ def test_only_the_node_that_keeps_layers_can_serve_them(host):
     spegel(fleet, discarding, "restart")
     wait_until_spegel_finds(puller, manifest)
     since = time.time() - 1
-    assert pulls(puller, image) == [False] * ATTEMPTS, "n3 pulled the image with n1 its only source"
+    assert None not in pull(puller, image), "n3 pulled the image with n1 its only source"
     assert served_by(fleet, puller, manifest, since) == ["n1"], "n3 did not reach n1's manifest"
     assert served_by(fleet, puller, layer, since) == []
 
@@ -100,5 +80,5 @@ def test_only_the_node_that_keeps_layers_can_serve_them(host):
     spegel(fleet, keeping, "start")
     wait_until_spegel_finds(puller, manifest)
     since = time.time() - 1
-    assert True in pulls(puller, image), "n3 could not pull the image with n2 its source"
+    assert None in pull(puller, image), "n3 could not pull the image with n2 its source"
     assert served_by(fleet, puller, layer, since) == ["n2"]
