@@ -374,7 +374,6 @@ import base64
 import glob
 import grp
 import hashlib
-import json
 import os
 import pwd
 import stat
@@ -383,6 +382,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
+
+from ansible_collections.peerpull.spegel.plugins.module_utils import _network
 
 
 def sha1(data):
@@ -636,39 +637,9 @@ def service_started(module, name):
     return result
 
 
-# Route lookups towards public addresses (as Ansible's own facts do): they name the default
-# route's interface and source address without sending anything.
-ROUTE_LOOKUPS = (('route_v4', ['-j', '-4', 'route', 'get', '8.8.8.8']),
-                 ('route_v6', ['-j', '-6', 'route', 'get', '2001:4860:4860::8888']))
-PROC_NET_TABLES = ('route', 'ipv6_route', 'if_inet6', 'fib_trie')
-
-
 def network_facts(module):
-    ip = module.get_bin_path('ip', opt_dirs=['/usr/sbin', '/sbin', '/usr/bin', '/bin'])
-    if ip:
-        rc, out, err = module.run_command([ip, '-j', 'addr', 'show'])
-        try:
-            addresses = json.loads(out) if rc == 0 else None
-        except ValueError:  # an iproute2 without -j
-            addresses = None
-        if isinstance(addresses, list):
-            facts = {'source': 'ip', 'addresses': addresses}
-            for key, args in ROUTE_LOOKUPS:
-                rc, out, err = module.run_command([ip] + args)
-                # No route (an airgapped node) is a normal answer: rc 2, "Network is unreachable".
-                try:
-                    facts[key] = json.loads(out) if rc == 0 else None
-                except ValueError:
-                    facts[key] = None
-            return facts
-    proc = {}
-    for table in PROC_NET_TABLES:
-        try:
-            with open(os.path.join('/proc/net', table)) as f:
-                proc[table] = f.read()
-        except OSError:
-            proc[table] = None
-    return {'source': 'proc', 'proc': proc}
+    ip = module.get_bin_path('ip', opt_dirs=_network.IP_DIRS)
+    return _network.network_facts(ip, lambda argv: module.run_command(argv)[:2])
 
 
 def main():

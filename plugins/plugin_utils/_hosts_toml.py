@@ -26,9 +26,14 @@ import ipaddress
 import json
 import posixpath
 import re
-import tomllib
 from urllib.parse import urlsplit
 
+try:
+    import tomllib
+except ImportError:  # Python < 3.11: the boot step of an image bake renders, it parses no TOML
+    tomllib = None
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import address_problem
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
     TomlEditError, TomlEditor, parse_plain, same_value,
 )
@@ -161,19 +166,6 @@ def mirror_url(ip, port, scheme='http'):
         raise HostsTomlError('Mirror scheme must be http or https, got %r.' % (scheme,))
     host = '[%s]' % address.compressed if address.version == 6 else address.compressed
     return '%s://%s:%s' % (scheme, host, int(port_text))
-
-
-def address_problem(address):
-    """Why an address cannot stand for a node, or None. Loopback breaks under kube-proxy IPVS."""
-    if address.is_loopback:
-        return 'it is a loopback address (localhost breaks under kube-proxy IPVS)'
-    if address.is_unspecified:
-        return 'it is the unspecified address'
-    if address.is_link_local:
-        return 'it is a link-local address'
-    if address.is_multicast:
-        return 'it is a multicast address'
-    return None
 
 
 def validate_host_url(url):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import address_problem
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
 
 # Where a kubelet's flags live, in the order their --node-ip wins: kubeadm's drop-in runs
@@ -52,6 +51,19 @@ VIRTUAL_INTERFACE_PREFIXES = (
 _NODE_IP_FLAG = re.compile(r'''--node-ip(?:=|\s+)["']?([^\s"']*)''')
 
 UNSET = ('', 'auto', None)
+
+
+def address_problem(address):
+    """Why an address cannot stand for a node, or None. Loopback breaks under kube-proxy IPVS."""
+    if address.is_loopback:
+        return 'it is a loopback address (localhost breaks under kube-proxy IPVS)'
+    if address.is_unspecified:
+        return 'it is the unspecified address'
+    if address.is_link_local:
+        return 'it is a link-local address'
+    if address.is_multicast:
+        return 'it is a multicast address'
+    return None
 
 
 def discovery_reads():

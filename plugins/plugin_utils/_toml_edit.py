@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import copy
 import re
-import tomllib
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11: the boot step of an image bake renders, it parses no TOML
+    tomllib = None
 
 try:
     import tomlkit
