@@ -1,0 +1,231 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The boot step of an image bake (plugin_utils/_boot_hosts.py): its block, the user's bytes
+kept, a former address dropped, the form per containerd major and IP family, the same text
+the mirror role writes, and every containerd family reading it (helpers of
+test_hosts_toml_containerd.py). Last, the installed layout run by a bare Python: the standard
+library only, no Ansible, no tomlkit, no tomllib.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _boot_hosts as boot
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import default_server, merge_registry
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import NodeIP, NodeIPError
+
+from test_hosts_toml_containerd import (  # noqa: E402  (same directory)
+    AUTH, MANIFEST, USER, USER_DOCKER_IO, USER_HOST_TABLE, binaries, containerd_reads, hosts_dir, ipv4_spegel,
+    ipv6_spegel, major_of,
+)
+
+REPO = Path(__file__).resolve().parents[4]
+SETTINGS = dict(ports=[30020, 30021], capabilities=['pull', 'resolve'], dial_timeout='200ms')
+SECRET = dict(SETTINGS, authorization=AUTH['Authorization'])
+V4, V6, BUILDER = '198.18.0.5', 'fd00:5e6e:9::5', '198.18.0.99'
+
+
+def rendered(user, ip, major, settings=None, registry='docker.io'):
+    settings = settings or SETTINGS
+    return boot.render_file(registry, user, settings, boot.mirror_hosts(settings, ip), major)
+
+
+def block_of(text):
+    lines = text.splitlines()
+    return '\n'.join(lines[lines.index(boot.BEGIN):lines.index(boot.END) + 1])
+
+
+@pytest.mark.parametrize('ip', [V4, V6])
+@pytest.mark.parametrize('major', [1, 2])
+def test_the_users_file_comes_back_byte_for_byte(ip, major):
+    text = rendered(USER_DOCKER_IO, ip, major, SECRET)
+    assert boot.without_block(text) == USER_DOCKER_IO
+    assert rendered(text, ip, major, SECRET) == text  # the next boot changes nothing
+    assert text.startswith('server = "https://registry-1.docker.io"\n' + boot.BEGIN + '\n')
+
+
+@pytest.mark.parametrize('ip, major, dotted', [(V4, 1, False), (V4, 2, False), (V6, 1, True), (V6, 2, False)])
+def test_the_form_per_containerd_major_and_ip_family(ip, major, dotted):
+    block = block_of(rendered(USER_DOCKER_IO, ip, major, SECRET))
+    url = boot.mirror_hosts(SETTINGS, ip)[0][0]
+    if dotted:
+        assert "\n[host]\n'%s'.capabilities = ['pull', 'resolve']\n" % url in block
+        assert "'%s'.header.Authorization = '%s'" % (url, AUTH['Authorization']) in block
+        assert "[host.'" not in block
+    else:
+        assert "\n[host.'%s']\ncapabilities = ['pull', 'resolve']\ndial_timeout = '200ms'\n" % url in block
+        assert "[host.'%s'.header]\nAuthorization = '%s'" % (url, AUTH['Authorization']) in block
+
+
+@pytest.mark.parametrize('ip', [V4, V6])
+@pytest.mark.parametrize('major', [1, 2])
+@pytest.mark.parametrize('user', [USER_DOCKER_IO, None])
+def test_it_is_what_the_mirror_role_writes(ip, major, user):
+    """merge_registry (the mirror role) finds nothing to change, so verify calls the node ready."""
+    text = rendered(user, ip, major, SECRET)
+    hosts = [dict(fields, url=url) for url, fields in boot.mirror_hosts(SECRET, ip)]
+    assert merge_registry(text, 'f', 'docker.io', default_server('docker.io'), hosts, containerd_major=major) == text
+    assert list(tomllib.loads(text)['host'])[:2] == [url for url, _fields in boot.mirror_hosts(SETTINGS, ip)]
+
+
+def test_a_former_address_is_dropped_and_the_users_entries_kept():
+    baked = rendered(USER_DOCKER_IO, BUILDER, 2)
+    booted = rendered(baked, V4, 2)
+    assert BUILDER not in booted
+    assert booted == rendered(USER_DOCKER_IO, V4, 2)
+    # from an IPv4 builder to an IPv6-only node on 1.x: tables become dotted keys
+    assert rendered(baked, V6, 1) == rendered(USER_DOCKER_IO, V6, 1)
+
+
+def test_a_new_file_gets_spegels_server_line_and_default_none():
+    assert 'server = "https://registry-1.docker.io"' in block_of(rendered(None, V4, 2))
+    assert 'server' not in rendered(None, V4, 2, registry='_default')
+    assert boot.without_block(rendered(None, V4, 2)) == ''
+
+
+def test_a_users_host_table_refuses_the_dotted_form_only():
+    assert rendered(USER_HOST_TABLE, V6, 2)
+    with pytest.raises(boot.BootError, match=r'\[host\] table'):
+        rendered(USER_HOST_TABLE, V6, 1)
+
+
+def test_an_unclosed_block_is_refused():
+    with pytest.raises(boot.BootError, match='never closes'):
+        boot.without_block(boot.BEGIN + '\n[host."x"]\n')
+
+
+@pytest.mark.parametrize('output, major', [
+    ('containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3', 1),
+    ('containerd github.com/containerd/containerd/v2 v2.4.2 abcdef', 2),
+    ('containerd containerd.io 1.7.27 05044ec0a9a7', 1),
+    ('nonsense', None),
+])
+def test_containerd_major(output, major):
+    assert boot.containerd_major(output) == major
+
+
+def test_authorization_as_a_dict_becomes_basic():
+    assert boot.authorization_header({'username': 'spegel', 'password': 'pw'}) == AUTH['Authorization']
+
+
+# --- main(): files, modes, a failed discovery --------------------------------------------------
+
+@pytest.fixture
+def node(tmp_path, monkeypatch):
+    """A hosts dir with the user's docker.io, settings for _default, and a node IP of our choosing."""
+    certs = tmp_path / 'certs.d'
+    (certs / 'docker.io').mkdir(parents=True)
+    (certs / 'docker.io' / 'hosts.toml').write_text(USER_DOCKER_IO)
+    settings = tmp_path / 'bake.json'
+    settings.write_text(json.dumps(dict(SECRET, hosts_dir=str(certs), registries=['_default'])))
+    answer = {'ip': V4}
+
+    def node_ip(_settings):
+        if answer['ip'] is None:
+            raise NodeIPError("Cannot tell this node's own IP for certain. Set spegel_node_ip for this host.")
+        return NodeIP(answer['ip'], 'test')
+
+    monkeypatch.setattr(boot, 'node_ip', node_ip)
+    monkeypatch.setattr(boot, 'node_containerd_major', lambda _settings: 2)
+    return certs, settings, answer
+
+
+def test_main_writes_every_file_atomically_with_the_secret_0600(node, capsys):
+    certs, settings, answer = node
+    assert boot.main([str(settings)]) == 0
+    for registry in ('_default', 'docker.io'):
+        path = certs / registry / 'hosts.toml'
+        assert V4 in path.read_text() and oct(path.stat().st_mode & 0o777) == '0o600'
+    assert boot.without_block((certs / 'docker.io' / 'hosts.toml').read_text()) == USER_DOCKER_IO
+    assert not list(certs.rglob('.hosts.toml.*'))
+    answer['ip'] = V6
+    assert boot.main([str(settings)]) == 0
+    assert V4 not in (certs / '_default' / 'hosts.toml').read_text()
+    assert 'written' in capsys.readouterr().err
+    assert boot.main([str(settings)]) == 0
+    assert 'written' not in capsys.readouterr().err
+
+
+def test_main_without_a_certain_ip_removes_the_block_and_names_what_to_set(node, capsys):
+    certs, settings, answer = node
+    assert boot.main([str(settings)]) == 0
+    answer['ip'] = None
+    assert boot.main([str(settings)]) == 1
+    message = capsys.readouterr().err
+    assert 'spegel_node_ip' in message and '--node-ip' in message and 'removed' in message
+    assert (certs / 'docker.io' / 'hosts.toml').read_text() == USER_DOCKER_IO
+    assert not (certs / '_default').exists()
+
+
+def test_main_remove_gives_the_user_back_their_files(node):
+    certs, settings, _answer = node
+    assert boot.main([str(settings)]) == 0
+    assert boot.main(['--remove', str(settings)]) == 0
+    assert (certs / 'docker.io' / 'hosts.toml').read_text() == USER_DOCKER_IO
+    assert not (certs / '_default').exists()
+
+
+# --- read by every containerd family -------------------------------------------------------------
+
+@pytest.mark.parametrize('family', binaries.FAMILIES)
+def test_every_family_reads_the_boot_files_with_spegel_first(family, ctr, tmp_path):
+    """IPv4 and IPv6, rendered for the family's major over the user's docker.io and a new
+    _default, after a bake on another address: Spegel's two ports first, then the user's host."""
+    major = major_of(family)
+    cases, expected = [], []
+    for ip, spegel in ((V4, ipv4_spegel), (V6, ipv6_spegel)):
+        files = {'docker.io': rendered(rendered(USER_DOCKER_IO, BUILDER, major, SECRET), ip, major, SECRET),
+                 '_default': rendered(None, ip, major, SECRET, registry='_default')}
+        directory = hosts_dir(tmp_path / ip.replace(':', '_'), files)
+        cases += [(ctr[family], directory, 'docker.io/library/busybox:latest'),
+                  (ctr[family], directory, 'ghcr.io/spegel-org/spegel:v0.3.0')]
+        ghcr = '/v2/spegel-org/spegel/manifests/v0.3.0?ns=ghcr.io'
+        expected += [authorized(spegel(MANIFEST)) + [USER], authorized(spegel(ghcr))]
+    reads = containerd_reads(cases)
+    assert [read['requests'] for read in reads] == expected
+    assert not [read['stderr'] for read in reads if 'level=error' in read['stderr']]
+
+
+def authorized(requests):
+    return [[host, path, AUTH['Authorization']] for host, path, _auth in requests]
+
+
+# --- installed as the bake installs it, run by a bare Python -----------------------------------
+
+def test_the_installed_tree_runs_on_the_standard_library_alone(tmp_path):
+    """The files the mirror role's boot entry point copies, under the same package path; run
+    with -S (no site-packages: no Ansible, no tomlkit) and tomllib made unimportable, as on a
+    Python older than 3.11."""
+    sources = ['plugin_utils/_boot_hosts.py', 'plugin_utils/_hosts_toml.py', 'plugin_utils/_node_ip.py',
+               'plugin_utils/_toml_edit.py', 'module_utils/_network.py']
+    role_vars = (REPO / 'roles/mirror/vars/main.yml').read_text()
+    assert all('  - %s\n' % source in role_vars for source in sources)
+    lib = tmp_path / 'lib'
+    for source in sources:
+        target = lib / 'ansible_collections/peerpull/spegel/plugins' / source
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((REPO / 'plugins' / source).read_bytes())
+    (lib / 'tomllib.py').write_text('raise ImportError("not on this Python")\n')
+    certs = tmp_path / 'certs.d'
+    settings = tmp_path / 'bake.json'
+    settings.write_text(json.dumps(dict(SETTINGS, hosts_dir=str(certs), node_ip=V6, containerd_version='1.7')))
+    env = dict(os.environ, PYTHONPATH=str(lib), PATH='/nonexistent')
+    command = [sys.executable, '-S', '-m', 'ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts']
+    check = subprocess.run(command + ['--check', str(settings)], env=env, capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stderr
+    assert not certs.exists()
+    done = subprocess.run(command + [str(settings)], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert 'node IP %s (spegel_node_ip)' % V6 in done.stderr
+    text = (certs / '_default' / 'hosts.toml').read_text()
+    assert list(tomllib.loads(text)['host']) == ['http://[%s]:30020' % V6, 'http://[%s]:30021' % V6]
