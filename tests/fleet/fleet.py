@@ -119,7 +119,9 @@ IPV6_PREFIX = "fd00:5e6e"
 MAX_FLEET_INDEX = 250
 NODE_HOST_OFFSET = 10
 NODE_OPTIONS = ("no-default-route", "ipv6", "no-ipv6", "ipv6-only",
-                *(f"containerd={family}" for family in CONTAINERD_BUILDS))
+                *(f"containerd={family}" for family in CONTAINERD_BUILDS), "image=DIR",
+                "kubelet-node-ip")
+IMAGE_META = "image.json"
 SEED_FLAVOUR = "sid"  # containerd 2.1+: Spegel learns of content as it arrives
 CGROUP_SUBTREE = "peerpull-fleet"
 
@@ -406,7 +408,8 @@ def build_rootfs(flavour: str, force: bool = False) -> CachedRootfs:
 
 def rootfs_in_use(entry: Path) -> bool:
     """Whether a mounted overlay has this cache entry's rootfs as its lowerdir."""
-    return any(f"lowerdir={entry}/rootfs," in mount.options for mount in mount_table())
+    return any(re.search(rf"lowerdir=([^,]*:)?{re.escape(str(entry))}/rootfs,", mount.options)
+               for mount in mount_table())
 
 
 def prune_rootfs(keep: CachedRootfs) -> None:
@@ -633,6 +636,8 @@ class NodeSpec:
     ipv4: bool = True
     ipv6: bool = True
     containerd_build: str = ""  # a CONTAINERD_BUILDS family run instead of the suite's own
+    image: str = ""  # a directory made by `fleet.py image`: boot from that node's changes
+    kubelet_node_ip: bool = False  # /etc/default/kubelet names the node's address (--node-ip)
 
 
 @dataclasses.dataclass
@@ -648,6 +653,7 @@ class Node:
     containerd_build: str = ""  # directory of a containerd build bound over the suite's own
     spegel_binary: str = ""
     seed: bool = False  # the node holding the test image; not in the inventory
+    kubelet_node_ip: bool = False
     nspawn_pid: int | None = None
     nspawn_start: int | None = None
     leader_pid: int | None = None
@@ -742,10 +748,18 @@ def parse_node_specs(text: str) -> list[NodeSpec]:
             raise argparse.ArgumentTypeError(f"unknown flavour {flavour!r}; pick from {FLAVOURS}")
         spec = NodeSpec(flavour)
         for option in options:
+            if option.startswith("image="):
+                spec.image = str(Path(option.split("=", 1)[1]).resolve())
+                if not (Path(spec.image) / IMAGE_META).is_file():
+                    raise argparse.ArgumentTypeError(f"{item}: {spec.image} is not made by `fleet.py image`")
+                if json.loads((Path(spec.image) / IMAGE_META).read_text())["flavour"] != flavour:
+                    raise argparse.ArgumentTypeError(f"{item}: {spec.image} is not a {flavour} image")
+                continue
             if option not in NODE_OPTIONS:
                 raise argparse.ArgumentTypeError(
                     f"unknown node option {option!r}; pick from {NODE_OPTIONS}")
             spec.default_route &= option != "no-default-route"
+            spec.kubelet_node_ip |= option == "kubelet-node-ip"
             spec.ipv6 = option != "no-ipv6" and (spec.ipv6 or option in ("ipv6", "ipv6-only"))
             spec.ipv4 &= option != "ipv6-only"
             if option.startswith("containerd="):
@@ -906,6 +920,9 @@ def start_node(fleet: Fleet, node: Node) -> None:
     authorized = root / "root/.ssh/authorized_keys"
     authorized.write_text(Path(f"{fleet.key}.pub").read_text())
     authorized.chmod(0o600)
+    if node.kubelet_node_ip:
+        # Where kubelet's flags live on Debian (KUBELET_EXTRA_ARGS); there is no kubelet.
+        (root / "etc/default/kubelet").write_text(f"KUBELET_EXTRA_ARGS=--node-ip={node.address}\n")
 
     cgroups = node_cgroups(fleet.name, node.name)
 
@@ -1053,6 +1070,11 @@ def claim_fleet(name: str, specs: list[NodeSpec], caches: dict[str, CachedRootfs
         for number, spec in enumerate([*specs, seed], start=1):
             node_name = "seed" if spec is seed else f"n{number}"
             build = programs[CONTAINERD_BUILDS[spec.containerd_build]] if spec.containerd_build else None
+            image = json.loads((Path(spec.image) / IMAGE_META).read_text()) if spec.image else {}
+            if image and not Path(image["base"]).is_dir():
+                raise FleetError(f"{spec.image}: its base rootfs {image['base']} is gone (rebuilt "
+                                 "since?); make the image again")
+            build = Path(image["containerd_build"]) if image.get("containerd_build") else build
             # The seed takes the lowest address: Spegel's DNS bootstrap dials the first
             # three addresses per family, and every node must reach the image's holder.
             host = NODE_HOST_OFFSET + (0 if spec is seed else number)
@@ -1060,11 +1082,14 @@ def claim_fleet(name: str, specs: list[NodeSpec], caches: dict[str, CachedRootfs
                 name=node_name, hostname=f"{name}-{node_name}", flavour=spec.flavour,
                 ipv4=f"{prefix4}.{host}" if spec.ipv4 else "",
                 ipv6=f"{prefix6}::{host}" if spec.ipv6 else "",
-                default_route=spec.default_route, rootfs=str(caches[spec.flavour].rootfs),
-                containerd_version=(json.loads((build / gomod.METADATA).read_text())["version"].lstrip("v")
+                default_route=spec.default_route,
+                # An image is the builder's overlay upper dir stacked on its base rootfs.
+                rootfs=f"{spec.image}/upper:{image['base']}" if image else str(caches[spec.flavour].rootfs),
+                containerd_version=(image["containerd_version"] if image else
+                                    json.loads((build / gomod.METADATA).read_text())["version"].lstrip("v")
                                     if build else caches[spec.flavour].meta()["containerd_version"]),
                 containerd_build=str(build or ""), spegel_binary=str(programs[SPEGEL_PROGRAM] / "spegel"),
-                seed=spec is seed))
+                seed=spec is seed, kubelet_node_ip=spec.kubelet_node_ip))
             for cgroup in node_cgroups(name, node_name):
                 cgroup.mkdir(parents=True, exist_ok=True)
         fleet.save()
@@ -1206,6 +1231,31 @@ def cmd_up(args) -> None:
     print(fleet.inventory)
 
 
+def make_image(name: str, wanted: str, output: Path, timeout: float) -> Path:
+    """Power fleet `name` off and turn one node's changes (its overlay upper dir) into an
+    image: OUTPUT/upper plus OUTPUT/image.json naming the base rootfs it goes on. Nodes boot
+    from it with the node option image=OUTPUT. The fleet stays until `down`."""
+    fleet = Fleet.load(name)
+    node = fleet.find_node(wanted)
+    if output.exists():
+        raise FleetError(f"{output} exists; remove it or pick another --output")
+    stop_processes(name, fleet.nodes, timeout)
+    unmount_all_under(fleet.dir)
+    output.mkdir(parents=True)
+    # cp -a keeps overlayfs's whiteouts (0/0 character devices) and opaque-dir xattrs.
+    run(["cp", "-a", str(fleet.node_dir(node) / "upper"), str(output / "upper")])
+    base = node.rootfs.split(":")[-1]
+    write_atomically(output / IMAGE_META, json.dumps({
+        "flavour": node.flavour, "base": base, "from": node.hostname,
+        "containerd_version": node.containerd_version, "containerd_build": node.containerd_build,
+        "made": time.time()}, indent=2) + "\n")
+    return output
+
+
+def cmd_image(args) -> None:
+    print(make_image(args.name, args.node, Path(args.output).resolve(), args.stop_timeout))
+
+
 def cmd_down(args) -> None:
     started = time.monotonic()
     names = fleet_names() if args.all else [args.name]
@@ -1282,6 +1332,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave a fleet that failed to come up in place for inspection")
     add_stop_timeout(up)
     up.set_defaults(handler=cmd_up)
+
+    image = commands.add_parser(
+        "image", help="power a fleet off and make an image of one node's changes (image=DIR)")
+    add_name(image)
+    image.add_argument("node", help="the node: n1, its hostname or its address")
+    image.add_argument("--output", required=True, metavar="DIR", help="new directory for the image")
+    add_stop_timeout(image)
+    image.set_defaults(handler=cmd_image)
 
     down = commands.add_parser("down", help="stop a fleet and remove every trace of it")
     target = down.add_mutually_exclusive_group(required=True)
