@@ -556,15 +556,17 @@ def seed_test_image(fleet: Fleet, image: SeedImage, timeout: float = 90) -> None
         "systemctl restart spegel",
     ])
     run(ssh_command(fleet, seed, ["sh", "-c", shlex.quote(script)]))
-    wait_until_spegel_finds(fleet.test_nodes()[0], image.digest, timeout)
+    wait_until_spegel_finds(fleet.test_nodes()[0], image.digest, timeout=timeout)
 
 
-def wait_until_spegel_finds(node: Node, manifest: str, timeout: float = 90) -> None:
+def wait_until_spegel_finds(node: Node, manifest: str, blobs: tuple[str, ...] = (),
+                            timeout: float = 90) -> None:
     """Wait until Spegel on `node` finds peers that serve the test image: its tag (what a
-    pull resolves first) and its `manifest` digest."""
-    for reference in (TEST_IMAGE_TAG, manifest):
-        _wait_for_spegel(node, "HEAD", f"/v2/{TEST_IMAGE_REPOSITORY}/manifests/{reference}?ns=docker.io",
-                         f"found no peer with {TEST_IMAGE_REPOSITORY}:{reference}", timeout)
+    pull resolves first), its `manifest` digest and the given blob digests."""
+    paths = [f"manifests/{reference}" for reference in (TEST_IMAGE_TAG, manifest)]
+    for path in paths + [f"blobs/{blob}" for blob in blobs]:
+        _wait_for_spegel(node, "HEAD", f"/v2/{TEST_IMAGE_REPOSITORY}/{path}?ns=docker.io",
+                         f"found no peer with {TEST_IMAGE_REPOSITORY} {path}", timeout)
 
 
 def wait_until_spegel_ready(node: Node, timeout: float = 90) -> None:

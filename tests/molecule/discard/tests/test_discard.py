@@ -75,10 +75,9 @@ def test_only_the_node_that_keeps_layers_can_serve_them(host):
     assert served_by(fleet, puller, manifest, since) == ["n1"], "n3 did not reach n1's manifest"
     assert served_by(fleet, puller, layer, since) == []
 
-    # n2 the only source.
-    spegel(fleet, discarding, "stop")
+    # n2 the only source of the layer: n1, restarted above, no longer announces it.
     spegel(fleet, keeping, "start")
-    wait_until_spegel_finds(puller, manifest)
+    wait_until_spegel_finds(puller, manifest, blobs=(layer,))
     since = time.time() - 1
     assert None in pull(puller, image), "n3 could not pull the image with n2 its source"
     assert served_by(fleet, puller, layer, since) == ["n2"]
