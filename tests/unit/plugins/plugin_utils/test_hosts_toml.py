@@ -6,10 +6,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -26,6 +22,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import harness  # noqa: E402  (tests/containerd, put on sys.path just above)
+from test_hosts_toml_containerd import containerd_reads  # noqa: E402  (the namespace judge)
 
 SPEGEL = dict(capabilities=['pull', 'resolve'], dial_timeout='200ms')
 V4 = dict(SPEGEL, url='http://198.18.0.5:30020')
@@ -426,48 +423,14 @@ def test_a_rotated_secret_still_shows_in_the_diff_without_its_value():
 
 # --- judged by containerd itself --------------------------------------------------------------
 
-# Runs inside a fresh network namespace: registries that answer 404 to everything and log
-# each request, on test-range addresses, then `ctr content fetch-object` (containerd's own
-# resolver, no daemon needed) for each case. The log shows which hosts containerd read from
-# each hosts.toml, in which order and with which headers; a file containerd could not parse
-# would send it straight to the upstream server instead.
-IN_NAMESPACE = r"""
-import http.server, json, subprocess, sys, threading
-ctr, cases = sys.argv[1], json.loads(sys.argv[2])
-log = []
-class Registry(http.server.BaseHTTPRequestHandler):
-    def do_HEAD(self):
-        host, port = self.server.server_address[:2]
-        log.append(['%s:%d' % (host, port), self.path, self.headers.get('Authorization')])
-        self.send_response(404)
-        self.send_header('Content-Length', '0')
-        self.end_headers()
-    do_GET = do_HEAD
-    def log_message(self, *args):
-        pass
-for address in (('198.18.0.5', 30020), ('198.18.0.5', 30021), ('198.18.0.6', 5000)):
-    server = http.server.ThreadingHTTPServer(address, Registry)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-results = []
-for hosts_dir, ref in cases:
-    del log[:]
-    subprocess.run([ctr, 'content', 'fetch-object', '--hosts-dir', hosts_dir, ref],
-                   capture_output=True, timeout=60)
-    results.append(list(log))
-print(json.dumps(results))
-"""
-NAMESPACE_SETUP = ('ip link set lo up && ip link add eth0 type veth peer name peer0 && ip link set eth0 up && '
-                   'ip link set peer0 up && ip addr add 198.18.0.5/24 dev eth0 && ip addr add 198.18.0.6/24 dev eth0')
 USER_HOST = "# the user's own registry\n[host.\"http://198.18.0.6:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
 
 
 def containerd_requests(ctr, cases):
-    if os.geteuid() != 0 or not shutil.which('unshare') or not shutil.which('ip'):
-        pytest.skip('needs root, unshare and ip for a private network namespace')
-    command = ['unshare', '-n', '--', 'sh', '-c', NAMESPACE_SETUP + ' && exec "$@"', 'sh',
-               sys.executable, '-c', IN_NAMESPACE, str(ctr), json.dumps(cases)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
-    return json.loads(done.stdout)
+    """Per case (hosts_dir, ref): the requests the logging registries saw from containerd's
+    own resolver (`ctr content fetch-object`, no daemon), in a private network namespace.
+    A file containerd could not parse would send it straight to the upstream server."""
+    return [result['requests'] for result in containerd_reads([(ctr, hosts_dir, ref) for hosts_dir, ref in cases])]
 
 
 @pytest.mark.parametrize('family', harness.binaries.FAMILIES)
