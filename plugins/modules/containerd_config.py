@@ -165,6 +165,9 @@ notes:
   - A file changed by someone else between the read and the write is not overwritten; the
     task fails and can be run again.
   - Nested C(imports) inside drop-ins are not followed.
+  - Files larger than 4 MiB (the file, its drop-ins, the C(hosts.toml) files it merges into) are refused
+    on the node, before their content is sent to the controller; the message names the file, its size
+    and the limit.
   - containerd 1.6 resolves relative C(imports) against its working directory, 1.7 and later
     against the config file's directory; this module resolves them as 1.7 does.
 seealso:

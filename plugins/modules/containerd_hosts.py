@@ -212,6 +212,8 @@ notes:
     init container moves everything under O(hosts_dir) into C(_backup/).
   - containerd reads C(hosts.toml) only when its CRI registry C(config_path) points at
     O(hosts_dir); M(peerpull.spegel.containerd_config) sets that.
+  - A file larger than 4 MiB is refused on the node, before its content is sent to the controller;
+    the message names the file, its size and the limit.
   - A C(hosts.toml) that fails to parse is silently ignored by containerd, so every file is
     re-parsed and checked before it is written.
   - A file changed by someone else between the read and the write is not overwritten; the

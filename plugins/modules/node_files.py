@@ -38,7 +38,10 @@ attributes:
     platforms: posix
 options:
   read:
-    description: Files to read whole. A missing file is reported with RV(files[].exists=false).
+    description:
+      - Files to read whole. A missing file is reported with RV(files[].exists=false).
+      - A file larger than 4 MiB is not read (containerd configs and C(hosts.toml) files are a few KB):
+        its RV(files[].error) names its size and the limit, and its content never leaves the node.
     type: list
     elements: path
     default: []
@@ -390,6 +393,17 @@ def sha1(data):
     return hashlib.sha1(data).hexdigest()
 
 
+# Larger files are refused before their content leaves the node: every byte read travels
+# base64-encoded to the controller, which holds several copies per fork.
+MAX_READ_BYTES = 4 * 1024 * 1024
+
+
+def too_large(size):
+    return ('it is %d bytes, above the %d MiB (%d bytes) this collection reads (containerd configs are a few KB). '
+            'Check that it is the right file, or shrink it; nothing was changed'
+            % (size, MAX_READ_BYTES // (1024 * 1024), MAX_READ_BYTES))
+
+
 def describe(path):
     try:
         st = os.stat(path)
@@ -404,11 +418,17 @@ def describe(path):
         'uid': st.st_uid,
         'gid': st.st_gid,
     }
+    if st.st_size > MAX_READ_BYTES:
+        info['error'] = too_large(st.st_size)
+        return info
     try:
         with open(path, 'rb') as f:
-            data = f.read()
+            data = f.read(MAX_READ_BYTES + 1)  # a file that grew since stat() is still bounded
     except OSError as e:
         info['error'] = to_native(e)
+        return info
+    if len(data) > MAX_READ_BYTES:
+        info['error'] = too_large(len(data))
         return info
     info['content_b64'] = to_native(base64.b64encode(data))
     info['checksum'] = sha1(data)
@@ -578,6 +598,8 @@ def config_dump(module, path):
     elif not os.path.isfile(path):
         # containerd 2.x would dump its defaults for a missing file, without an error.
         result['skipped'] = 'no such file'
+    elif os.path.getsize(path) > MAX_READ_BYTES:
+        result['skipped'] = too_large(os.path.getsize(path))  # its dump would be as large
     else:
         # containerd 1.6 resolves relative imports against the working directory.
         rc, out, err = module.run_command([binary, '--config', path, 'config', 'dump'],

@@ -97,6 +97,8 @@ options:
     type: str
 notes:
   - Arrays of tables (C([[...]])) cannot be addressed inside; they can be set or removed whole.
+  - A file larger than 4 MiB is refused on the node, before its content is sent to the controller;
+    the message names the file, its size and the limit.
   - A file changed by someone else between the read and the write is not overwritten; the
     task fails and can be run again.
 seealso:
