@@ -13,7 +13,9 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, parse_plain
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
+    TomlEditError, parse_plain, redact_secrets, redact_url_credentials,
+)
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', default=containerd.CONFIG_FILE),
@@ -44,7 +46,7 @@ class ActionModule(ActionBase):
         try:
             outcome = self._plan(args, task_vars)
         except (TomlEditError, node.NodeFilesError) as exc:
-            result.update(failed=True, changed=False, msg=str(exc))
+            result.update(failed=True, changed=False, msg=redact_url_credentials(str(exc)))
             return result
         result.update(outcome.result)
         if self._task.diff and result['changed']:
@@ -59,7 +61,7 @@ class ActionModule(ActionBase):
                 _report_effective(result, dumped, None, outcome.wanted, result['path'])
             written = None if result.get('failed') else node.write(self, task_vars, writes=outcome.writes)
         except (TomlEditError, node.NodeFilesError) as exc:
-            result.update(failed=True, msg=str(exc))
+            result.update(failed=True, msg=redact_url_credentials(str(exc)))
             written = None
         if written is None:
             # Nothing was written: report the node as it still is.
@@ -135,8 +137,8 @@ class ActionModule(ActionBase):
                                expected_checksum=current.checksum, validate=validate))
             if validate:
                 outcome.validate_first = [writes[-1]]
-            diffs.append(node.file_diff(path, containerd.redact_config(current.text, path),
-                                        containerd.redact_config(new_text, path)))
+            diffs.append(node.file_diff(path, redact_secrets(current.text, path),
+                                        redact_secrets(new_text, path, before=current.text or '')))
 
         migrated_registries = []
         for hosts_path, item in migrated.items():
@@ -148,12 +150,12 @@ class ActionModule(ActionBase):
                                         'hosts': [host['url'] for host in item['hosts']]})
             if existing.exists and merged == existing.text:
                 continue
-            secret = merged != hosts_toml.redact_secrets(merged)
+            secret = merged != redact_secrets(merged, hosts_path)
             writes.append(dict(path=hosts_path, content=merged, create_parents=True,
                                expected_checksum=existing.checksum,
                                mode=HOSTS_FILE_WITH_SECRETS_MODE if secret and not existing.exists else None))
-            diffs.append(node.file_diff(hosts_path, hosts_toml.redact_secrets(existing.text),
-                                        hosts_toml.redact_secrets(merged)))
+            diffs.append(node.file_diff(hosts_path, redact_secrets(existing.text, hosts_path),
+                                        redact_secrets(merged, hosts_path, before=existing.text or '')))
             hosts_files.append(hosts_path)
 
         dump = first.get('config_dump', {})

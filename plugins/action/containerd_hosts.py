@@ -16,7 +16,9 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     UNSET, discover, discover_from_node, discovery_reads,
 )
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
+    TomlEditError, redact_secrets, redact_url_credentials,
+)
 
 ARGUMENT_SPEC = dict(
     hosts_dir=dict(type='path', default='/etc/containerd/certs.d'),
@@ -96,7 +98,7 @@ class ActionModule(ActionBase):
             changes = [self._compute(args, plan, registry, path, reason, state.file(path), mirrors, node_ips)
                        for registry, path, reason in targets]
         except (TomlEditError, node.NodeFilesError) as exc:
-            result.update(failed=True, msg=hosts_toml.redact_secrets(str(exc)))
+            result.update(failed=True, msg=redact_url_credentials(str(exc)))
             return result
 
         result.update(
@@ -122,7 +124,7 @@ class ActionModule(ActionBase):
         try:
             written = node.write(self, task_vars, writes=writes, removes=removes)
         except node.NodeFilesError as exc:
-            result.update(failed=True, changed=False, msg=hosts_toml.redact_secrets(str(exc)))
+            result.update(failed=True, changed=False, msg=redact_url_credentials(str(exc)))
             result.pop('diff', None)
             return result
         backups = {w['path']: w['backup_file'] for w in written if w.get('backup_file')}
@@ -243,8 +245,8 @@ class ActionModule(ActionBase):
                                    create_parents=True, expected_checksum=current.checksum)
         change['changed'] = bool(change.get('write') or change.get('remove'))
         if content_changed:
-            change['diff'] = node.file_diff(path, hosts_toml.redact_secrets(current.text),
-                                            hosts_toml.redact_secrets(new_text, before=current.text or ''))
+            change['diff'] = node.file_diff(path, redact_secrets(current.text, path),
+                                            redact_secrets(new_text, path, before=current.text or ''))
         return change
 
     @staticmethod

@@ -9,7 +9,9 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, TomlEditor, format_key
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
+    TomlEditError, TomlEditor, format_key, redact_secrets, redact_url_credentials,
+)
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', required=True, aliases=['dest']),
@@ -70,14 +72,15 @@ class ActionModule(ActionBase):
                 editor.remove(args['key'])
             new_text = editor.render()
         except (TomlEditError, node.NodeFilesError) as exc:
-            result.update(failed=True, msg=str(exc))
+            result.update(failed=True, msg=redact_url_credentials(str(exc)))
             return result
 
         content_changed = new_text != current.text_or_empty if current.exists else args['state'] == 'present'
         attrs_changed = current.exists and attributes_differ(current, mode, args['owner'], args['group'])
         result.update(changed=bool(content_changed or attrs_changed), path=path, key=format_key(args['key']))
         if content_changed and self._task.diff:
-            result['diff'] = node.file_diff(path, current.text, new_text)
+            result['diff'] = node.file_diff(path, redact_secrets(current.text, path),
+                                            redact_secrets(new_text, path, before=current.text or ''))
         if not result['changed'] or self._task.check_mode:
             return result
 
@@ -87,7 +90,7 @@ class ActionModule(ActionBase):
         try:
             written = node.write(self, task_vars, writes=[write])
         except node.NodeFilesError as exc:
-            result.update(failed=True, changed=False, msg=str(exc))
+            result.update(failed=True, changed=False, msg=redact_url_credentials(str(exc)))
             result.pop('diff', None)
             return result
         if written and written[0].get('backup_file'):

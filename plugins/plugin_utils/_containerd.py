@@ -36,7 +36,6 @@ CREATED_SUFFIX = '.peerpull-created'
 CREATED_MARKER_TEXT = ('# peerpull.spegel created %s (there was none before); its uninstall removes that file '
                        'and this marker.\n')
 SERVICE_NAME = 'containerd'
-REDACTED = '********'
 
 GRPC_CRI = 'io.containerd.grpc.v1.cri'
 CRI_IMAGES = 'io.containerd.cri.v1.images'
@@ -820,34 +819,3 @@ def _iso(microseconds):
         return None
     moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(microseconds=microseconds)
     return moment.isoformat().replace('+00:00', 'Z')
-
-
-# --- secrets --------------------------------------------------------------------------------
-
-_SECRET_KEYS = ('password', 'auth', 'identitytoken')
-
-
-def redact_config(text, source):
-    """config.toml text with registry credentials replaced, for diffs."""
-    if not text:
-        return text
-    try:
-        editor = TomlEditor(text, source)
-    except TomlEditError:
-        return text
-    touched = False
-    for layout in LAYOUTS.values():
-        for table in (layout.configs, layout.registry + ('auths',)):
-            hosts = _lenient_get(editor.model, table)
-            if not isinstance(hosts, dict):
-                continue
-            for host, config in hosts.items():
-                auth = config.get('auth') if table == layout.configs and isinstance(config, dict) else config
-                prefix = table + (host, 'auth') if table == layout.configs else table + (host,)
-                if not isinstance(auth, dict):
-                    continue
-                for key in _SECRET_KEYS:
-                    if isinstance(auth.get(key), str) and auth[key]:
-                        editor.set(list(prefix + (key,)), REDACTED)
-                        touched = True
-    return editor.render() if touched else text

@@ -49,12 +49,6 @@ _DNS_LABEL = re.compile(r'^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$')
 _GO_DURATION = re.compile(r'^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$')
 _BARE_KEY = re.compile(r'^[A-Za-z0-9_-]+$')
 _URL_FORBIDDEN = re.compile(r'[\s\'"\\<>`{}|^]')
-_SECRET_VALUE = re.compile(
-    r'''((?:^|[\s{,.])["']?(?:authorization|proxy-authorization)["']?\s*=\s*)'''
-    r'''(\[[^\]]*\]|'[^'\n]*'|"(?:[^"\\\n]|\\.)*")''',
-    re.IGNORECASE | re.MULTILINE)
-REDACTED = "'********'"
-REDACTED_NEW = "'******** (new value)'"
 
 # Above the [host] table this module makes for dotted entries; it goes when they go.
 DOTTED_NOTE = "# peerpull.spegel: containerd 1.x reads no '[' or ']' in a table header, so these are dotted keys"
@@ -319,21 +313,6 @@ def render_dotted(url, fields, prefix=''):
              if name in fields and name != 'header']
     lines += ['%s.header.%s = %s' % (key, _toml_key(k), _toml_value(v)) for k, v in fields.get('header', {}).items()]
     return '\n'.join(lines) + '\n'
-
-
-def redact_secrets(text, before=None):
-    """The text with Authorization header values replaced, for diffs and messages. Given the
-    text before a change, a value that is not in it is marked, so that a rotated secret still
-    shows up in the diff."""
-    if text is None:
-        return None
-    known = {m.group(2) for m in _SECRET_VALUE.finditer(before)} if before is not None else None
-
-    def replace(match):
-        if known is not None and match.group(2) not in known:
-            return match.group(1) + REDACTED_NEW
-        return match.group(1) + REDACTED
-    return _SECRET_VALUE.sub(replace, text)
 
 
 # --- the text's table layout --------------------------------------------------------------

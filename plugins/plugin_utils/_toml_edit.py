@@ -36,6 +36,17 @@ MISSING = object()
 
 _BARE_KEY = re.compile(r'^[A-Za-z0-9_-]+$')
 
+REDACTED = '********'
+REDACTED_NEW = '******** (new value)'
+# Keys whose values are secrets, wherever they sit: HTTP headers that carry credentials
+# (hosts.toml `header` tables, config.toml registry `headers`) and containerd's registry
+# credentials (configs."host".auth, auths). Everything below such a key is secret too.
+_SECRET_KEY = re.compile(
+    r'^(?:authorization|proxy-authorization|cookie|set-cookie|auth|auths|password|passwd|identitytoken'
+    r'|registrytoken|token)$|api[-_]?key|auth[-_]?token|access[-_]?token|secret|password',
+    re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\'"]+@')
+
 
 class TomlEditError(Exception):
     """A user-facing failure: the message names the file, the key or line, and the fix."""
@@ -114,6 +125,51 @@ def parse_plain(text, source):
                             % (source, exc)) from None
 
 
+def redact_url_credentials(text):
+    """text with the user:password@ of every URL in it masked (for messages)."""
+    return _URL_CREDENTIALS.sub(r'\1%s@' % REDACTED, text) if text else text
+
+
+def _secrets(node, path, secret=False):
+    """(path, value, shown) of every secret in parsed TOML data: a value below a secret-looking
+    key (shown None: masked whole), or a string or array holding a URL with credentials (shown:
+    the value with those masked). A secret inside an array of tables masks the whole array (no
+    key inside it can be addressed)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _secrets(value, path + (key,), secret or bool(_SECRET_KEY.search(key)))
+    elif isinstance(node, list) and any(isinstance(item, dict) for item in node):
+        if any(True for item in node for _found in _secrets(item, path, secret)):
+            yield path, node, None
+    elif secret:
+        yield path, node, None
+    elif isinstance(node, list) and any(isinstance(item, str) and _URL_CREDENTIALS.search(item) for item in node):
+        yield path, node, [redact_url_credentials(item) if isinstance(item, str) else item for item in node]
+    elif isinstance(node, str) and _URL_CREDENTIALS.search(node):
+        yield path, node, redact_url_credentials(node)
+
+
+def redact_secrets(text, source='', before=None):
+    """The TOML text with every secret value masked, for diffs: header values such as
+    Authorization, X-Api-Key or Cookie in any string form, registry credentials, and
+    credentials in URLs. Given the text before a change, a secret that is not in it is marked,
+    so that a rotated secret still shows up in the diff. Text that does not parse is not shown."""
+    if not text:
+        return text
+    try:
+        editor = TomlEditor(text, source)
+        known = None if before is None else [value for _path, value, _shown in _secrets(parse_plain(before, source), ())]
+    except TomlEditError:
+        return '(%s is not shown: it is not valid TOML and may hold secrets)\n' % (source or 'the file')
+    found = list(_secrets(editor.model, ()))
+    for path, value, shown in found:
+        if shown is None:
+            shown = REDACTED if known is None or value in known else REDACTED_NEW
+        editor.set(list(path), shown, literal=True)
+    # Keys and comments are no values: a URL with credentials there is masked as text.
+    return redact_url_credentials(editor.render() if found else text)
+
+
 class TomlEditor:
     """One file's text, edited in place by key segments."""
 
@@ -140,8 +196,9 @@ class TomlEditor:
     def has(self, segments):
         return self.get(segments, MISSING) is not MISSING
 
-    def set(self, segments, value):
-        """Set the key to value, creating tables on the way. Returns True when that changed the file."""
+    def set(self, segments, value, literal=False):
+        """Set the key to value, creating tables on the way (a string as a 'literal' one when
+        asked and possible). Returns True when that changed the file."""
         segments = self._check_segments(segments)
         check_value(value, segments)
         value = _plain(value)
@@ -151,7 +208,7 @@ class TomlEditor:
         leaf = segments[-1]
         old = parent_doc.get(leaf) if leaf in parent_model else None
         inline = isinstance(old if old is not None else parent_doc, InlineTable)
-        item = _item(value, inline, like=old)
+        item = _item(value, inline, like=old, literal=literal)
         if old is None and not inline:
             _indent_like_siblings(parent_doc, item)
         parent_doc[leaf] = item
@@ -224,12 +281,13 @@ class TomlEditor:
         return node_doc, node_model
 
 
-def _item(value, inline, like=None):
+def _item(value, inline, like=None, literal=False):
     """A tomlkit item for value; a replaced string keeps its quote style, a replaced key its comment."""
+    literal = literal or isinstance(like, String) and like.type == StringType.SLL
     if isinstance(value, dict) and inline:
         item = tomlkit.inline_table()
         item.update(value)
-    elif isinstance(value, str) and isinstance(like, String) and like.type == StringType.SLL and "'" not in value:
+    elif isinstance(value, str) and literal and "'" not in value and '\n' not in value:
         item = tomlkit.string(value, literal=True)
     else:
         item = tomlkit.item(value)

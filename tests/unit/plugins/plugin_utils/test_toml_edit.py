@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    TomlEditError, TomlEditor, format_key, same_value)
+    TomlEditError, TomlEditor, format_key, redact_secrets, redact_url_credentials, same_value)
 
 CRI = 'io.containerd.grpc.v1.cri'
 CONFIG_PATH = ['plugins', CRI, 'registry', 'config_path']
@@ -197,3 +197,64 @@ def test_malformed_keys_are_refused(key):
 def test_format_key_quotes_only_what_needs_it():
     assert format_key(['plugins', CRI, 'registry']) == 'plugins."io.containerd.grpc.v1.cri".registry'
     assert format_key(['a b', 'c"d']) == '"a b"."c\\"d"'
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+SECRET_FORMS = {
+    'basic': 'Authorization = "Basic c2VjcmV0"',
+    'literal': "Authorization = 'Basic c2VjcmV0'",
+    'multi-line basic': 'Authorization = """\nBasic c2VjcmV0"""',
+    'multi-line literal': "Authorization = '''Basic c2VjcmV0'''",
+    'array': 'Authorization = ["Basic c2VjcmV0", \'Bearer c2VjcmV0\']',
+    'escaped': 'authorization = "Basic c2Vj\\u0063mV0"',
+    'other header': '"X-Api-Key" = "c2VjcmV0"',
+    'token header': 'X-Auth-Token = "c2VjcmV0"',
+    'proxy': 'Proxy-Authorization = "Basic c2VjcmV0"',
+    'cookie': 'Cookie = "session=c2VjcmV0"',
+}
+
+
+@pytest.mark.parametrize('form', SECRET_FORMS)
+def test_a_secret_header_is_masked_in_every_string_form(form):
+    text = "[host.'http://a'.header]\n%s\nX-Other = 'visible'\n" % SECRET_FORMS[form]
+    masked = redact_secrets(text, 'hosts.toml')
+    assert 'c2Vj' not in masked
+    assert "X-Other = 'visible'" in masked and "'********'" in masked
+    assert tomllib.loads(masked)['host']['http://a']['header']['X-Other'] == 'visible'
+
+
+def test_secrets_in_inline_tables_dotted_keys_and_arrays_of_tables():
+    text = ("[host.'http://b']\nheader = { authorization = 'Basic c2VjcmV0' }\n"
+            "host.'http://c'.header.Authorization = 'Basic c2VjcmV0'\n"
+            "[[creds]]\npassword = 'c2VjcmV0'\n")
+    masked = redact_secrets(text, 'f')
+    assert 'c2VjcmV0' not in masked and masked.count("'********'") == 3
+
+
+def test_registry_credentials_and_url_credentials_are_masked():
+    text = ("[plugins.'io.containerd.grpc.v1.cri'.registry.configs.'r.example'.auth]\n"
+            "username = 'puller'\npassword = 'pw1'\nauth = 'YTpi'\nidentitytoken = 'tok'\n"
+            "[plugins.'io.containerd.grpc.v1.cri'.registry.mirrors.'r.example']\n"
+            "endpoint = ['https://user:pw2@mirror.example', 'https://plain.example']\n"
+            "[plugins.'io.containerd.grpc.v1.cri'.registry.mirrors.'https://user:pw3@key.example']\n")
+    masked = redact_secrets(text, 'config.toml')
+    for secret in ('puller', 'pw1', 'YTpi', "'tok'", 'pw2', 'pw3'):
+        assert secret not in masked
+    assert 'https://plain.example' in masked and 'https://********@mirror.example' in masked
+    assert redact_url_credentials('failed: https://u:p@h/x and http://h') == 'failed: https://********@h/x and http://h'
+
+
+def test_a_rotated_secret_still_shows_in_the_diff_without_its_value():
+    before = "[host.'http://a'.header]\nAuthorization = 'Basic b2xk'\n"
+    after = "[host.'http://a'.header]\nAuthorization = '''Basic bmV3'''\n"
+    assert redact_secrets(before) == "[host.'http://a'.header]\nAuthorization = '********'\n"
+    assert redact_secrets(after, before=before) == "[host.'http://a'.header]\nAuthorization = '******** (new value)'\n"
+    assert redact_secrets(before, before=before) == redact_secrets(before)
+
+
+def test_text_without_secrets_is_unchanged_and_invalid_text_is_not_shown():
+    text = "[plugins.x]\nkey_file = '/k.pem'  # a path, no secret\n"
+    assert redact_secrets(text, 'f') == text
+    assert redact_secrets(None) is None
+    assert 'c2VjcmV0' not in redact_secrets("Authorization = 'c2VjcmV0\n", 'f')
