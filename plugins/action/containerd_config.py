@@ -174,10 +174,13 @@ class ActionModule(ActionBase):
             config_version=plan.layout.version, containerd_version=str(version) if version else None,
             backup_file=None, original_file=original_file, created=created, migrated_registries=migrated_registries,
             replaced_config_path=plan.replaced_config_path, overriding_imports=overriding,
+            dropped_mirrors=plan.dropped_mirrors,
             enabled_cri=plan.enabled_cri, hosts_files=hosts_files,
             validated=bool(config_changed and binary and args['validate'] and not self._task.check_mode),
             restart_pending=restart['restart_pending'], containerd_service=restart,
         )
+        if plan.warnings:
+            outcome.result['warnings'] = plan.warnings
         _report_effective(outcome.result, from_dump, effective, wanted, path)
         return outcome
 

@@ -108,6 +108,8 @@ options:
     description:
       - Move legacy C(registry.mirrors) and C(registry.configs.<host>.tls) into hosts.toml
         files. When V(false), a file that has them is an error.
+      - The V(*) mirror moves to C(_default). What containerd could never use (see RV(dropped_mirrors))
+        leaves with the mirrors table, with a warning; it never fails the task.
     type: bool
     default: true
   extra_settings:
@@ -243,6 +245,23 @@ replaced_config_path:
   returned: success
   type: str
   sample: /etc/containerd/certs.d:/etc/docker/certs.d
+dropped_mirrors:
+  description:
+    - Legacy C(registry.mirrors) entries, or parts of them, that containerd could never use and that
+      leave config.toml with the mirrors without a hosts.toml file; each is also a warning.
+    - A key that is no registry host (a CIDR such as V(10.96.0.0/12)), an endpoint that is no http(s) URL,
+      a mirror without endpoints, and the V(user:password@) of an endpoint (legacy CRI never sent it; the
+      endpoint itself moves).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    key:
+      description: The config.toml key, such as V(plugins."io.containerd.grpc.v1.cri".registry.mirrors."10.96.0.0/12").
+      type: str
+    reason:
+      description: Why containerd could never use it.
+      type: str
 migrated_registries:
   description: Legacy mirrors and TLS settings moved into hosts.toml files.
   returned: success

@@ -24,6 +24,7 @@ import posixpath
 import re
 import tomllib
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import validate_host_url, validate_registry
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
     MISSING, TomlEditError, TomlEditor, format_key, same_value, toml_type,
 )
@@ -259,11 +260,15 @@ def _tls_fields(tls, where):
 def legacy_registries(data, layout, source):
     """The hosts.toml content that replaces legacy `mirrors` and `configs.<host>.tls`.
 
-    Returns [{registry, server, hosts}] where registry is the hosts directory name
-    (`_default` for the `*` mirror) and hosts are merge_registry() host dicts, in the order
-    legacy CRI tried them. Legacy CRI appended the registry's own host after the mirrors;
-    hosts.toml's `server` is that fallback. TLS settings of an endpoint host follow it into
-    every hosts.toml that lists it, and a host with TLS settings but no mirrors gets its own.
+    Returns (plans, dropped). plans: [{registry, server, hosts}] where registry is the hosts
+    directory name (`_default` for the `*` mirror) and hosts are merge_registry() host dicts,
+    in the order legacy CRI tried them. Legacy CRI appended the registry's own host after the
+    mirrors; hosts.toml's `server` is that fallback. TLS settings of an endpoint host follow it
+    into every hosts.toml that lists it, and a host with TLS settings but no mirrors gets its own.
+    dropped: [{key, reason}] of what legacy CRI could never use (a key that is no registry
+    host, an endpoint that is no http(s) URL, a mirror without endpoints); it leaves with the
+    mirrors table. The user:password@ of an endpoint, which legacy CRI never sent, is dropped
+    too, and named without its value.
     """
     mirrors = _get(data, layout.mirrors, source, expect=dict)
     configs = _get(data, layout.configs, source, expect=dict)
@@ -291,30 +296,56 @@ def legacy_registries(data, layout, source):
         entry.update(tls_by_host.get(base.split('://', 1)[1], {}))
         return entry
 
-    plans = []
+    plans, dropped = [], []
     for registry, mirror in mirrors.items():
-        endpoints = _get(mirror, ('endpoint',), '%s: %s' % (source, format_key(layout.mirrors + (registry,))),
+        key = format_key(layout.mirrors + (registry,))
+        endpoints = _get(mirror, ('endpoint',), '%s: %s' % (source, key),
                          expect='strings') if isinstance(mirror, dict) else None
         if endpoints is None:
             raise TomlEditError('%s: %s is %s, but containerd expects a table with an endpoint list. Fix the '
-                                'file by hand; nothing was changed.'
-                                % (source, format_key(layout.mirrors + (registry,)), toml_type(mirror)))
+                                'file by hand; nothing was changed.' % (source, key, toml_type(mirror)))
+        if registry != WILDCARD_MIRROR:
+            try:
+                if registry == DEFAULT_HOSTS_REGISTRY:
+                    raise TomlEditError(registry)  # no image name's host: it is hosts.toml's own name
+                validate_registry(registry)
+            except TomlEditError:
+                dropped.append({'key': key, 'reason': 'not a registry host as image names carry it, so containerd '
+                                                      'never matched it'})
+                continue
         endpoints = [] if endpoints is MISSING else endpoints
         hosts, seen, seen_hosts = [], set(), set()
-        for endpoint in endpoints:
+        for index, endpoint in enumerate(endpoints):
+            where = '%s.endpoint[%d]' % (key, index)
             base, path = _split_endpoint(endpoint)
+            if '@' in base:
+                base = base.split('://', 1)[0] + '://' + base.rsplit('@', 1)[1]
+                dropped.append({'key': where, 'reason': 'its user:password@ was never sent by containerd; the '
+                                                        'endpoint moves without it (use configs."HOST".auth)'})
+            try:
+                validate_host_url(base + path)
+            except TomlEditError:
+                dropped.append({'key': where, 'reason': 'not an http(s) URL containerd could reach'})
+                continue
             seen_hosts.add(base.split('://', 1)[1])
             if base + path not in seen:
                 seen.add(base + path)
                 hosts.append(host_entry(base, path))
         if registry == WILDCARD_MIRROR:
-            plans.append({'registry': DEFAULT_HOSTS_REGISTRY, 'server': None, 'hosts': hosts})
+            if hosts:
+                plans.append({'registry': DEFAULT_HOSTS_REGISTRY, 'server': None, 'hosts': hosts})
+            else:
+                dropped.append({'key': key, 'reason': 'no usable endpoint, so it changed nothing'})
             continue
         upstream = DOCKER_HUB_SERVER if registry == DOCKER_HUB else '%s://%s' % (_legacy_scheme(registry), registry)
         # Legacy CRI added the registry itself after the mirrors unless one of them is that host.
         upstream_host = upstream.split('://', 1)[1].lower()
         if upstream_host in tls_by_host and upstream_host not in seen_hosts:
             hosts.append(host_entry(upstream.lower(), ''))
+        if not hosts:
+            dropped.append({'key': key, 'reason': 'no usable endpoint, so containerd pulled from the registry '
+                                                  'itself, as it does without the entry'})
+            continue
         plans.append({'registry': registry, 'server': upstream, 'hosts': hosts})
 
     planned = {plan['registry'] for plan in plans}
@@ -323,7 +354,7 @@ def legacy_registries(data, layout, source):
             continue
         url = '%s://%s' % (_legacy_scheme(host), host)
         plans.append({'registry': host, 'server': url, 'hosts': [host_entry(url, '')]})
-    return plans
+    return plans, dropped
 
 
 def _has_legacy_settings(registry_table):
@@ -353,6 +384,8 @@ class ConfigPlan:
         self.version = declared_version(self.original, source)
         self.layout = LAYOUTS[self.version]
         self.migrated = []          # [{registry, server, hosts}] that left config.toml
+        self.dropped_mirrors = []   # [{key, reason}] of legacy mirrors containerd could never use
+        self.warnings = []
         self.replaced_config_path = None
         self.enabled_cri = []       # CRI plugin names removed from disabled_plugins
         _get(self.original, ('disabled_plugins',), source, expect='strings')
@@ -494,7 +527,9 @@ class ConfigPlan:
 
     def _migrate_legacy(self, registry):
         layout = self.layout
-        self.migrated = legacy_registries(self.data, layout, self.source)
+        self.migrated, self.dropped_mirrors = legacy_registries(self.data, layout, self.source)
+        self.warnings += ['%s: %s: %s; dropped with the legacy mirrors.' % (self.source, item['key'], item['reason'])
+                          for item in self.dropped_mirrors]
         self.editor.remove(layout.mirrors)
         configs = registry.get('configs', {})
         for host in list(configs):

@@ -221,6 +221,35 @@ def test_wildcard_mirror_goes_to_default_and_endpoint_paths_are_kept():
         {'url': 'http://localhost:5000', 'capabilities': ['pull', 'resolve']}]}]
 
 
+def test_legacy_mirrors_containerd_could_never_use_are_dropped_with_a_warning():
+    text = '''version = 2
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."*"]
+  endpoint = ["https://puller:not-a-real-secret@mirror.internal", "ftp://mirror.internal"]
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."10.96.0.0/12"]
+  endpoint = ["http://10.96.0.10:5000"]
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."quay.io"]
+  endpoint = []
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."_default"]
+  endpoint = ["http://10.0.0.1:5000"]
+'''
+    result = plan(text, V1_7)
+    assert result.migrated == [{'registry': '_default', 'server': None, 'hosts': [
+        {'url': 'https://mirror.internal', 'capabilities': ['pull', 'resolve']}]}]
+    mirrors = 'plugins."io.containerd.grpc.v1.cri".registry.mirrors.'
+    assert [item['key'] for item in result.dropped_mirrors] == [
+        mirrors + '"*".endpoint[0]', mirrors + '"*".endpoint[1]', mirrors + '"10.96.0.0/12"',
+        mirrors + '"quay.io"', mirrors + '"_default"']
+    assert all(warning.startswith('/etc/containerd/config.toml: ' + mirrors) for warning in result.warnings)
+    assert 'not-a-real-secret' not in repr(result.warnings) + repr(result.dropped_mirrors) + repr(result.migrated)
+    assert 'mirrors' not in tomllib.loads(result.render())['plugins'][c.GRPC_CRI]['registry']
+
+
+def test_a_wildcard_mirror_without_endpoints_is_dropped():
+    text = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."*"]\nendpoint = []\n'
+    result = plan(text, V1_7)
+    assert result.migrated == [] and len(result.dropped_mirrors) == 1
+
+
 def test_legacy_mirrors_without_migration_is_an_error():
     with pytest.raises(TomlEditError, match='Set migrate_mirrors: true'):
         plan(read('gke.toml'), V1_7, migrate_mirrors=False)
