@@ -238,7 +238,7 @@ def test_legacy_mirrors_containerd_could_never_use_are_dropped_with_a_warning():
     mirrors = 'plugins."io.containerd.grpc.v1.cri".registry.mirrors.'
     assert [item['key'] for item in result.dropped_mirrors] == [
         mirrors + '"*".endpoint[0]', mirrors + '"*".endpoint[1]', mirrors + '"10.96.0.0/12"',
-        mirrors + '"quay.io"', mirrors + '"_default"']
+        mirrors + '"quay.io"', mirrors + '_default']
     assert all(warning.startswith('/etc/containerd/config.toml: ' + mirrors) for warning in result.warnings)
     assert 'not-a-real-secret' not in repr(result.warnings) + repr(result.dropped_mirrors) + repr(result.migrated)
     assert 'mirrors' not in tomllib.loads(result.render())['plugins'][c.GRPC_CRI]['registry']
