@@ -401,6 +401,7 @@ class ConfigPlan:
               extra_settings=()):
         extra_settings = normalise_extra_settings(extra_settings)
         self._choose_layout()
+        self._choose_registry_table()
         self._refuse_leftover_v2_tables()
         self._enable_cri(enable_cri)
         layout = self.layout
@@ -506,6 +507,39 @@ class ConfigPlan:
             self.version = 2 if GRPC_CRI in plugins else self.containerd.newest_config_version
         self.layout = LAYOUTS[self.version]
         self.editor = TomlEditor(_with_version_line(self.editor.original, self.version), self.source)
+
+    def _choose_registry_table(self):
+        """A version 2 file that already holds containerd 2.x's images registry table, as some
+        cloud templates ship it: containerd 2.x reads that table as it is, unless the file also
+        holds the version 2 CRI registry table, which its migration puts in its place. Writing
+        a version 2 registry table next to it would make containerd 2.x drop the 2.x table's
+        other settings (headers, mirrors); containerd 1.x reads only the version 2 table."""
+        if self.version != 2:
+            return
+        new_table, old_table = MIGRATED_LAYOUT.registry, LAYOUTS[2].registry
+        if _lenient_get(self.original, new_table) is MISSING:
+            return
+        if _lenient_get(self.original, old_table) is not MISSING:
+            if self.containerd is None or self.containerd.major >= 2:
+                self.warnings.append(
+                    '%s: containerd 2.x replaces %s with %s when it migrates this version 2 file, so settings only in '
+                    'the former have no effect; move them into the latter.' % (
+                        self.source, format_key(new_table), format_key(old_table)))
+            return
+        if self.containerd is None:
+            raise TomlEditError(
+                '%s: this version 2 file holds %s, the registry table containerd 2.x reads, while containerd 1.x '
+                'reads %s; which one to write depends on the containerd version, and containerd is not installed '
+                'on the node. Set containerd_version to the version the node will run, such as 2.1.5; nothing was '
+                'changed.' % (self.source, format_key(new_table), format_key(old_table)))
+        if self.containerd.major >= 2:
+            self.layout = Layout(2, new_table, LAYOUTS[2].images)
+        else:
+            self.warnings.append(
+                '%s: containerd %s ignores %s (a containerd 2.x table), so config_path goes into %s. After an upgrade '
+                'to containerd 2.x that table replaces the 2.x one: move the 2.x table\'s settings into it, or run '
+                'this module again after the upgrade with a file without it.' % (
+                    self.source, self.containerd, format_key(new_table), format_key(old_table)))
 
     def _refuse_leftover_v2_tables(self):
         """containerd 2.3+ migrates a version 3 file too: its leftover version 2 CRI registry

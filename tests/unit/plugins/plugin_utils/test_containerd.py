@@ -572,3 +572,12 @@ def test_no_pending_restart_where_none_can_be_told(service, changes, detail):
     state = c.restart_state(service, changes)
     assert not state['restart_pending'] and not state['up_to_date']
     assert state['detail'] == detail
+
+
+def test_a_version_2_file_with_both_registry_tables_writes_the_one_containerd_2x_keeps():
+    text = ("version = 2\n[plugins.'io.containerd.grpc.v1.cri'.registry]\n  config_path = ''\n"
+            "[plugins.'io.containerd.cri.v1.images'.registry.headers]\n  X-Meta = ['cloud']\n")
+    result = plan(text, V2_1)
+    assert tomllib.loads(result.render())['plugins'][c.GRPC_CRI]['registry']['config_path'] == HOSTS_DIR
+    assert 'replaces plugins."io.containerd.cri.v1.images".registry' in result.warnings[0]
+    assert plan(text, V1_7).warnings == []

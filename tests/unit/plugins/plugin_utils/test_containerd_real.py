@@ -184,3 +184,42 @@ def test_prediction_of_migrations_matches_containerd(case, family, binaries, tmp
             predicted(config, version)
         return
     assert predicted(config, version) == harness.effective_registry_settings(dump)
+
+
+# A version 2 file that already carries containerd 2.x's images registry table (cloud
+# templates): 2.x reads that table; 1.x reads only the version 2 CRI one.
+MIXED_V2_TEMPLATES = {
+    'headers-only': "version = 2\n[plugins.'io.containerd.grpc.v1.cri']\n  sandbox_image = 'registry.k8s.io/pause:3.9'\n"
+                    "[plugins.'io.containerd.cri.v1.images'.registry.headers]\n  X-Meta = ['cloud']\n",
+    'config-path-and-headers': "version = 2\n[plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.runc]\n"
+                               "  runtime_type = 'io.containerd.runc.v2'\n"
+                               "[plugins.'io.containerd.cri.v1.images'.registry]\n  config_path = '/etc/docker/certs.d'\n"
+                               "[plugins.'io.containerd.cri.v1.images'.registry.headers]\n  X-Meta = ['cloud']\n",
+}
+
+
+@pytest.mark.parametrize('template', sorted(MIXED_V2_TEMPLATES))
+@pytest.mark.parametrize('family', ['1.7', '2.1', '2.2', '2.4'])
+def test_a_version_2_file_with_the_2x_registry_table_changes_only_config_path(template, family, binaries, tmp_path):
+    binary = binaries[family]
+    version = version_of(binary)
+    source = tmp_path / 'in.toml'
+    source.write_text(MIXED_V2_TEMPLATES[template])
+    result = c.ConfigPlan(source.read_text(), str(source), version).apply(hosts_dir=HOSTS_DIR)
+    config = tmp_path / 'out.toml'
+    config.write_text(result.render())
+    before, after = harness.config_dump(binary, source), harness.config_dump(binary, config)
+    assert harness.effective_registry_settings(after) == WANTED
+    assert predicted(config, version) == WANTED
+    ignored = [('imports',), harness.registry_setting_paths(after)['config_path']]
+    assert harness.dump_without(before, present(before, ignored)) == harness.dump_without(after, present(after, ignored))
+    if version.major == 1:
+        assert 'ignores plugins."io.containerd.cri.v1.images".registry' in result.warnings[0]
+    else:
+        assert 'io.containerd.grpc.v1.cri".registry' not in result.render() and not result.warnings
+        assert harness.config_dump(binary, config)['plugins'][c.CRI_IMAGES]['registry']['headers'] == {'X-Meta': ['cloud']}
+
+
+def test_a_version_2_file_with_the_2x_registry_table_needs_the_containerd_version():
+    with pytest.raises(TomlEditError, match='Set containerd_version'):
+        c.ConfigPlan(MIXED_V2_TEMPLATES['headers-only'], 'config.toml', None).apply(hosts_dir=HOSTS_DIR)
