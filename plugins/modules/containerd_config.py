@@ -68,8 +68,9 @@ attributes:
   diff_mode:
     description: Shows the changes to each file.
     support: full
-    details: Shows config.toml and the hosts.toml files; registry credentials and
-      authorization headers are masked.
+    details: Shows config.toml and the hosts.toml files; registry credentials, credential
+      headers (C(Authorization), C(X-Api-Key), C(Cookie)...) in any TOML form and the
+      C(user:password@) of URLs are masked.
   platform:
     description: Target operating systems.
     support: full

@@ -69,7 +69,8 @@ attributes:
   diff_mode:
     description: Shows the changes to each file.
     support: full
-    details: One diff per file; Authorization header values are shown as C('********').
+    details: One diff per file; credential header values (C(Authorization), C(X-Api-Key),
+      C(Cookie)...) in any TOML form are shown as C('********').
   platform:
     description: Target operating systems.
     support: full

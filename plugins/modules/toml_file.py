@@ -40,6 +40,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+    details: Secret-looking values (credential headers such as C(Authorization) or C(X-Api-Key),
+      C(password), C(auth), C(identitytoken), and the C(user:password@) of URLs) are shown as C('********').
   platform:
     support: full
     platforms: posix

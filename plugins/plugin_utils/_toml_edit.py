@@ -159,15 +159,16 @@ def redact_secrets(text, source='', before=None):
     try:
         editor = TomlEditor(text, source)
         known = None if before is None else [value for _path, value, _shown in _secrets(parse_plain(before, source), ())]
+        found = list(_secrets(editor.model, ()))
+        for path, value, shown in found:
+            if shown is None:
+                shown = REDACTED if known is None or value in known else REDACTED_NEW
+            editor.set(list(path), shown, literal=True)
+        masked = editor.render() if found else text
     except TomlEditError:
-        return '(%s is not shown: it is not valid TOML and may hold secrets)\n' % (source or 'the file')
-    found = list(_secrets(editor.model, ()))
-    for path, value, shown in found:
-        if shown is None:
-            shown = REDACTED if known is None or value in known else REDACTED_NEW
-        editor.set(list(path), shown, literal=True)
+        return '(%s is not shown: it cannot be parsed here and may hold secrets)\n' % (source or 'the file')
     # Keys and comments are no values: a URL with credentials there is masked as text.
-    return redact_url_credentials(editor.render() if found else text)
+    return redact_url_credentials(masked)
 
 
 class TomlEditor:
