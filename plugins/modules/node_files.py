@@ -40,7 +40,7 @@ options:
   read:
     description:
       - Files to read whole. A missing file is reported with RV(files[].exists=false).
-      - A file larger than 4 MiB is not read (containerd configs and C(hosts.toml) files are a few KB):
+      - A file larger than 4 MiB is not read (containerd configs and C(hosts.toml) files are a few KB);
         its RV(files[].error) names its size and the limit, and its content never leaves the node.
     type: list
     elements: path
