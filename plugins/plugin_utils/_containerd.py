@@ -24,7 +24,9 @@ import posixpath
 import re
 import tomllib
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import validate_host_url, validate_registry
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import (
+    containerd1_unreadable, validate_host_url, validate_registry,
+)
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
     MISSING, TomlEditError, TomlEditor, format_key, same_value, toml_type,
 )
@@ -450,7 +452,16 @@ class ConfigPlan:
         return self
 
     def render(self):
-        return self.editor.render()
+        text = self.editor.render()
+        if self.layout.version <= 2 and (self.containerd is None or self.containerd.major == 1):
+            # Without a containerd on the node (an image bake) nothing else would catch it.
+            unreadable = containerd1_unreadable(text)
+            if unreadable:
+                raise TomlEditError(
+                    'Refusing to write %s: containerd 1.x cannot parse its key %s (go-toml v1 reads no "[" or "]" in a '
+                    'table name and no escaped \\" in a key), so containerd would not start. Change that key (in '
+                    'extra_settings, or by hand in the file); nothing was changed.' % (self.source, unreadable))
+        return text
 
     def _enable_cri(self, enable_cri):
         disabled = self.original.get('disabled_plugins', [])

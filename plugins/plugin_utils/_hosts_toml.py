@@ -33,7 +33,9 @@ try:
 except ImportError:  # Python < 3.11: the boot step of an image bake renders, it parses no TOML
     tomllib = None
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import address_problem
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
+    address_problem, destination_problem, parse_address,
+)
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
     TomlEditError, TomlEditor, parse_plain, same_value,
 )
@@ -141,25 +143,42 @@ def default_server(registry):
 
 def mirror_url(ip, port, scheme='http'):
     """The mirror URL for a node IP: http://198.18.0.5:30020, http://[fd00::5]:30020."""
-    text = str(ip).strip() if ip is not None else ''
-    if text.startswith('[') and text.endswith(']'):
-        text = text[1:-1]
     try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        raise HostsTomlError('%r is not an IP address; the mirror must point at the node\'s own IP '
-                             '(set spegel_node_ip, or leave it unset to discover it).' % (ip,)) from None
+        address = parse_address(ip)
+    except ValueError as exc:
+        raise HostsTomlError('%r cannot be the mirror address: %s; the mirror must point at the node\'s own IP '
+                             '(set spegel_node_ip, or leave it unset to discover it).' % (ip, exc)) from None
     problem = address_problem(address)
     if problem:
         raise HostsTomlError('%s cannot be the mirror address: %s. Use the node\'s own IP '
                              '(set spegel_node_ip).' % (address, problem))
-    port_text = str(port).strip() if port is not None else ''
+    port_text = str(port).strip() if port is not None and not isinstance(port, bool) else ''
     if not _valid_port(port_text):
         raise HostsTomlError('Mirror port %r is not a port number from 1 to 65535.' % (port,))
     if str(scheme) not in ('http', 'https'):
         raise HostsTomlError('Mirror scheme must be http or https, got %r.' % (scheme,))
-    host = '[%s]' % address.compressed if address.version == 6 else address.compressed
-    return '%s://%s:%s' % (scheme, host, int(port_text))
+    return '%s://%s:%s' % (scheme, _url_host(address), int(port_text))
+
+
+def _url_host(address):
+    return '[%s]' % address.compressed if address.version == 6 else address.compressed
+
+
+def _url_address(host):
+    """(host as the URL should carry it, problem or None): an IP address (an IPv6 one in
+    brackets, an all-numeric last label) must be one a connection can go to; IPv4-mapped IPv6
+    becomes the IPv4 address. A DNS name stays as it is."""
+    bracketed = host.startswith('[') and host.endswith(']')
+    if not bracketed and not host.rsplit('.', 1)[-1].isdigit():
+        return host, None  # a DNS name (no top-level domain is all digits)
+    try:
+        address = parse_address(host)
+    except ValueError as exc:
+        if bracketed:
+            return host, 'the host %s cannot be a mirror: %s' % (host, exc)
+        return host, 'the host %s is not an IPv4 address, though its last label is a number' % host
+    problem = destination_problem(address)
+    return _url_host(address), problem and 'the host %s cannot be a mirror: %s' % (address, problem)
 
 
 def validate_host_url(url):
@@ -185,14 +204,19 @@ def validate_host_url(url):
                 problem = 'credentials do not belong in the URL; use authorization'
             else:
                 host, port_text = _split_host_port(parts.netloc)
-                if not _valid_hostname(host):
+                if '%' in host:
+                    problem = _url_address(host)[1]
+                elif not _valid_hostname(host):
                     problem = 'the host is not a DNS name, an IPv4 address or a bracketed IPv6 address'
                 elif port_text is not None and (port is None or not _valid_port(port_text)):
                     problem = 'the port must be a number from 1 to 65535'
+                else:
+                    host, problem = _url_address(host)
     if problem:
         raise HostsTomlError('Mirror URL %r is not valid: %s. Example: http://198.18.0.5:30020.' % (text, problem))
     path = '' if parts.path == '/' else parts.path
-    return '%s://%s%s' % (parts.scheme.lower(), parts.netloc.lower(), path)
+    netloc = host.lower() + ('' if port_text is None else ':' + port_text)
+    return '%s://%s%s' % (parts.scheme.lower(), netloc, path)
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -513,6 +537,14 @@ def _key_path(raw_key):
 def _bracketed_header(statements):
     """The first table header containerd 1.x cannot read (it then ignores the whole file)."""
     return next((s for s in statements if s.kind != 'pair' and ('[' in s.raw_key or ']' in s.raw_key)), None)
+
+
+def containerd1_unreadable(text):
+    """The first key of a valid TOML text that containerd 1.x's parser (go-toml v1) rejects, as
+    written, or None: a table header with "[" or "]" in a key, or a key with an escaped double quote."""
+    statements = _statements(text)
+    found = _bracketed_header(statements) or next((s for s in statements if '\\"' in s.raw_key), None)
+    return None if found is None else ('[%s]' % found.raw_key if found.kind != 'pair' else found.raw_key)
 
 
 def _containerd_listing(statements, hosts, containerd_major):

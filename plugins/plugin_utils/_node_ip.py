@@ -53,17 +53,60 @@ _NODE_IP_FLAG = re.compile(r'''--node-ip(?:=|\s+)["']?([^\s"']*)''')
 UNSET = ('', 'auto', None)
 
 
+BROADCAST = ipaddress.IPv4Address('255.255.255.255')
+
+
+def parse_address(text):
+    """The IP address of text (an IPv6 address may be in brackets), IPv4-mapped IPv6
+    (::ffff:198.18.0.5) as the IPv4 address it is; ValueError with the reason otherwise.
+
+    The one parser of every address this collection is given: node_ip, spegel_node_ip, the
+    kubelet's --node-ip, the host of a mirror URL, the boot step's settings.
+    """
+    text = '' if text is None else str(text).strip()
+    if text.startswith('[') and text.endswith(']'):
+        text = text[1:-1]
+    if '%' in text:
+        # Python 3.9+ takes fe80::1%eth0; a zone names an interface of one host only.
+        raise ValueError('it has a zone ID (%%%s), which names an interface of one host only'
+                         % text.split('%', 1)[1])
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError('it is not an IP address') from None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def destination_problem(address):
+    """Why no connection can go to an address, or None."""
+    if address.is_unspecified:
+        return 'it is the unspecified address'
+    if address == BROADCAST:
+        return 'it is the broadcast address'
+    if address.is_multicast:
+        return 'it is a multicast address'
+    return None
+
+
 def address_problem(address):
     """Why an address cannot stand for a node, or None. Loopback breaks under kube-proxy IPVS."""
     if address.is_loopback:
         return 'it is a loopback address (localhost breaks under kube-proxy IPVS)'
-    if address.is_unspecified:
-        return 'it is the unspecified address'
     if address.is_link_local:
         return 'it is a link-local address'
-    if address.is_multicast:
-        return 'it is a multicast address'
-    return None
+    return destination_problem(address)
+
+
+def node_address(text):
+    """(address, None) when text is an address that can stand for a node, else (None, why not)."""
+    try:
+        address = parse_address(text)
+    except ValueError as exc:
+        return None, str(exc)
+    problem = address_problem(address)
+    return (None, problem) if problem else (address, None)
 
 
 def discovery_reads():
@@ -95,11 +138,7 @@ class NodeIP:
 
 def usable(text):
     """The address as an ipaddress object when it can stand for the node, else None."""
-    try:
-        address = ipaddress.ip_address(str(text).strip().strip('[]'))
-    except ValueError:
-        return None
-    return None if address_problem(address) else address
+    return node_address(text)[0]
 
 
 def kubelet_sources(files, globs):
@@ -140,10 +179,10 @@ def kubelet_node_ips(path, text):
     addresses = []
     for item in values[-1].split(','):
         try:
-            address = ipaddress.ip_address(item.strip().strip('[]'))
-        except ValueError:
-            raise NodeIPError('%s: the kubelet flag --node-ip=%s is not a list of IP addresses. Fix the '
-                              'flag, or set spegel_node_ip for this host.' % (path, values[-1])) from None
+            address = parse_address(item)
+        except ValueError as exc:
+            raise NodeIPError('%s: the kubelet flag --node-ip=%s is not a list of IP addresses (%s: %s). Fix the '
+                              'flag, or set spegel_node_ip for this host.' % (path, values[-1], item, exc)) from None
         if not address.is_unspecified and address_problem(address):
             raise NodeIPError('%s: --node-ip=%s cannot be the mirror address: %s. Set spegel_node_ip for '
                               'this host.' % (path, values[-1], address_problem(address)))
@@ -245,11 +284,7 @@ def discover(network, kubelet_files, override=None):
     """
     override = None if override is None else str(override).strip()
     if override not in UNSET:
-        try:
-            address = ipaddress.ip_address(override.strip('[]'))
-            problem = address_problem(address)
-        except ValueError:
-            problem = 'it is not an IP address'
+        address, problem = node_address(override)
         if problem:
             raise NodeIPError("spegel_node_ip=%r cannot be the mirror address: %s. Set spegel_node_ip to the "
                               "node's own IP, or leave it empty to discover it." % (override, problem))

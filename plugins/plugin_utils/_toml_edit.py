@@ -15,6 +15,7 @@ tomlkit bug on containerd-shaped files becomes an error instead of a broken conf
 from __future__ import annotations
 
 import copy
+import math
 import re
 
 try:
@@ -33,6 +34,10 @@ except ImportError as exc:  # the action plugins report this as a task failure
     TOMLKIT_IMPORT_ERROR = exc
 
 MISSING = object()
+
+# TOML integers are 64-bit: containerd 1.6 and 2.x refuse a file with a larger one, 1.7
+# silently wraps it around (tests/unit/plugins/plugin_utils/test_containerd_real.py).
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 
 _BARE_KEY = re.compile(r'^[A-Za-z0-9_-]+$')
 
@@ -69,6 +74,8 @@ def same_value(left, right):
     """Equality that tells TOML types apart (Python says True == 1 and 1 == 1.0)."""
     if type(left) is not type(right):
         return False
+    if isinstance(left, float) and math.isnan(left):
+        return math.isnan(right)  # TOML's nan: the same value, though nan != nan
     if isinstance(left, dict):
         return left.keys() == right.keys() and all(same_value(left[k], right[k]) for k in left)
     if isinstance(left, list):
@@ -77,7 +84,11 @@ def same_value(left, right):
 
 
 def check_value(value, segments):
-    """Refuse values TOML cannot hold (None, sets, objects), naming the key."""
+    """Refuse values TOML cannot hold (None, sets, objects, integers beyond 64 bits), naming the key."""
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        raise TomlEditError('%s: %d is outside the range of a TOML integer (%d to %d); containerd refuses '
+                            'such a file (1.7 reads another number). Give a number in that range, or '
+                            'a string if the setting takes one.' % (format_key(segments), value, INT64_MIN, INT64_MAX))
     if isinstance(value, bool) or isinstance(value, (int, float, str)):
         return
     if isinstance(value, dict):

@@ -349,6 +349,34 @@ def test_extra_settings_refuse_bad_or_managed_keys(setting, message):
         plan(read('kind.toml'), V1_7, extra_settings=[setting])
 
 
+HEADERS = ['plugins', c.GRPC_CRI, 'registry', 'headers']
+UNREADABLE_ON_1X = [
+    ({'key': HEADERS[:3] + ['x[y'], 'value': {'k': 1}}, r'\[plugins."io.containerd.grpc.v1.cri".registry."x\[y"\]'),
+    ({'key': HEADERS[:3] + ['x]y'], 'value': {'k': 1}}, r'\[plugins\.\S*\."x\]y"\]'),
+    ({'key': HEADERS + ['X-"Quoted"'], 'value': ['1']}, r'"X-\\"Quoted\\""'),
+]
+
+
+@pytest.mark.parametrize('setting, key', UNREADABLE_ON_1X)
+@pytest.mark.parametrize('version', [V1_7, None])
+def test_keys_containerd_1x_cannot_parse_are_refused_without_a_binary(setting, key, version):
+    """containerd 1.x's go-toml v1 fails on them and containerd does not start; with no
+    containerd on the node (an image bake: version None) nothing else would notice."""
+    with pytest.raises(TomlEditError, match='containerd 1.x cannot parse its key ' + key):
+        plan('version = 2\n', version, extra_settings=[setting]).render()
+
+
+@pytest.mark.parametrize('setting', [s for s, _key in UNREADABLE_ON_1X])
+def test_keys_containerd_1x_cannot_parse_are_written_for_2x(setting):
+    plan('version = 2\n', V2_1, extra_settings=[setting]).render()
+    plan('version = 3\n', None, extra_settings=[setting]).render()
+
+
+def test_a_bracket_in_a_plain_key_is_read_by_1x():
+    out = plan('version = 2\n', V1_7, extra_settings=[{'key': HEADERS + ['X-[a]'], 'value': ['1']}]).render()
+    assert get(tomllib.loads(out), HEADERS)['X-[a]'] == ['1']
+
+
 @pytest.mark.parametrize('text,version', [
     ('containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3', (1, 6, 20)),
     ('containerd github.com/containerd/containerd/v2 2.1.9+unknown ', (2, 1, 9)),

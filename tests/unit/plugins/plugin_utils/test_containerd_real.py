@@ -223,3 +223,51 @@ def test_a_version_2_file_with_the_2x_registry_table_changes_only_config_path(te
 def test_a_version_2_file_with_the_2x_registry_table_needs_the_containerd_version():
     with pytest.raises(TomlEditError, match='Set containerd_version'):
         c.ConfigPlan(MIXED_V2_TEMPLATES['headers-only'], 'config.toml', None).apply(hosts_dir=HOSTS_DIR)
+
+
+# --- values at TOML's edges, as containerd reads them -----------------------------------------
+
+PAUSE_THRESHOLD = ['plugins', 'io.containerd.gc.v1.scheduler', 'pause_threshold']
+
+
+@pytest.mark.parametrize('value, dumped', [(float('inf'), '+inf|inf'), (float('-inf'), '-inf'), (float('nan'), 'nan')])
+def test_nan_and_inf_are_written_so_every_family_reads_them(value, dumped, binaries, tmp_path):
+    """Valid TOML that both go-toml versions read: the engine accepts and writes them."""
+    for family, binary in binaries.items():
+        version = version_of(binary)
+        config = tmp_path / family / 'config.toml'
+        config.parent.mkdir()
+        config.write_text(c.ConfigPlan('version = 2\n', str(config), version).apply(
+            hosts_dir=HOSTS_DIR, extra_settings=[{'key': PAUSE_THRESHOLD, 'value': value}]).render())
+        dump = subprocess.run([str(binary), '--config', str(config), 'config', 'dump'],
+                              capture_output=True, text=True, check=True).stdout
+        assert any(line.split() in (['pause_threshold', '=', d] for d in dumped.split('|'))
+                   for line in dump.splitlines()), f'{family}: {dump}'
+
+
+def test_the_integers_the_engine_refuses_break_containerd(binaries, tmp_path):
+    """2 ** 63: containerd 1.6 and 2.x refuse the file, 1.7 reads -2 ** 63 instead."""
+    with pytest.raises(TomlEditError, match='outside the range of a TOML integer'):
+        c.ConfigPlan('version = 2\n', 'config.toml', None).apply(
+            hosts_dir=HOSTS_DIR, extra_settings=[{'key': ['plugins', c.GRPC_CRI, 'max_concurrent_downloads'],
+                                                  'value': 2 ** 63}])
+    config = tmp_path / 'config.toml'
+    config.write_text('version = 2\n[plugins."%s"]\n  max_concurrent_downloads = %d\n' % (c.GRPC_CRI, 2 ** 63))
+    for family, binary in binaries.items():
+        try:
+            dump = harness.config_dump(binary, config)
+        except harness.ConfigDumpError as exc:
+            assert 'out of range' in str(exc) or '64-bit' in str(exc), exc
+        else:
+            assert dump['plugins'][c.GRPC_CRI]['max_concurrent_downloads'] == -2 ** 63, family
+
+
+@pytest.mark.parametrize('header', ['[plugins."%s".registry."x]y"]' % c.GRPC_CRI,
+                                    '[plugins."%s".registry."x[y"]' % c.GRPC_CRI])
+def test_the_keys_the_engine_refuses_for_1x_stop_containerd_1x(header, binaries, tmp_path):
+    config = tmp_path / 'config.toml'
+    config.write_text('version = 2\n%s\n  k = 1\n' % header)
+    for family, binary in binaries.items():
+        if version_of(binary).major == 1:
+            with pytest.raises(harness.ConfigDumpError, match='table key cannot contain|unclosed'):
+                harness.config_dump(binary, config)

@@ -115,6 +115,8 @@ def test_default_server():
     ('fd00:5e6e::5', 30020, 'http://[fd00:5e6e::5]:30020'),
     ('[fd00:5e6e::5]', '30021', 'http://[fd00:5e6e::5]:30021'),
     ('fd00:5e6e:0:0:0:0:0:5', 30020, 'http://[fd00:5e6e::5]:30020'),
+    ('::ffff:198.18.0.5', 30020, 'http://198.18.0.5:30020'),
+    ('[::ffff:198.18.0.5]', 30020, 'http://198.18.0.5:30020'),
 ])
 def test_mirror_url(ip, port, expected):
     assert mirror_url(ip, port) == expected
@@ -133,6 +135,14 @@ def test_mirror_url(ip, port, expected):
     ('198.18.0.5', 0, 'port'),
     ('198.18.0.5', 65536, 'port'),
     ('198.18.0.5', 'x', 'port'),
+    ('198.18.0.5', True, 'port'),
+    ('::ffff:127.0.0.1', 30020, 'loopback'),
+    ('fe80::1%eth0', 30020, 'zone ID'),
+    ('[fe80::1%eth0]', 30020, 'zone ID'),
+    ('255.255.255.255', 30020, 'broadcast'),
+    ('224.0.0.1', 30020, 'multicast'),
+    ('ff02::1', 30020, 'multicast'),
+    ('999.1.1.1', 30020, 'not an IP'),
 ])
 def test_mirror_url_refused(ip, port, reason):
     with pytest.raises(HostsTomlError, match=reason):
@@ -144,6 +154,12 @@ def test_mirror_url_refused(ip, port, reason):
     ('HTTPS://Mirror.Example/', 'https://mirror.example'),
     ('https://mirror.example:5000/v2/proxy', 'https://mirror.example:5000/v2/proxy'),
     ('http://[fd00:5e6e::5]:30020', 'http://[fd00:5e6e::5]:30020'),
+    ('http://[::ffff:198.18.0.5]:30020/v2', 'http://198.18.0.5:30020/v2'),
+    ('http://[::FFFF:c612:5]', 'http://198.18.0.5'),
+    # A mirror URL may name the node itself (a registry on localhost), unlike node_ip.
+    ('http://127.0.0.1:5000', 'http://127.0.0.1:5000'),
+    ('http://[::ffff:127.0.0.1]:5000', 'http://127.0.0.1:5000'),
+    ('http://registry.example1:5000', 'http://registry.example1:5000'),
 ])
 def test_validate_host_url(url, expected):
     assert validate_host_url(url) == expected
@@ -157,6 +173,23 @@ def test_validate_host_url(url, expected):
 ])
 def test_validate_host_url_refused(url):
     with pytest.raises(HostsTomlError, match='not valid'):
+        validate_host_url(url)
+
+
+@pytest.mark.parametrize('url, reason', [
+    ('http://999.1.1.1:30020', 'the host 999.1.1.1 is not an IPv4 address'),
+    ('http://10.1.2.3.4:30020', 'not an IPv4 address'),
+    ('http://[fe80::1%eth0]:30020', 'zone ID'),
+    ('http://[fe80::1%25eth0]:30020', 'zone ID'),
+    ('http://255.255.255.255:30020', 'broadcast'),
+    ('http://0.0.0.0:30020', 'unspecified'),
+    ('http://[::]:30020', 'unspecified'),
+    ('http://[::ffff:0.0.0.0]:30020', 'unspecified'),
+    ('http://239.1.1.1:30020', 'multicast'),
+    ('http://[ff02::1]:30020', 'multicast'),
+])
+def test_validate_host_url_refuses_addresses_no_connection_can_go_to(url, reason):
+    with pytest.raises(HostsTomlError, match='not valid: .*%s' % reason):
         validate_host_url(url)
 
 

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
-    NodeIPError, discover, global_addresses, kubelet_sources,
+    NodeIPError, discover, global_addresses, kubelet_node_ips, kubelet_sources,
 )
 
 # Captured with iproute2 6.1 in network namespaces on the test host (unshare -n; veth links,
@@ -281,10 +281,22 @@ def test_empty_spegel_node_ip_means_discover(override):
     assert discover(ROUTED, [], override=override).source == 'default IPv4 route (eth0)'
 
 
-@pytest.mark.parametrize('override', ['127.0.0.1', '::1', '0.0.0.0', 'fe80::1', 'node1.example', '198.18.0.256'])
+@pytest.mark.parametrize('override', ['127.0.0.1', '::1', '0.0.0.0', 'fe80::1', 'node1.example', '198.18.0.256',
+                                      '::ffff:127.0.0.1', 'fe80::1%eth0', 'fd00::5%eth0', '255.255.255.255', '::',
+                                      '224.0.0.1', 'ff02::1', '999.1.1.1', '[::ffff:127.0.0.1]'])
 def test_bad_spegel_node_ip_refused(override):
     with pytest.raises(NodeIPError, match='spegel_node_ip'):
         discover(ROUTED, [], override=override)
+
+
+@pytest.mark.parametrize('override', ['::ffff:198.18.7.7', '[::ffff:198.18.7.7]', '::FFFF:c612:707'])
+def test_ipv4_mapped_spegel_node_ip_is_the_ipv4_address(override):
+    assert discover(ROUTED, [], override=override).ip == '198.18.7.7'
+
+
+def test_kubelet_flag_with_a_zone_id_is_an_error_naming_the_file():
+    with pytest.raises(NodeIPError, match='zone ID'):
+        kubelet_node_ips('/etc/default/kubelet', 'KUBELET_EXTRA_ARGS=--node-ip=fe80::5%eth0')
 
 
 def test_kubeadm_flags_env():

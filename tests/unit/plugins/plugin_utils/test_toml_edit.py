@@ -258,3 +258,29 @@ def test_text_without_secrets_is_unchanged_and_invalid_text_is_not_shown():
     assert redact_secrets(text, 'f') == text
     assert redact_secrets(None) is None
     assert 'c2VjcmV0' not in redact_secrets("Authorization = 'c2VjcmV0\n", 'f')
+
+
+# --- values at TOML's edges ------------------------------------------------------------------
+
+@pytest.mark.parametrize('value', [2 ** 63, -2 ** 63 - 1, [1, 2 ** 64], {'deep': 10 ** 30}])
+def test_integers_beyond_64_bits_are_refused_naming_the_key(value):
+    editor = TomlEditor('a = 1\n', 'config.toml')
+    with pytest.raises(TomlEditError, match=r'^b(\.deep)?: -?\d+ is outside the range of a TOML integer'):
+        editor.set(['b'], value)
+    assert editor.render() == 'a = 1\n'
+
+
+@pytest.mark.parametrize('value', [2 ** 63 - 1, -2 ** 63])
+def test_the_64_bit_limits_themselves_are_written(value):
+    assert tomllib.loads(edit('', (['b'], value)))['b'] == value
+
+
+@pytest.mark.parametrize('value, written', [
+    (float('nan'), 'b = nan\n'), (float('inf'), 'b = inf\n'), (float('-inf'), 'b = -inf\n'),
+])
+def test_nan_and_inf_are_written_and_idempotent(value, written):
+    text = edit('', (['b'], value))
+    assert text == written
+    editor = TomlEditor(text, 'config.toml')
+    assert editor.set(['b'], value) is False
+    assert editor.render() == text
