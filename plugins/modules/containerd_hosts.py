@@ -141,6 +141,10 @@ options:
     description:
       - How long containerd waits for a connection to a mirror before it tries the next host
         (containerd 2.0.7+ and 2.1+; older versions ignore the key).
+      - A positive duration as Go reads it (numbers with units C(ns), C(us), C(ms), C(s), C(m),
+        C(h), such as V(200ms) or V(1m30s)), at most V(2562047h47m16.854775807s) (about 292
+        years). containerd 2.x cannot read a whole C(hosts.toml) with anything else in it and
+        then bypasses the mirrors, so anything else is refused.
       - An empty string leaves the key out.
     type: str
     default: 200ms

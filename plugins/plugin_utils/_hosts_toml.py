@@ -48,7 +48,11 @@ HOST_FIELDS = ('capabilities', 'dial_timeout', 'ca', 'client', 'skip_verify', 'o
 CAPABILITIES = ('pull', 'resolve', 'push')
 
 _DNS_LABEL = re.compile(r'^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$')
-_GO_DURATION = re.compile(r'^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$')
+# Go's time.ParseDuration: numbers with units, summed, within an int64 of nanoseconds.
+_GO_DURATION_PART = re.compile(r'(\d*)(?:\.(\d*))?([^\d.]*)')
+_GO_DURATION_UNITS = {'ns': 1, 'us': 10 ** 3, '\u00b5s': 10 ** 3, '\u03bcs': 10 ** 3, 'ms': 10 ** 6, 's': 10 ** 9,
+                      'm': 60 * 10 ** 9, 'h': 3600 * 10 ** 9}
+GO_DURATION_MAX_NS = 2 ** 63 - 1  # about 292 years
 _BARE_KEY = re.compile(r'^[A-Za-z0-9_-]+$')
 _URL_FORBIDDEN = re.compile(r'[\s\'"\\<>`{}|^]')
 
@@ -77,6 +81,28 @@ def _valid_hostname(host):
     if len(host) > 253:
         return False
     return all(_DNS_LABEL.match(label) for label in host.split('.'))
+
+
+def go_duration_ns(text):
+    """The nanoseconds of a positive Go duration ('200ms', '1m30s', '1.5h'); ValueError saying
+    why not. containerd 2.x fails to read a whole hosts.toml whose dial_timeout Go refuses, and
+    then bypasses its mirrors."""
+    if not isinstance(text, str) or text in ('', '0') or text[0] in '+-':
+        raise ValueError('a positive Go duration has no sign and is not 0')
+    total, at = 0, 0
+    while at < len(text):
+        match = _GO_DURATION_PART.match(text, at)
+        whole, fraction, unit = match.groups()
+        if not (whole or fraction) or unit not in _GO_DURATION_UNITS:
+            raise ValueError('Go reads a duration as numbers with units ns, us, ms, s, m, h (such as 200ms, 1m30s)')
+        scale = _GO_DURATION_UNITS[unit]
+        total += int(whole or 0) * scale + int(fraction or 0) * scale // 10 ** len(fraction or '')
+        at = match.end()
+    if total > GO_DURATION_MAX_NS:
+        raise ValueError('it is longer than Go\'s longest duration, 2562047h47m16.854775807s (about 292 years)')
+    if total == 0:
+        raise ValueError('it is zero')
+    return total
 
 
 def _split_host_port(hostport):
@@ -290,8 +316,10 @@ def _check_field(url, name, value):
         if not strings(value) or not value or set(value) - set(CAPABILITIES) or len(set(value)) != len(value):
             fail('a non-empty list of pull, resolve, push')
     elif name == 'dial_timeout':
-        if not isinstance(value, str) or not _GO_DURATION.match(value):
-            fail("a Go duration such as '200ms' or '1s'")
+        try:
+            go_duration_ns(value)
+        except ValueError as exc:
+            fail("a Go duration such as '200ms' or '1s' (%s)" % exc)
     elif name == 'ca':
         if not (isinstance(value, str) and value) and not strings(value):
             fail('a path or a list of paths')

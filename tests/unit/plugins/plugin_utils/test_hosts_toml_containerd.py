@@ -411,3 +411,29 @@ def test_an_unknown_version_gives_what_2x_reads(family, ctr, tmp_path):
     (read,) = containerd_reads([(ctr[family], hosts_dir(tmp_path, {'docker.io': merged(USER_DOCKER_IO, [V6], None)}),
                                  'docker.io/library/busybox:latest')])
     assert read['requests'] == ([] if major_of(family) == 1 else ipv6_spegel(MANIFEST)[:1] + [USER])
+
+
+# --- dial_timeout as Go reads it ------------------------------------------------------------------
+
+LONGEST_GO_DURATION = '2562047h47m16.854775807s'
+
+
+@pytest.mark.parametrize('timeout', ['2562048h', '2562047h47m16.854775808s', '300y', '1', '-1s', '0s', '', 5])
+def test_a_dial_timeout_go_cannot_read_is_refused(timeout):
+    with pytest.raises(HostsTomlError, match="dial_timeout must be a Go duration"):
+        merged('', [dict(V4, dial_timeout=timeout)], 2)
+
+
+@pytest.mark.parametrize('family', [family for family in binaries.FAMILIES if major_of(family) == 2])
+def test_a_dial_timeout_beyond_go_makes_containerd_2_skip_the_mirror(family, ctr, tmp_path):
+    """Why dial_timeout is checked as Go's time.ParseDuration reads it: containerd 2.x fails to
+    read the whole hosts.toml and pulls from the registry itself. The longest duration Go takes
+    is written and works."""
+    longest = merged('', [dict(V4, dial_timeout=LONGEST_GO_DURATION)], 2)
+    beyond = longest.replace(LONGEST_GO_DURATION, '2562048h')
+    good, bad = containerd_reads([
+        (ctr[family], hosts_dir(tmp_path / 'longest', {'docker.io': longest}), 'docker.io/library/busybox:latest'),
+        (ctr[family], hosts_dir(tmp_path / 'beyond', {'docker.io': beyond}), 'docker.io/library/busybox:latest'),
+    ])
+    assert good['requests'][0] == ['198.18.0.5:30020', MANIFEST, AUTH['Authorization']]
+    assert not [request for request in bad['requests'] if request[0].startswith('198.18.0.5:3002')]
