@@ -14,7 +14,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    TomlEditError, parse_plain, redact_secrets, redact_url_credentials,
+    TomlEditError, parse_plain, redact_secrets, redact_url_credentials, require_absolute,
 )
 
 ARGUMENT_SPEC = dict(
@@ -74,7 +74,7 @@ class ActionModule(ActionBase):
         return result
 
     def _plan(self, args, task_vars):
-        path = str(args['path'])
+        path = require_absolute(args['path'], 'path', containerd.CONFIG_FILE)
         hosts_dir = str(args['hosts_dir'])
         if not hosts_dir.startswith('/') or ':' in hosts_dir:
             raise TomlEditError('hosts_dir must be ONE absolute directory such as /etc/containerd/certs.d, got %r '

@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import base64
-
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
@@ -39,23 +37,6 @@ ARGUMENT_SPEC = dict(
 )
 
 SECRET_MODE = '0600'
-
-
-def authorization_header(value):
-    """The Authorization header value: given as is, or Basic from {username, password}."""
-    if value in (None, '', {}):
-        return None
-    if isinstance(value, dict):
-        unknown = set(value) - {'username', 'password'}
-        if unknown or not value.get('username'):
-            raise hosts_toml.HostsTomlError('authorization must be a header value such as "Basic dXNlcjpwdw==" or '
-                                            'a dict with username and password.')
-        pair = '%s:%s' % (value['username'], value.get('password') or '')
-        return 'Basic ' + base64.b64encode(pair.encode('utf-8')).decode('ascii')
-    text = str(value)
-    if '\n' in text or '\r' in text or text.strip() != text:
-        raise hosts_toml.HostsTomlError('authorization must be one line without leading or trailing spaces.')
-    return text
 
 
 def plain_list(values):
@@ -183,7 +164,7 @@ class ActionModule(ActionBase):
             servers[registry] = hosts_toml.validate_host_url(url)
         mirrors = [hosts_toml.validate_host_url(url) for url in plain_list(args['mirrors'])]
         node_ip = '' if args['node_ip'] is None else str(args['node_ip']).strip()
-        ports = [int(port) for port in args['ports'] or []]
+        ports = [hosts_toml.port_number(port, 'ports') for port in args['ports'] or []]
         if not mirrors:
             if not ports:
                 raise hosts_toml.HostsTomlError('Give mirrors, or ports to build them from the node IP.')
@@ -195,7 +176,7 @@ class ActionModule(ActionBase):
         fields = {'capabilities': plain_list(args['capabilities'])}
         if args['dial_timeout']:
             fields['dial_timeout'] = str(args['dial_timeout'])
-        header = authorization_header(args['authorization'])
+        header = hosts_toml.authorization_header(args['authorization'])
         if header:
             fields['header'] = {'Authorization': header}
         # containerd takes a registry's own directory over _default: with _default, every

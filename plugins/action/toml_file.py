@@ -10,7 +10,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    TomlEditError, TomlEditor, format_key, redact_secrets, redact_url_credentials,
+    TomlEditError, TomlEditor, format_key, redact_secrets, redact_url_credentials, require_absolute,
 )
 
 ARGUMENT_SPEC = dict(
@@ -28,14 +28,32 @@ ARGUMENT_SPEC = dict(
 
 
 def normalise_mode(mode, path):
-    """Octal modes only: a symbolic mode cannot be compared on the controller."""
+    """The mode as an octal string, read as ansible.builtin.copy reads it: a string is octal
+    ('0644', '644'), an integer is the mode itself (YAML reads an unquoted 0644 as 420). A
+    symbolic mode cannot be compared on the controller."""
     if mode is None:
         return None
-    text = str(mode)
-    try:
-        return '%04o' % int(text, 8)
-    except ValueError:
-        raise TomlEditError("%s: mode must be an octal string such as '0644', got %r" % (path, mode)) from None
+    if isinstance(mode, bool) or not isinstance(mode, (int, str)):
+        number = None
+    elif isinstance(mode, int):
+        number = mode
+    else:
+        try:
+            number = int(mode, 8)
+        except ValueError:
+            number = None
+    if number is None or not 0 <= number <= 0o7777:
+        raise TomlEditError("%s: mode must be octal, such as '0644' (quoted) or 0644, got %r; nothing was changed."
+                            % (path, mode))
+    return '%04o' % number
+
+
+def check_options(path, validate):
+    """Options that are wrong whatever the node holds: refused before anything is read."""
+    require_absolute(path, 'path', '/etc/containerd/config.toml')
+    if validate is not None and '%s' not in validate:
+        raise TomlEditError("validate must contain %%s, which stands for the new file, such as "
+                            "'containerd --config %%s config dump'; got %r. Nothing was changed." % (validate,))
 
 
 def attributes_differ(current, mode, owner, group):
@@ -59,6 +77,7 @@ class ActionModule(ActionBase):
         )
         path = args['path']
         try:
+            check_options(path, args['validate'])
             mode = normalise_mode(args['mode'], path)
             state = node.read(self, task_vars, paths=[path])
             current = state.file(path)

@@ -77,7 +77,7 @@ attributes:
     platforms: posix
 options:
   path:
-    description: containerd's main config file.
+    description: containerd's main config file, an absolute path.
     type: path
     default: /etc/containerd/config.toml
   hosts_dir:

@@ -481,6 +481,10 @@ def prepare(module, item, staged_before):
     """Write the new content to a temporary file next to the target and validate it; on a
     rejection, undo this and the earlier stagings (staged_before)."""
     path = item['path']
+    if item['validate'] and '%s' not in item['validate']:
+        # Before anything is created: no directory, no temporary file.
+        module.fail_json(msg='%s: validate must contain %%s, which stands for the new file; got %r. Nothing was '
+                         'written.' % (path, item['validate']))
     data = to_bytes(item['content'], errors='surrogate_or_strict')
     check_unchanged(module, path, item['expected_checksum'])
     existing = os.stat(path) if os.path.exists(path) else None
@@ -516,8 +520,6 @@ def prepare(module, item, staged_before):
         os.fsync(f.fileno())
     staged = {'path': path, 'tmp': tmp, 'existed': existing is not None, 'item': item, 'made_dirs': made_dirs}
     if item['validate']:
-        if '%s' not in item['validate']:
-            module.fail_json(msg='validate must contain %%s, got: %s' % item['validate'])
         # containerd 1.6 resolves relative imports against the working directory.
         rc, out, err = module.run_command(item['validate'] % tmp, cwd=parent)
         if rc != 0:

@@ -47,7 +47,7 @@ attributes:
     platforms: posix
 options:
   path:
-    description: The TOML file to edit.
+    description: The TOML file to edit, an absolute path.
     type: path
     required: true
     aliases: [dest]
@@ -85,10 +85,15 @@ options:
         the path of a temporary file in the same directory. A non-zero exit leaves the file
         untouched.
       - "For containerd: V(containerd --config %s config dump)."
+      - A command without C(%s) is refused before anything is read or written.
     type: str
   mode:
     description:
-      - Octal permissions of the file, as a string such as V('0644').
+      - Octal permissions of the file, read as M(ansible.builtin.copy) reads them - a string
+        is octal (V('0644'), V('644')); an integer is the mode itself, so the unquoted YAML
+        V(0644) (the integer 420) is C(0644), while the unquoted V(644) is the decimal 644
+        (C(01204)). Quote modes.
+      - Symbolic modes (V(u=rw,g=r,o=r)) are refused.
       - Unset keeps the mode of an existing file, or V('0644') for a new one.
     type: raw
   owner:

@@ -31,7 +31,6 @@ same directory, then a rename), and only when it changes.
 
 from __future__ import annotations
 
-import base64
 import glob
 import json
 import os
@@ -43,8 +42,8 @@ import tempfile
 
 from ansible_collections.peerpull.spegel.plugins.module_utils._network import IP_DIRS, network_facts
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import (
-    DEFAULT_REGISTRY, DOTTED_NOTE, HOSTS_FILE, NOT_A_REGISTRY, _statements, default_server, dotted_form, mirror_url,
-    normalise_host, render_dotted, render_host, validate_registry,
+    DEFAULT_REGISTRY, DOTTED_NOTE, HOSTS_FILE, NOT_A_REGISTRY, _statements, authorization_header, default_server,
+    dotted_form, mirror_url, normalise_host, render_dotted, render_host, validate_registry,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     KUBELET_FILES, KUBELET_GLOBS, KUBELET_UNITS, discover, kubelet_sources,
@@ -74,18 +73,10 @@ def containerd_major(version_output):
     return None
 
 
-def authorization_header(value):
-    """The Authorization header of mirror_authorization: the string itself, or Basic for a dict."""
-    if isinstance(value, dict):
-        pair = '%s:%s' % (value.get('username', ''), value.get('password', ''))
-        return 'Basic ' + base64.b64encode(pair.encode()).decode()
-    return str(value or '')
-
-
 def mirror_hosts(settings, node_ip):
     """[(url, fields)] of the Spegel targets, in order."""
     urls = settings.get('urls') or [mirror_url(node_ip, port) for port in settings.get('ports') or [30020]]
-    header = authorization_header(settings.get('authorization'))
+    header = authorization_header(settings.get('authorization'), 'mirror_authorization')
     hosts = []
     for url in urls:
         host = dict(url=url, capabilities=list(settings.get('capabilities') or ['pull', 'resolve']))
@@ -270,7 +261,7 @@ def main(argv=None):
                             'peerpull-spegel-hosts` (and kubelet).' % (exc, source)) from None
         major = node_containerd_major(settings)
         hosts = mirror_hosts(settings, found.ip if found else None)
-        mode = 0o600 if authorization_header(settings.get('authorization')) else None
+        mode = 0o600 if authorization_header(settings.get('authorization'), 'mirror_authorization') else None
         print('node IP %s (%s); containerd %d.x; targets %s'
               % (found.ip if found else '-', found.source if found else 'mirror_urls', major,
                  ', '.join(url for url, _f in hosts)), file=log)

@@ -20,6 +20,7 @@ URL with brackets (an IPv6 address) is written as dotted keys under `[host]`
 
 from __future__ import annotations
 
+import base64
 import bisect
 import glob
 import ipaddress
@@ -37,7 +38,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     address_problem, destination_problem, parse_address,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    TomlEditError, TomlEditor, parse_plain, same_value,
+    TomlEditError, TomlEditor, parse_plain, require_absolute, same_value,
 )
 
 DEFAULT_REGISTRY = '_default'
@@ -68,6 +69,15 @@ class HostsTomlError(TomlEditError):
 
 def _valid_port(text):
     return text.isdigit() and 1 <= int(text) <= 65535 and not (len(text) > 1 and text[0] == '0')
+
+
+def port_number(value, option='port'):
+    """A TCP port from an integer or a string of digits; HostsTomlError naming `option`
+    otherwise (a boolean is no port, though Python counts True as 1)."""
+    text = '' if value is None or isinstance(value, (bool, float)) else str(value).strip()
+    if not _valid_port(text):
+        raise HostsTomlError('%s: %r is not a port number from 1 to 65535; give ports such as 30020.' % (option, value))
+    return int(text)
 
 
 def _valid_hostname(host):
@@ -149,10 +159,7 @@ def validate_registry(registry):
 
 def registry_hosts_file(hosts_dir, registry):
     """The hosts.toml path of one registry: <hosts_dir>/<registry>/hosts.toml."""
-    hosts_dir = str(hosts_dir) if hosts_dir is not None else ''
-    if not hosts_dir.startswith('/'):
-        raise HostsTomlError('hosts_dir must be an absolute path such as /etc/containerd/certs.d, got %r; '
-                             'nothing was written.' % hosts_dir)
+    hosts_dir = require_absolute(hosts_dir, 'hosts_dir', '/etc/containerd/certs.d')
     registry = validate_registry(registry)
     return posixpath.join(posixpath.normpath(hosts_dir), registry, HOSTS_FILE)
 
@@ -178,12 +185,10 @@ def mirror_url(ip, port, scheme='http'):
     if problem:
         raise HostsTomlError('%s cannot be the mirror address: %s. Use the node\'s own IP '
                              '(set spegel_node_ip).' % (address, problem))
-    port_text = str(port).strip() if port is not None and not isinstance(port, bool) else ''
-    if not _valid_port(port_text):
-        raise HostsTomlError('Mirror port %r is not a port number from 1 to 65535.' % (port,))
+    port = port_number(port, 'Mirror port')
     if str(scheme) not in ('http', 'https'):
         raise HostsTomlError('Mirror scheme must be http or https, got %r.' % (scheme,))
-    return '%s://%s:%s' % (scheme, _url_host(address), int(port_text))
+    return '%s://%s:%s' % (scheme, _url_host(address), port)
 
 
 def _url_host(address):
@@ -243,6 +248,28 @@ def validate_host_url(url):
     path = '' if parts.path == '/' else parts.path
     netloc = host.lower() + ('' if port_text is None else ':' + port_text)
     return '%s://%s%s' % (parts.scheme.lower(), netloc, path)
+
+
+def authorization_header(value, option='authorization'):
+    """The Authorization header value of `option`: a string as it is, or Basic from a dict with
+    username and password; None when unset. The value is a secret: messages never show it."""
+    if value is None or value == '' or value == {}:
+        return None
+    if isinstance(value, dict):
+        if set(value) - {'username', 'password'} or not isinstance(value.get('username'), str) \
+                or not value['username'] or not isinstance(value.get('password', ''), (str, type(None))):
+            raise HostsTomlError('%s must be a header value such as "Basic dXNlcjpwdw==" or a dict with a username '
+                                 'and a password (strings) and no other keys; got a dict with the keys %s.'
+                                 % (option, ', '.join(sorted(str(k) for k in value)) or 'none'))
+        pair = '%s:%s' % (value['username'], value.get('password') or '')
+        return 'Basic ' + base64.b64encode(pair.encode('utf-8')).decode('ascii')
+    if not isinstance(value, str):
+        raise HostsTomlError('%s must be a header value such as "Basic dXNlcjpwdw==" or a dict with username and '
+                             'password, got a %s.' % (option, 'boolean' if isinstance(value, bool) else
+                                                      type(value).__name__))
+    if '\n' in value or '\r' in value or value.strip() != value:
+        raise HostsTomlError('%s must be one line without leading or trailing spaces.' % option)
+    return str(value)
 
 
 # --- rendering ----------------------------------------------------------------------------

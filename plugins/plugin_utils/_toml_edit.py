@@ -57,6 +57,15 @@ class TomlEditError(Exception):
     """A user-facing failure: the message names the file, the key or line, and the fix."""
 
 
+def require_absolute(path, option, example):
+    """Refuse a relative path: on the node it would name a file under the connection's working directory."""
+    path = '' if path is None else str(path)
+    if not path.startswith('/'):
+        raise TomlEditError('%s must be an absolute path such as %s, got %r; nothing was changed.'
+                            % (option, example, path))
+    return path
+
+
 def require_tomlkit():
     if not HAS_TOMLKIT:
         raise TomlEditError(

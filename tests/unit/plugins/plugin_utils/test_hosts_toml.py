@@ -97,7 +97,7 @@ def test_registry_names_refused(registry, reason):
 
 
 def test_hosts_dir_must_be_absolute():
-    with pytest.raises(HostsTomlError, match='absolute'):
+    with pytest.raises(TomlEditError, match="hosts_dir must be an absolute path"):
         registry_hosts_file('etc/containerd/certs.d', 'docker.io')
 
 
@@ -516,3 +516,38 @@ def test_containerd_takes_a_registry_directory_over_default(family, tmp_path):
     assert merged_log == [['198.18.0.5:30020', manifest, None], ['198.18.0.6:5000', manifest, None]]
     # A directory without hosts.toml stops the lookup too: straight to Docker Hub, not the mirror.
     assert empty_log == []
+
+
+# --- option values --------------------------------------------------------------------------
+
+@pytest.mark.parametrize('value, port', [(30020, 30020), ('30021', 30021), (' 1 ', 1), (65535, 65535)])
+def test_port_number(value, port):
+    assert hosts_toml.port_number(value, 'ports') == port
+
+
+@pytest.mark.parametrize('value', [True, False, 0, -1, 65536, '-1', 'abc', '30020.5', 30020.0, '', None, '030020'])
+def test_port_number_refused_naming_the_option(value):
+    with pytest.raises(HostsTomlError, match=r"^ports: .* is not a port number from 1 to 65535"):
+        hosts_toml.port_number(value, 'ports')
+
+
+@pytest.mark.parametrize('value, header', [
+    ('Basic c3BlZ2VsOnB3', 'Basic c3BlZ2VsOnB3'),
+    ({'username': 'spegel', 'password': 'pw'}, 'Basic c3BlZ2VsOnB3'),
+    ({'username': 'spegel'}, 'Basic c3BlZ2VsOg=='),
+    ('', None), (None, None), ({}, None),
+])
+def test_authorization_header(value, header):
+    assert hosts_toml.authorization_header(value) == header
+
+
+@pytest.mark.parametrize('value', [
+    ['Basic c3BlZ2VsOnB3'], 12345, True, 1.5,
+    {'username': 'spegel', 'password': 'pw', 'realm': 'x'}, {'user': 'spegel', 'password': 'pw'},
+    {'username': 'spegel', 'password': ['pw']}, {'username': 7, 'password': 'pw'}, {'password': 'pw'},
+    'Basic c3Bl\nZ2Vs', ' Basic c3BlZ2VsOnB3',
+])
+def test_authorization_of_another_shape_is_refused_without_showing_it(value):
+    with pytest.raises(HostsTomlError, match='^mirror_authorization must be') as refused:
+        hosts_toml.authorization_header(value, 'mirror_authorization')
+    assert 'c3Bl' not in str(refused.value) and "'pw'" not in str(refused.value)
