@@ -46,9 +46,9 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import
     dotted_form, mirror_url, normalise_host, render_dotted, render_host, validate_registry,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
-    KUBELET_FILES, KUBELET_GLOBS, KUBELET_UNITS, discover, kubelet_sources,
+    KUBELET_FILES, KUBELET_GLOBS, KUBELET_UNITS, UNSET, discover, kubelet_sources,
 )
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, require_absolute
 
 SETTINGS = '/etc/peerpull-spegel/bake.json'
 BEGIN = '# BEGIN peerpull.spegel (rendered at boot)'
@@ -86,6 +86,23 @@ def mirror_hosts(settings, node_ip):
             host['header'] = {'Authorization': header}
         hosts.append(normalise_host(host))
     return hosts
+
+
+# Stands for the node IP where only the boot knows it (TEST-NET-1).
+PLACEHOLDER_IP = '192.0.2.1'
+
+
+def check_settings(settings):
+    """Refuse settings the boot step could not render at any boot, before the bake installs
+    anything: every option as at boot (the node IP set, or PLACEHOLDER_IP), and a set node IP
+    as the roles take it. Returns the settings."""
+    require_absolute(settings.get('hosts_dir'), 'mirror_hosts_dir', '/etc/containerd/certs.d')
+    for registry in settings.get('registries') or [DEFAULT_REGISTRY]:
+        validate_registry(registry)
+    node_ip = settings.get('node_ip')
+    found = discover({}, [], node_ip) if node_ip not in UNSET else None
+    mirror_hosts(settings, found.ip if found else PLACEHOLDER_IP)
+    return settings
 
 
 def without_block(text):
@@ -233,11 +250,12 @@ def main(argv=None):
             settings = json.load(f)
         files = registry_files(settings)
         if check:
-            # At bake time: the settings render on this Python; 192.0.2.1 (TEST-NET) stands in
-            # for the node IP, which only the boot knows. Nothing is written.
+            # At bake time: the settings render on this Python; PLACEHOLDER_IP stands in for
+            # the node IP, which only the boot knows. Nothing is written.
             major = node_containerd_major(settings)
+            check_settings(settings)
             for registry, path in files.items():
-                render_file(registry, read(path), settings, mirror_hosts(settings, '192.0.2.1'), major)
+                render_file(registry, read(path), settings, mirror_hosts(settings, PLACEHOLDER_IP), major)
             print('boot step ready: Python %d.%d, containerd %d.x, %s'
                   % (sys.version_info[0], sys.version_info[1], major, ', '.join(files.values())))
             return 0

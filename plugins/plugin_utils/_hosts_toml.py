@@ -38,7 +38,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     address_problem, destination_problem, parse_address,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    TomlEditError, TomlEditor, parse_plain, require_absolute, same_value,
+    TomlEditError, TomlEditor, option_type, parse_plain, require_absolute, same_value,
 )
 
 DEFAULT_REGISTRY = '_default'
@@ -104,12 +104,12 @@ def go_duration_ns(text):
         match = _GO_DURATION_PART.match(text, at)
         whole, fraction, unit = match.groups()
         if not (whole or fraction) or unit not in _GO_DURATION_UNITS:
-            raise ValueError('Go reads a duration as numbers with units ns, us, ms, s, m, h (such as 200ms, 1m30s)')
+            raise ValueError('Go reads a duration as numbers with the units ns, us, ms, s, m or h')
         scale = _GO_DURATION_UNITS[unit]
         total += int(whole or 0) * scale + int(fraction or 0) * scale // 10 ** len(fraction or '')
         at = match.end()
     if total > GO_DURATION_MAX_NS:
-        raise ValueError('it is longer than Go\'s longest duration, 2562047h47m16.854775807s (about 292 years)')
+        raise ValueError('it is longer than Go\'s longest duration, 2562047h47m16.854775807s, about 292 years')
     if total == 0:
         raise ValueError('it is zero')
     return total
@@ -265,8 +265,7 @@ def authorization_header(value, option='authorization'):
         return 'Basic ' + base64.b64encode(pair.encode('utf-8')).decode('ascii')
     if not isinstance(value, str):
         raise HostsTomlError('%s must be a header value such as "Basic dXNlcjpwdw==" or a dict with username and '
-                             'password, got a %s.' % (option, 'boolean' if isinstance(value, bool) else
-                                                      type(value).__name__))
+                             'password, got %s.' % (option, option_type(value)))
     if '\n' in value or '\r' in value or value.strip() != value:
         raise HostsTomlError('%s must be one line without leading or trailing spaces.' % option)
     return str(value)

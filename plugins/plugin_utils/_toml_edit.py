@@ -123,6 +123,15 @@ def toml_type(value):
     return 'a date or time'
 
 
+def option_type(value):
+    """The name of an option value's type, as a playbook author calls it, for messages."""
+    for kind, name in ((bool, 'a boolean'), ((int, float), 'a number'), (str, 'a string'),
+                       ((list, tuple), 'a list'), (dict, 'a dict')):
+        if isinstance(value, kind):
+            return name
+    return 'null' if value is None else type(value).__name__
+
+
 def _plain(value):
     """Normalise a value as tomllib would return it: exact builtin types (Ansible passes
     tagged subclasses of str and int), and lists for tuples."""

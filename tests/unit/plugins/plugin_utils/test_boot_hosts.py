@@ -229,3 +229,31 @@ def test_the_installed_tree_runs_on_the_standard_library_alone(tmp_path):
     assert 'node IP %s (spegel_node_ip)' % V6 in done.stderr
     text = (certs / '_default' / 'hosts.toml').read_text()
     assert list(tomllib.loads(text)['host']) == ['http://[%s]:30020' % V6, 'http://[%s]:30021' % V6]
+
+
+# --- the settings, checked at bake time -----------------------------------------------------------
+
+BAKED = dict(hosts_dir='/etc/containerd/certs.d', registries=['_default'], ports=[30020], urls=[],
+             capabilities=['pull', 'resolve'], dial_timeout='200ms', server={}, authorization='', node_ip='',
+             containerd_version='')
+
+
+@pytest.mark.parametrize('change', [{}, {'node_ip': '198.18.0.5'}, {'node_ip': '::ffff:198.18.0.5'},
+                                    {'urls': ['http://[::ffff:198.18.0.5]:30020']}])
+def test_settings_every_boot_can_render_pass(change):
+    assert boot.check_settings(dict(BAKED, **change)) == dict(BAKED, **change)
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'node_ip': '::ffff:127.0.0.1'}, "spegel_node_ip='::ffff:127.0.0.1' cannot be the mirror address: it is a loopback"),
+    ({'node_ip': 'fe80::5%eth0'}, 'zone ID'),
+    ({'ports': [True]}, 'True is not a port number'),
+    ({'dial_timeout': '2562048h'}, 'dial_timeout must be a Go duration'),
+    ({'authorization': ['Basic x']}, 'mirror_authorization must be a header value'),
+    ({'urls': ['http://999.1.1.1:30020']}, 'the host 999.1.1.1 is not an IPv4 address'),
+    ({'registries': ['../etc']}, "Registry '../etc' is not valid"),
+    ({'hosts_dir': 'etc/containerd/certs.d'}, 'mirror_hosts_dir must be an absolute path'),
+])
+def test_settings_no_boot_could_render_are_refused_at_bake_time(change, message):
+    with pytest.raises(boot.TomlEditError, match=message.replace('(', r'\(').replace('[', r'\[')):
+        boot.check_settings(dict(BAKED, **change))
