@@ -111,12 +111,18 @@ options:
       - When omitted, built from O(node_ip) and O(ports) as C(http://NODE_IP:PORT), with IPv6
         addresses in brackets.
       - Only C(http) and C(https) URLs with a host, an optional port and an optional path.
+      - A host that is an IP address must be one a connection can go to - no unspecified,
+        broadcast or multicast address, no zone ID, and V(999.1.1.1) is no address at all;
+        V([::ffff:198.18.0.5]) is written as V(198.18.0.5). Loopback is allowed here (a
+        registry on the node itself).
     type: list
     elements: str
   node_ip:
     description:
       - The node's own IP, the address Spegel's registry listens on. Never a loopback
-        address, which breaks under kube-proxy IPVS.
+        address, which breaks under kube-proxy IPVS, nor a link-local, unspecified, broadcast
+        or multicast one, nor one with a zone ID (V(fe80::1%eth0)). An IPv4-mapped IPv6
+        address (V(::ffff:198.18.0.5)) is taken as the IPv4 address.
       - V(auto) (or an empty string) discovers it in the same read round trip, see
         M(peerpull.spegel.node_ip) for the rules. Roles pass C(spegel_node_ip) here.
       - Not used when O(mirrors) is given.
@@ -126,6 +132,7 @@ options:
     description:
       - Ports of the mirror targets built from O(node_ip). Spegel's current chart serves on
         V(30020) only; released charts up to 0.7.x also on V(30021) (V([30020, 30021])).
+      - Each a port number from 1 to 65535; a boolean is refused (Python counts V(true) as 1).
     type: list
     elements: int
     default: [30020]
@@ -161,6 +168,8 @@ options:
         C([host.'URL'.header]), for Spegel's basic auth (C(spegel.basicAuthSecretName)).
       - Either the header value (V(Basic dXNlcjpwYXNz)) or a dict with C(username) and
         C(password), which becomes C(Basic base64(username:password)).
+        Anything else - a list, a number, a dict with other keys - is refused, without showing
+        the value.
       - A secret. Never logged, never in results, shown redacted in diffs (also as the dotted
         key C('URL'.header.Authorization) on containerd 1.x).
       - A file gets mode C(0600) while it carries the header. A file that had another mode

@@ -48,6 +48,9 @@ options:
   node_ip:
     description:
       - An address to use as is (validated, no discovery). Roles pass C(spegel_node_ip) here.
+      - Loopback, link-local, unspecified, broadcast and multicast addresses and addresses with
+        a zone ID (V(fe80::1%eth0)) are refused; an IPv4-mapped IPv6 address
+        (V(::ffff:198.18.0.5)) is the IPv4 address.
       - V(auto) or an empty string discovers it.
     type: str
     default: auto
