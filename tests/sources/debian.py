@@ -11,7 +11,10 @@ ${PEERPULL_CACHE:-/var/cache/peerpull}/apt/), so the host's apt setup is neither
 for sources nor changed. apt checks the suites' signatures against Debian's archive
 keyring and every index and .deb by hash, as it always does.
 
-  python3 tests/debian/debian_packages.py PACKAGE/SUITE...   download, print the .deb paths
+  python3 tests/sources/debian.py PACKAGE/SUITE...   download, print the .deb paths
+  python3 tests/sources/debian.py --installable SUITE DPKG_STATUS TARGET PACKAGE...
+        copy into TARGET the .debs installing PACKAGEs needs on a system with that dpkg
+        status file; print their paths
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -111,6 +115,40 @@ def download(package: str, suite: str) -> Path:
     return target
 
 
+def download_installable(packages: list[str], suite: str, dpkg_status: Path, target: Path) -> list[Path]:
+    """The .debs that `apt-get install packages` would fetch from `suite` on a system whose
+    dpkg status file is `dpkg_status` (the packages and every dependency it lacks), copied
+    into target. For a machine that reaches no archive, as `apt-get install ./*.deb` there."""
+    if suite not in SUITES:
+        raise PackageError(f"suite {suite!r} is not one of {SUITES}")
+    apt_dir = _apt_dir()
+    with locked(apt_dir):
+        _prepare(apt_dir)
+        if not (apt_dir / "lists" / ".updated").exists():
+            _update(apt_dir)
+        args = ["install", "--no-install-recommends", "-y", "-t", suite,
+                "-o", f"Dir::State::status={dpkg_status}", *packages]
+        planned = _apt_get(apt_dir, ["-s", *args])
+        if planned.returncode != 0:  # lists older than the archive: read them again once
+            _update(apt_dir)
+            planned = _apt_get(apt_dir, ["-s", *args])
+        fetched = _apt_get(apt_dir, ["--download-only", *args]) if planned.returncode == 0 else planned
+        if fetched.returncode != 0:
+            raise PackageError(f"apt-get install {' '.join(packages)} from {suite} for {dpkg_status} "
+                               f"failed:\n{fetched.stderr.strip()}")
+        # "Inst NAME [OLD] (VERSION SUITE [ARCH])": every package the install adds or upgrades.
+        wanted = re.findall(r"^Inst (\S+) (?:\[\S+\] )?\((\S+) ", planned.stdout, re.MULTILINE)
+        target.mkdir(parents=True, exist_ok=True)
+        copied = []
+        for name, version in wanted:
+            found = sorted((apt_dir / "cache" / "archives").glob(f"{name}_*.deb"))
+            found = [deb for deb in found if version_of(deb) == version]
+            if len(found) != 1:
+                raise PackageError(f"apt-get fetched {name} {version} but the archive cache holds {found}")
+            copied.append(Path(shutil.copy2(found[0], target / found[0].name)))
+    return copied
+
+
 def version_of(deb: Path) -> str:
     """The Debian version of a .deb file."""
     return _run(["dpkg-deb", "--field", str(deb), "Version"]).strip()
@@ -144,12 +182,19 @@ def _run(argv: list[str]) -> str:
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or any("/" not in arg for arg in sys.argv[1:]):
-        print(__doc__.strip().splitlines()[-1].strip(), file=sys.stderr)
+    args = sys.argv[1:]
+    installable = args[:1] == ["--installable"]
+    if (len(args) < 5) if installable else (not args or any("/" not in arg for arg in args)):
+        print("\n".join(__doc__.split("\n\n")[-1].splitlines()), file=sys.stderr)
         return 2
     try:
-        for arg in sys.argv[1:]:
-            print(download(*arg.split("/", 1)))
+        if installable:
+            suite, status, target, *packages = args[1:]
+            for deb in download_installable(packages, suite, Path(status), Path(target)):
+                print(deb)
+        else:
+            for arg in args:
+                print(download(*arg.split("/", 1)))
     except PackageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

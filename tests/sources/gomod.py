@@ -67,7 +67,10 @@ def _containerd(version: str) -> GoProgram:
 
 
 # containerd versions Debian does not ship (bookworm 1.6, trixie 1.7, sid 2.1 come from apt),
-# and Spegel itself. The proxy serves Spegel v0.7.3; it refuses v0.7.4 and main commits.
+# Spegel itself, and Packer for the image-bake test. The proxy serves Spegel v0.7.3; it
+# refuses v0.7.4 and main commits. Packer 1.9.4 is the last MPL-2.0 release (1.10 on are
+# BUSL); it still bundles the ansible and ansible-local provisioners (packer-plugin-ansible
+# v1.0.3), so no plugin installation is needed.
 PROGRAMS = {
     "containerd-2.2": _containerd("2.2.9"),
     "containerd-2.3": _containerd("2.3.7"),
@@ -77,6 +80,12 @@ PROGRAMS = {
         module="github.com/spegel-org/spegel",
         version="v0.7.3",
         binaries=(("spegel", "github.com/spegel-org/spegel"),),
+    ),
+    "packer-1.9.4": GoProgram(
+        name="packer-1.9.4",
+        module="github.com/hashicorp/packer",
+        version="v1.9.4",
+        binaries=(("packer", "github.com/hashicorp/packer"),),
     ),
 }
 
