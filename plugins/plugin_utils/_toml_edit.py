@@ -26,7 +26,7 @@ except ImportError:  # Python < 3.11: the boot step of an image bake renders, it
 try:
     import tomlkit
     from tomlkit.exceptions import ParseError as TomlkitParseError
-    from tomlkit.items import AoT, InlineTable, String, StringType, Table
+    from tomlkit.items import AoT, InlineTable, String, Table
     HAS_TOMLKIT = True
     TOMLKIT_IMPORT_ERROR = None
 except ImportError as exc:  # the action plugins report this as a task failure
@@ -311,9 +311,14 @@ class TomlEditor:
         return node_doc, node_model
 
 
+def _is_single_line_literal(item):
+    # String.type exists from tomlkit 0.13.3 on; Debian 13 ships 0.13.2, so read the quotes.
+    return isinstance(item, String) and item.as_string().startswith("'") and not item.as_string().startswith("'''")
+
+
 def _item(value, inline, like=None, literal=False):
     """A tomlkit item for value; a replaced string keeps its quote style, a replaced key its comment."""
-    literal = literal or isinstance(like, String) and like.type == StringType.SLL
+    literal = literal or _is_single_line_literal(like)
     if isinstance(value, dict) and inline:
         item = tomlkit.inline_table()
         item.update(value)
