@@ -2,13 +2,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Nodes booted from a baked image: their own IP, written before containerd, served by Spegel.
+"""Nodes booted from baked images: their own IP, written before containerd, served by Spegel.
 
-The builder (mol-bake-n1) was baked over SSH by converge and again by idempotence. Here it
-is powered off and its changes become an image (`fleet.py image`); then, one fleet at a
-time, nodes boot from it with new addresses: a dual-stack node (n1) and one without a
-default route whose kubelet has --node-ip (n2), then an IPv6-only node in a fleet of its
-own (Spegel 0.7.3 does not mix IPv6-only and dual-stack nodes, see the README).
+converge baked the builders with `packer build` (mol-bake-n1 by the ansible provisioner over
+SSH, mol-bake-n2 by ansible-local inside it) and idempotence baked them again. Here they are
+powered off and their changes become images (`fleet.py image`); then, one fleet at a time,
+nodes boot from them with new addresses: from n1's image a dual-stack node (n1) and one
+without a default route whose kubelet has --node-ip (n2), from n2's image a dual-stack
+trixie node (n3); then an IPv6-only node from n1's image in a fleet of its own (Spegel 0.7.3
+does not mix IPv6-only and dual-stack nodes, see the README).
 """
 
 from __future__ import annotations
@@ -29,16 +31,18 @@ from node_checks import CONFIG_FILE, HOSTS_DIR, FleetNode  # noqa: E402
 from cri import CriClient, node_socket  # noqa: E402
 from fleet import Fleet, served_by, ssh_command, wait_until_spegel_finds  # noqa: E402
 
-testinfra_hosts = ["mol-bake-n1"]  # the builder; the tests reach the baked nodes themselves
+testinfra_hosts = ["mol-bake-n1"]  # one builder (for the fleet's name); the tests reach every node themselves
 
 REPO = Path(__file__).resolve().parents[4]
 FLEET_TOOL = REPO / "tests" / "fleet" / "fleet.py"
 UNIT = "peerpull-spegel-hosts.service"
+BUILDERS = ("n1", "n2")  # baked by the ansible provisioner over SSH, by ansible-local
 FLEETS = {
-    "mol-bake-img": "sid:image={image},sid:image={image}:no-default-route:kubelet-node-ip",
-    "mol-bake-v6": "sid:image={image}:ipv6-only",
+    "mol-bake-img": "sid:image={n1},sid:image={n1}:no-default-route:kubelet-node-ip,trixie:image={n2}",
+    "mol-bake-v6": "sid:image={n1}:ipv6-only",
 }
-SOURCES = {"n1": "default IPv4 route", "n2": "kubelet --node-ip in /etc/default/kubelet"}
+SOURCES = {"n1": "default IPv4 route", "n2": "kubelet --node-ip in /etc/default/kubelet",
+           "n3": "default IPv4 route"}
 
 
 def fleet_tool(*args: str) -> str:
@@ -66,38 +70,41 @@ def mirror_url(ip: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def image(host, tmp_path_factory):
-    """The builder powered off and made an image; returns (image dir, builder addresses)."""
-    builder = FleetNode(host)
-    fleet = Fleet.load(builder.vars["fleet_name"])
-    node = fleet.find_node("n1")
-    # Baked, not restarted: containerd still runs the builder's old config, no hosts.toml yet.
-    assert builder.host.file(CONFIG_FILE + ".peerpull-orig").exists
-    assert not builder.host.file(f"{HOSTS_DIR}/_default/hosts.toml").exists
-    assert builder.run(f"systemctl is-enabled {UNIT}").strip() == "enabled"
-    output = tmp_path_factory.mktemp("bake") / "image"
-    fleet_tool("image", "--name", fleet.name, "n1", "--output", str(output))
-    return output, [ip for ip in (node.ipv4, node.ipv6) if ip]
+def images(host, tmp_path_factory):
+    """The builders powered off and made images: builder -> image dir; and every builder address."""
+    fleet = Fleet.load(FleetNode(host).vars["fleet_name"])
+    builders = [fleet.find_node(name) for name in BUILDERS]
+    for node in builders:
+        # Baked, not restarted: containerd still runs the builder's old config, no hosts.toml yet.
+        on(fleet, node, f"test -e {CONFIG_FILE}.peerpull-orig")
+        on(fleet, node, f"test ! -e {HOSTS_DIR}/_default/hosts.toml")
+        assert on(fleet, node, f"systemctl is-enabled {UNIT}").strip() == "enabled", node.hostname
+    made = {}
+    for node in builders:
+        output = tmp_path_factory.mktemp(f"bake-{node.name}") / "image"
+        fleet_tool("image", "--name", fleet.name, node.name, "--output", str(output))
+        made[node.name] = output
+    return made, [ip for node in builders for ip in (node.ipv4, node.ipv6) if ip]
 
 
 @pytest.fixture(scope="module", params=list(FLEETS))
-def baked(request, image):
-    """A fleet of nodes booted from the image (one at a time), torn down afterwards."""
+def baked(request, images):
+    """A fleet of nodes booted from the images (one fleet at a time), torn down afterwards."""
     name = request.param
     fleet_tool("down", "--name", name)
-    fleet_tool("up", "--name", name, "--nodes", FLEETS[name].format(image=image[0]))
+    fleet_tool("up", "--name", name, "--nodes", FLEETS[name].format(**images[0]))
     try:
         yield Fleet.load(name)
     finally:
         fleet_tool("down", "--name", name)
 
 
-def test_hosts_toml_names_its_own_ip_and_no_builder_ip(baked, image):
+def test_hosts_toml_names_its_own_ip_and_no_builder_ip(baked, images):
     for node in baked.test_nodes():
         text = on(baked, node, f"cat {HOSTS_DIR}/_default/hosts.toml")
         own = node.ipv4 if node.ipv4 else node.ipv6
         assert f"[host.'{mirror_url(own)}']" in text, f"{node.hostname}:\n{text}"
-        assert not [ip for ip in image[1] if ip in text], f"{node.hostname} names a builder IP:\n{text}"
+        assert not [ip for ip in images[1] if ip in text], f"{node.hostname} names a builder IP:\n{text}"
         journal = on(baked, node, f"journalctl -b --no-pager -o cat -u {UNIT}")
         source = "default IPv6 route" if not node.ipv4 else SOURCES[node.name]
         assert f"node IP {own} ({source}" in journal, f"{node.hostname}:\n{journal}"
