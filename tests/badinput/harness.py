@@ -144,7 +144,7 @@ def snapshot(directory: Path) -> dict[str, tuple]:
 def _case_tasks(case: Case, directory: Path, result_file: Path, bin_dir: str | None) -> list:
     args = _fill(case.args, directory)
     if case.module.startswith('role:'):
-        _, role, *entry = case.module.split(':')
+        role, *entry = case.module.split(':')[1:]
         action: dict[str, Any] = {'ansible.builtin.include_role': {
             'name': role, **({'tasks_from': entry[0]} if entry else {})}}
         action['vars'] = args
