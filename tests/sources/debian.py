@@ -185,7 +185,7 @@ def main() -> int:
     args = sys.argv[1:]
     installable = args[:1] == ["--installable"]
     if (len(args) < 5) if installable else (not args or any("/" not in arg for arg in args)):
-        print("\n".join(__doc__.rsplit("\n\n", maxsplit=1)[-1].splitlines()), file=sys.stderr)
+        print(__doc__.rsplit("\n\n", maxsplit=1)[-1].rstrip(), file=sys.stderr)
         return 2
     try:
         if installable:
