@@ -63,6 +63,8 @@ class ActionModule(ActionBase):
         except (TomlEditError, node.NodeFilesError) as exc:
             result.update(failed=True, msg=redact_url_credentials(str(exc)))
             written = None
+            if getattr(exc, 'changed', False):
+                return result  # files stay changed (the message names them): report the change
         if written is None:
             # Nothing was written: report the node as it still is.
             result.update(changed=False, restart_required=False, hosts_files=[],

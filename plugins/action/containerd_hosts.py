@@ -105,8 +105,9 @@ class ActionModule(ActionBase):
         try:
             written = node.write(self, task_vars, writes=writes, removes=removes)
         except node.NodeFilesError as exc:
-            result.update(failed=True, changed=False, msg=redact_url_credentials(str(exc)))
-            result.pop('diff', None)
+            result.update(failed=True, changed=exc.changed, msg=redact_url_credentials(str(exc)))
+            if not exc.changed:
+                result.pop('diff', None)
             return result
         backups = {w['path']: w['backup_file'] for w in written if w.get('backup_file')}
         for change in changes:

@@ -109,8 +109,9 @@ class ActionModule(ActionBase):
         try:
             written = node.write(self, task_vars, writes=[write])
         except node.NodeFilesError as exc:
-            result.update(failed=True, changed=False, msg=redact_url_credentials(str(exc)))
-            result.pop('diff', None)
+            result.update(failed=True, changed=exc.changed, msg=redact_url_credentials(str(exc)))
+            if not exc.changed:
+                result.pop('diff', None)
             return result
         if written and written[0].get('backup_file'):
             result['backup_file'] = written[0]['backup_file']

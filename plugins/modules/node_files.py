@@ -374,19 +374,117 @@ staged:
 """
 
 import base64
+import errno
 import glob
 import grp
 import hashlib
 import os
 import pwd
+import secrets
 import stat
 import tempfile
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.peerpull.spegel.plugins.module_utils import _network
+
+NOT_REGULAR = {
+    stat.S_IFIFO: 'a FIFO (named pipe)',
+    stat.S_IFSOCK: 'a socket',
+    stat.S_IFCHR: 'a character device',
+    stat.S_IFBLK: 'a block device',
+    stat.S_IFDIR: 'a directory',
+}
+
+# What to do about an OS error, by errno; the message names the path and strerror first.
+FIXES = {
+    errno.EROFS: 'the file system is mounted read-only: remount it read-write, or make this change where '
+                 'the image is built',
+    errno.ENOSPC: 'free space on that file system, then run the task again',
+    errno.EDQUOT: 'free space (the disk quota is exhausted), then run the task again',
+    errno.EACCES: 'run the task as root (become: true) or fix the permissions',
+    errno.EPERM: 'look for an immutable or append-only attribute (lsattr -d PATH; chattr -i PATH) or run as root',
+    errno.ELOOP: 'fix the symbolic links',
+    errno.ENAMETOOLONG: 'use a shorter path',
+}
+UNCHANGED = 'Nothing was changed.'
+
+
+class NodeFileError(Exception):
+    """A write or removal cannot be done; the message names the path, the OS error and the fix.
+    written: the paths changed before the failure that could not be put back."""
+
+    def __init__(self, msg, written=()):
+        super().__init__(msg)
+        self.written = list(written)
+
+
+def os_failure(module, path, doing, exc, tail=UNCHANGED, subject=None, written=()):
+    """NodeFileError for an OSError while doing something to path (subject: the file behind
+    a link, where the cause is looked for)."""
+    subject = subject or path
+    fix = FIXES.get(exc.errno)
+    if exc.errno == errno.ENOTDIR:
+        blocker = non_directory_ancestor(subject)
+        fix = ('%s is a file, not a directory: move it away or choose another path' % blocker) if blocker else None
+    elif exc.errno in (errno.EPERM, errno.EACCES):
+        flagged = immutable_entry(module, subject)
+        if flagged:
+            fix = '%s is immutable or append-only (chattr +i/+a): remove that with chattr -i -a %s' % (flagged, flagged)
+    reason = exc.strerror or to_native(exc)
+    return NodeFileError('%s: cannot %s: %s%s. %s' % (path, doing, reason, ': ' + fix if fix else '', tail), written)
+
+
+def non_directory_ancestor(path):
+    """The nearest existing ancestor of path that is not a directory, or None."""
+    parent = os.path.dirname(path)
+    while parent and parent != os.path.dirname(parent):
+        if os.path.lexists(parent):
+            return None if os.path.isdir(parent) else parent
+        parent = os.path.dirname(parent)
+    return None
+
+
+def immutable_entry(module, path):
+    """path or its directory when lsattr shows it immutable or append-only, else None."""
+    for candidate in (path, os.path.dirname(path)):
+        if candidate and os.path.lexists(candidate) and not os.path.islink(candidate):
+            flags = module.get_file_attributes(candidate, include_version=False).get('attr_flags', '')
+            if 'i' in flags or 'a' in flags:
+                return candidate
+    return None
+
+
+def regular_file_stat(path):
+    """os.stat of the regular file path names, following links; None when there is none.
+    NodeFileError (without the path, which the caller adds) for anything else there."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        if os.path.islink(path):
+            raise NodeFileError('it is a symbolic link to %s, which does not exist: create that file or remove '
+                                'the link' % os.path.realpath(path)) from None
+        return None
+    except OSError as exc:
+        raise NodeFileError('%s: %s' % (exc.strerror or to_native(exc), FIXES.get(exc.errno, 'fix the path'))) from None
+    kind = stat.S_IFMT(st.st_mode)
+    if kind != stat.S_IFREG:
+        target = ' (behind the symbolic link, %s)' % os.path.realpath(path) if os.path.islink(path) else ''
+        raise NodeFileError('it is %s%s, not a regular file: remove it or point the module at a file'
+                            % (NOT_REGULAR.get(kind, 'not a regular file'), target))
+    return st
+
+
+def read_bytes(path, limit=-1):
+    """The content of a regular file (at most limit bytes); never blocks on a FIFO swapped in
+    after the stat."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    with os.fdopen(fd, 'rb') as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise NodeFileError('it stopped being a regular file while it was read')
+        return f.read(limit)
 
 
 def sha1(data):
@@ -406,8 +504,10 @@ def too_large(size):
 
 def describe(path):
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
+        st = regular_file_stat(path)
+    except NodeFileError as exc:
+        return {'exists': True, 'checksum': '', 'error': '%s; nothing was changed' % exc}
+    if st is None:
         return {'exists': False, 'checksum': ''}
     info = {
         'exists': True,
@@ -418,14 +518,16 @@ def describe(path):
         'uid': st.st_uid,
         'gid': st.st_gid,
     }
+    if os.path.islink(path):
+        info['link_target'] = os.path.realpath(path)
     if st.st_size > MAX_READ_BYTES:
         info['error'] = too_large(st.st_size)
         return info
     try:
-        with open(path, 'rb') as f:
-            data = f.read(MAX_READ_BYTES + 1)  # a file that grew since stat() is still bounded
-    except OSError as e:
-        info['error'] = to_native(e)
+        data = read_bytes(path, MAX_READ_BYTES + 1)  # a file that grew since stat() is still bounded
+    except (OSError, NodeFileError) as exc:
+        info['error'] = '%s; nothing was changed' % to_native(
+            exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
         return info
     if len(data) > MAX_READ_BYTES:
         info['error'] = too_large(len(data))
@@ -442,21 +544,23 @@ def _name(lookup, ident):
         return str(ident)
 
 
-def current_checksum(path):
+def checked_stat(module, path, expected):
+    """The regular file's stat (None when absent), after the optimistic lock: the content
+    must still be what the controller computed from (expected, '' for absent; None: any)."""
     try:
-        with open(path, 'rb') as f:
-            return sha1(f.read())
-    except FileNotFoundError:
-        return ''
+        st = regular_file_stat(path)
+        current = sha1(read_bytes(path)) if st is not None else ''
+    except NodeFileError as exc:
+        raise NodeFileError('%s: %s. %s' % (path, exc, UNCHANGED)) from None
+    except OSError as exc:
+        raise os_failure(module, path, 'read it', exc) from None
+    if expected is not None and current != expected:
+        raise NodeFileError('%s changed on the node while this task ran; nothing was written. Run the task again.'
+                            % path)
+    return st
 
 
-def check_unchanged(module, path, expected):
-    if expected is not None and current_checksum(path) != expected:
-        module.fail_json(
-            msg='%s changed on the node while this task ran; nothing was written. Run the task again.' % path)
-
-
-def resolve_ids(module, path, owner, group):
+def resolve_ids(path, owner, group):
     uid = gid = -1
     try:
         if owner:
@@ -464,115 +568,281 @@ def resolve_ids(module, path, owner, group):
         if group:
             gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
     except KeyError as e:
-        module.fail_json(msg='%s: unknown owner or group %s; nothing was written.' % (path, to_native(e)))
+        raise NodeFileError('%s: unknown owner or group %s; nothing was written.' % (path, to_native(e))) from None
     return uid, gid
 
 
-def parse_mode(module, path, mode):
+def parse_mode(path, mode):
     if mode is None:
         return None
     try:
         return int(str(mode), 8)
     except ValueError:
-        module.fail_json(msg="%s: mode must be octal such as '0644', got %r; nothing was written." % (path, mode))
+        raise NodeFileError("%s: mode must be octal such as '0644', got %r; nothing was written." % (path, mode)) from None
 
 
-def prepare(module, item, staged_before):
-    """Write the new content to a temporary file next to the target and validate it; on a
-    rejection, undo this and the earlier stagings (staged_before)."""
-    path = item['path']
+def make_parents(module, path, directory):
+    """Create directory and its missing parents (mode 0755); returns those made, deepest first."""
+    made = []
+    missing = directory
+    while missing and not os.path.lexists(missing):
+        made.append(missing)
+        missing = os.path.dirname(missing)
+    for made_dir in reversed(made):
+        try:
+            os.mkdir(made_dir, 0o755)
+        except OSError as exc:
+            remove_dirs(made[made.index(made_dir) + 1:])
+            raise os_failure(module, path, 'create the directory %s' % made_dir, exc, subject=made_dir) from None
+    return made
+
+
+def remove_dirs(made):
+    for directory in made:
+        try:
+            os.rmdir(directory)
+        except OSError:
+            pass
+
+
+def keep_link(module, path, target, doing):
+    """A hard link to target next to it, so a later failure can put the file back exactly
+    (inode, attributes, SELinux context). Also proves the directory writable. None where
+    the file system has no hard links."""
+    directory, name = os.path.split(target)
+    while True:
+        keep = os.path.join(directory, '.%s.%s.keep' % (name, secrets.token_hex(4)))
+        try:
+            os.link(target, keep)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK) and not immutable_entry(module, target):
+                return None
+            raise os_failure(module, path, doing, exc, subject=target) from None
+        module.add_cleanup_file(keep)
+        return keep
+
+
+def make_backup(module, path, target):
+    """A timestamped copy next to path, named as AnsibleModule.backup_local names it; unlike
+    backup_local, a failed copy (a full disk) leaves no partial file behind."""
+    backup = '%s.%s.%s' % (path, os.getpid(), time.strftime('%Y-%m-%d@%H:%M:%S~', time.localtime()))
+    try:
+        module.preserved_copy(target, backup)
+    except OSError as exc:
+        module.cleanup(backup)
+        raise os_failure(module, path, 'make the backup %s' % backup, exc) from None
+    return backup
+
+
+class Staged:
+    """One write or removal, prepared so that committing it is a rename or an unlink."""
+
+    def __init__(self, item, action):
+        self.item = item
+        self.action = action  # written | removed
+        self.path = item['path']
+        self.target = os.path.realpath(self.path)  # a link's file is edited, the link stays
+        self.existed = False
+        self.tmp = None
+        self.keep = None
+        self.backup = None
+        self.made_dirs = []
+        self.file_args = None
+        self.keep_dest_attrs = True
+        self.validate_stdout = None
+        self.committed = False
+
+    def result(self):
+        result = {'path': self.path, 'action': self.action}
+        if self.backup:
+            result['backup_file'] = self.backup
+        if self.validate_stdout is not None:
+            result['validate_stdout'] = self.validate_stdout
+        return result
+
+    def discard(self, module):
+        """Undo the staging: temporary file, hard link, backup, directories made."""
+        for leftover in (self.tmp, self.keep, self.backup):
+            if leftover:
+                module.cleanup(leftover)
+        remove_dirs(self.made_dirs)
+
+
+def stage_write(module, item):
+    """Write the new content to a temporary file next to the target (links followed),
+    with its mode and owner set before any byte is written, and validate it."""
+    staged = Staged(item, 'written')
+    path, target = staged.path, staged.target
     if item['validate'] and '%s' not in item['validate']:
         # Before anything is created: no directory, no temporary file.
-        module.fail_json(msg='%s: validate must contain %%s, which stands for the new file; got %r. Nothing was '
-                         'written.' % (path, item['validate']))
-    data = to_bytes(item['content'], errors='surrogate_or_strict')
-    check_unchanged(module, path, item['expected_checksum'])
-    existing = os.stat(path) if os.path.exists(path) else None
-    mode = parse_mode(module, path, item['mode'])
-    uid, gid = resolve_ids(module, path, item['owner'], item['group'])
+        raise NodeFileError('%s: validate must contain %%s, which stands for the new file; got %r. Nothing was '
+                            'written.' % (path, item['validate']))
+    existing = checked_stat(module, path, item['expected_checksum'])
+    staged.existed = existing is not None
+    staged.keep_dest_attrs = False
+    mode = parse_mode(path, item['mode'])
+    uid, gid = resolve_ids(path, item['owner'], item['group'])
     if existing is not None:
+        staged.keep_dest_attrs = ((mode is None or mode == stat.S_IMODE(existing.st_mode))
+                                  and uid in (-1, existing.st_uid) and gid in (-1, existing.st_gid))
         mode = stat.S_IMODE(existing.st_mode) if mode is None else mode
         uid = existing.st_uid if uid == -1 else uid
         gid = existing.st_gid if gid == -1 else gid
     elif mode is None:
         mode = 0o644
+    secontext = None
+    if existing is not None and module.selinux_enabled():
+        secontext = module.selinux_context(target)
+    staged.file_args = module.load_file_common_arguments(
+        dict(mode='%04o' % mode, owner=str(uid) if uid != -1 else None, group=str(gid) if gid != -1 else None),
+        path=target)
+    if secontext:
+        staged.file_args['secontext'] = secontext
 
-    parent = os.path.dirname(path) or '.'
-    made_dirs = []
-    if not os.path.isdir(parent):
-        if not item['create_parents']:
-            module.fail_json(msg='%s: directory %s does not exist; nothing was written.' % (path, parent))
-        missing = parent
-        while missing and not os.path.isdir(missing):
-            made_dirs.append(missing)
-            missing = os.path.dirname(missing)
-        os.makedirs(parent, 0o755)
-
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
-    module.add_cleanup_file(tmp)
-    # Attributes first, so a secret never becomes visible with a looser mode.
-    os.fchmod(fd, mode)
-    if uid != -1 or gid != -1:
-        os.fchown(fd, uid, gid)
-    with os.fdopen(fd, 'wb') as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    staged = {'path': path, 'tmp': tmp, 'existed': existing is not None, 'item': item, 'made_dirs': made_dirs}
-    if item['validate']:
-        # containerd 1.6 resolves relative imports against the working directory.
-        rc, out, err = module.run_command(item['validate'] % tmp, cwd=parent)
-        if rc != 0:
-            unstage_all(staged_before + [staged])
-            module.fail_json(
-                msg='%s: the new content failed validation (%s), so nothing was written: %s'
-                % (path, item['validate'] % path, (err or out).strip() or 'exit code %d' % rc),
-                rc=rc, stderr=err)
-        staged['validate_stdout'] = out
+    parent = os.path.dirname(target) or '.'
+    try:
+        if not os.path.isdir(parent):
+            if os.path.lexists(parent) or not item['create_parents']:
+                if os.path.lexists(parent) or non_directory_ancestor(parent):
+                    raise os_failure(module, path, 'write it', OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)),
+                                     subject=target)
+                raise NodeFileError('%s: directory %s does not exist; nothing was written.' % (path, parent))
+            staged.made_dirs = make_parents(module, path, parent)
+        if staged.existed:
+            staged.keep = keep_link(module, path, target, 'replace it')
+        staged.tmp = write_temporary(module, path, parent, target, to_bytes(item['content'], errors='surrogate_or_strict'),
+                                     mode, uid, gid)
+        if item['validate']:
+            staged.validate_stdout = validate(module, path, item['validate'], staged.tmp)
+        if staged.existed and item['backup']:
+            staged.backup = make_backup(module, path, target)
+    except NodeFileError:
+        staged.discard(module)
+        raise
     return staged
 
 
-def commit(module, staged):
-    path = staged['path']
-    result = {'path': path, 'action': 'written'}
-    if 'validate_stdout' in staged:
-        result['validate_stdout'] = staged['validate_stdout']
-    if staged['existed'] and staged['item']['backup']:
-        result['backup_file'] = module.backup_local(path)
-    check_unchanged(module, path, staged['item']['expected_checksum'])
-    os.replace(staged['tmp'], path)
-    if module.selinux_enabled():
-        module.set_context_if_different(path, module.selinux_default_context(path), False)
-    return result
+def write_temporary(module, path, parent, target, data, mode, uid, gid):
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix='.%s.' % os.path.basename(target), suffix='.tmp')
+    except OSError as exc:
+        raise os_failure(module, path, 'create a temporary file in %s' % parent, exc, subject=target) from None
+    module.add_cleanup_file(tmp)
+    try:
+        # Attributes first, so a secret never becomes visible with a looser mode.
+        os.fchmod(fd, mode)
+        if uid != -1 or gid != -1:
+            os.fchown(fd, uid, gid)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        module.cleanup(tmp)
+        raise os_failure(module, path, 'write it', exc, subject=target) from None
+    return tmp
 
 
-def unstage_all(staged):
-    """Undo prepare() in reverse order: temporary files, then the directories made for them."""
-    results = []
-    for entry in reversed(staged):
-        os.unlink(entry['tmp'])
-        for directory in entry['made_dirs']:
-            os.rmdir(directory)
-        result = {'path': entry['path']}
-        if 'validate_stdout' in entry:
-            result['validate_stdout'] = entry['validate_stdout']
-        results.insert(0, result)
-    return results
+def validate(module, path, command, tmp):
+    # containerd 1.6 resolves relative imports against the working directory.
+    rc, out, err = module.run_command(command % tmp, cwd=os.path.dirname(path) or None)
+    if rc != 0:
+        raise NodeFileError('%s: the new content failed validation (%s), so nothing was written: %s'
+                            % (path, command % path, (err or out).strip() or 'exit code %d' % rc))
+    return out
 
 
-def remove_file(module, item):
-    path = item['path']
-    check_unchanged(module, path, item['expected_checksum'])
-    if not os.path.exists(path):
+def stage_remove(module, item):
+    """Check that the file can be removed, keeping a hard link for the way back. A symbolic
+    link is not removed: the file behind it is emptied, so the link stays valid."""
+    staged = Staged(item, 'removed')
+    path = staged.path
+    existing = checked_stat(module, path, item['expected_checksum'])
+    if existing is None:
         return None
-    result = {'path': path, 'action': 'removed'}
-    if item['backup']:
-        result['backup_file'] = module.backup_local(path)
-    os.unlink(path)
-    parent = os.path.dirname(path)
-    if item['remove_empty_parent'] and parent and not os.listdir(parent):
-        os.rmdir(parent)
-    return result
+    if os.path.islink(path):
+        return stage_write(module, dict(item, content='', mode=None, owner=None, group=None, create_parents=False,
+                                        validate=None))
+    staged.existed = True
+    try:
+        staged.keep = keep_link(module, path, staged.target, 'remove it')
+        if staged.keep is None and not os.access(os.path.dirname(staged.target) or '.', os.W_OK):
+            raise os_failure(module, path, 'remove it', OSError(errno.EACCES, os.strerror(errno.EACCES)),
+                             subject=staged.target)
+        if item['backup']:
+            staged.backup = make_backup(module, path, staged.target)
+    except NodeFileError:
+        staged.discard(module)
+        raise
+    return staged
+
+
+def commit(module, staged, unsafe_writes):
+    """Make one staged change visible: atomic_move for a write, unlink for a removal."""
+    if staged.action == 'removed':
+        os.unlink(staged.target)
+        return
+    if staged.keep_dest_attrs:
+        module.atomic_move(staged.tmp, staged.target, unsafe_writes=unsafe_writes, keep_dest_attrs=True)
+        return
+    # atomic_move gives a new file 0666 & ~umask; 0600 until the wanted mode is set keeps a secret safe.
+    umask = os.umask(0o077)
+    try:
+        module.atomic_move(staged.tmp, staged.target, unsafe_writes=unsafe_writes, keep_dest_attrs=False)
+    finally:
+        os.umask(umask)
+    module.set_fs_attributes_if_different(staged.file_args, False)
+
+
+def roll_back(committed):
+    """Put back what committed changed, newest first; returns the paths that stay changed."""
+    stays = []
+    for staged in reversed(committed):
+        try:
+            if staged.keep:
+                os.rename(staged.keep, staged.target)  # the old inode: content, attributes, context
+            elif not staged.existed:
+                os.unlink(staged.target)
+            else:
+                stays.append(staged.path)
+        except FileNotFoundError:
+            pass  # the new file never appeared
+        except OSError:
+            stays.append(staged.path)
+    return stays
+
+
+def commit_all(module, staged, unsafe_writes):
+    """Commit every staged change, or none: on a failure the changes made so far go back."""
+    for entry in staged:
+        checked_stat(module, entry.path, entry.item['expected_checksum'])
+    committed = []
+    for entry in staged:
+        try:
+            commit(module, entry, unsafe_writes)
+        except Exception as exc:  # atomic_move raises Exception; its cause is the OSError
+            stays = roll_back(committed + [entry])
+            tail = ('These files were changed and could not be put back: %s.' % ', '.join(stays) if stays
+                    else 'Any file changed before it was put back; nothing was changed.')
+            cause = exc if isinstance(exc, OSError) else exc.__cause__
+            if isinstance(cause, OSError):
+                doing = 'replace it' if entry.action == 'written' else 'remove it'
+                raise os_failure(module, entry.path, doing, cause, tail, entry.target, stays) from None
+            raise NodeFileError('%s: %s %s' % (entry.path, to_native(exc), tail), stays) from None
+        committed.append(entry)
+    for entry in committed:
+        if entry.keep:
+            module.cleanup(entry.keep)
+    for entry in committed:
+        parent = os.path.dirname(entry.target)
+        if entry.action == 'removed' and entry.item['remove_empty_parent'] and parent and not os.listdir(parent):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                pass  # only tidying: the file itself is gone
+    return [entry.result() for entry in committed]
 
 
 BIN_DIRS = ['/usr/local/bin', '/usr/bin', '/usr/sbin', '/bin', '/sbin']
@@ -680,6 +950,7 @@ def main():
             )),
             network_facts=dict(type='bool', default=False),
             commit=dict(type='bool', default=True),
+            unsafe_writes=dict(type='bool', default=False, fallback=(env_fallback, ['ANSIBLE_UNSAFE_WRITES'])),
             write=dict(type='list', elements='dict', default=[], options=dict(
                 path=dict(type='path', required=True),
                 content=dict(type='str', required=True, no_log=True),
@@ -701,11 +972,13 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    refuse_nul(module, params)
 
     files = {path: describe(path) for path in params['read']}
     globs = {}
     for pattern in params['read_globs']:
-        matches = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+        # Everything but directories: a FIFO or a broken link among them is reported, not skipped.
+        matches = sorted(p for p in glob.glob(pattern) if not os.path.isdir(p))
         globs[pattern] = matches
         for path in matches:
             files.setdefault(path, describe(path))
@@ -723,21 +996,50 @@ def main():
         result['network'] = network_facts(module)
 
     if not module.check_mode:
-        # Stage and validate everything before the first target changes.
-        staged = []
-        for item in params['write']:
-            staged.append(prepare(module, item, staged))
-        if not params['commit']:
-            result['staged'] = unstage_all(staged)
-            module.exit_json(**result)
-        for entry in staged:
-            result['written'].append(commit(module, entry))
-        for item in params['remove']:
-            removed = remove_file(module, item)
-            if removed:
-                result['written'].append(removed)
+        write_or_remove(module, params, result)
     result['changed'] = bool(result['written'])
     module.exit_json(**result)
+
+
+def write_or_remove(module, params, result):
+    """Stage and validate every write and removal before the first target changes, then
+    commit them all, or none."""
+    staged = []
+    try:
+        for item in params['write']:
+            staged.append(stage_write(module, item))
+        if not params['commit']:
+            result['staged'] = [{key: value for key, value in entry.result().items() if key != 'action'}
+                                for entry in staged]
+            return
+        for item in params['remove']:
+            entry = stage_remove(module, item)
+            if entry:
+                staged.append(entry)
+        result['written'] = commit_all(module, staged, params['unsafe_writes'])
+    except NodeFileError as exc:
+        result['written'] = [{'path': path, 'action': 'changed'} for path in exc.written]
+        result.update(failed=True, msg=str(exc))
+    finally:
+        if result.get('failed') or not params['commit']:
+            stays = {written['path'] for written in result['written']}
+            for entry in staged:
+                if entry.path not in stays:
+                    entry.discard(module)
+    if result.get('failed'):
+        module.fail_json(**dict(result, changed=bool(result['written'])))
+
+
+def refuse_nul(module, params):
+    """A NUL byte cannot be part of a file name: refused before anything is read."""
+    paths = list(params['read']) + list(params['read_globs']) + [params['config_dump']]
+    paths += [item['path'] for item in params['write'] + params['remove']]
+    if params['hosts_probe']:
+        paths.append(params['hosts_probe']['hosts_dir'])
+    for path in paths:
+        if path and '\0' in path:
+            module.fail_json(msg='%r contains a NUL byte, which no file name can hold: fix the path. %s'
+                             % (path, UNCHANGED))
 
 
 if __name__ == '__main__':

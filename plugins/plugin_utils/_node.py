@@ -82,11 +82,25 @@ class NodeState:
 
 
 class NodeFilesError(Exception):
-    """node_files failed on the node; result holds what it returned."""
+    """node_files failed on the node; result holds what it returned. changed: whether files
+    stay changed all the same (a failure part-way that could not be undone)."""
 
     def __init__(self, result):
-        super().__init__(result.get('msg', 'node_files failed'))
+        super().__init__(failure_message(result))
         self.result = result
+        self.changed = bool(result.get('written'))
+
+
+def failure_message(result):
+    """What went wrong on the node: the module's msg, or, when the module died on an
+    exception (ansible-core 2.19 reports it without msg), the exception's own text."""
+    if result.get('msg'):
+        return str(result['msg'])
+    exception = result.get('exception')
+    event = getattr(exception, 'event', None)
+    detail = getattr(event, 'msg', None) or (exception if isinstance(exception, str) else None)
+    detail = detail or (result.get('module_stderr') or result.get('module_stdout') or '').strip()
+    return '%s failed on the node: %s' % (NODE_FILES, detail or 'no message (run with -vvv)')
 
 
 def run_node_files(action, task_vars, **args):
