@@ -56,6 +56,8 @@ author:
   - peerpull.spegel maintainers (@peerpull)
 requirements:
   - tomlkit >= 0.13 on the controller
+extends_documentation_fragment:
+  - peerpull.spegel._node_files
 attributes:
   action:
     description: Runs on the controller, which computes the files; the node only reads, validates and writes them.
@@ -167,6 +169,9 @@ notes:
     (RV(restart_required)); hosts.toml changes need no restart.
   - A file changed by someone else between the read and the write is not overwritten; the
     task fails and can be run again.
+  - When O(path) is a symbolic link, the file behind it is edited and C(<path>.peerpull-orig)
+    is a plain copy next to the link; the role's C(uninstall) copies it back through the link
+    (O(ansible.builtin.copy#module:follow=true)), so the link stays a link.
   - Nested C(imports) inside drop-ins are not followed.
   - Files larger than 4 MiB (the file, its drop-ins, the C(hosts.toml) files it merges into) are refused
     on the node, before their content is sent to the controller; the message names the file, its size

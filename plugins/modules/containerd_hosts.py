@@ -59,6 +59,8 @@ author:
   - peerpull.spegel maintainers (@peerpull)
 requirements:
   - tomlkit >= 0.13 on the controller
+extends_documentation_fragment:
+  - peerpull.spegel._node_files
 attributes:
   action:
     description: Runs on the controller, which computes the files; the node only reads and writes them.

@@ -17,15 +17,18 @@ description:
     the I/O in one round trip per phase.
   - Reads files and glob matches, and reports the containerd version, when a systemd
     service last started, and how the node's containerd reads its registry C(hosts.toml) files.
-  - Writes files atomically (temporary file in the same directory, then rename), with
-    mode and ownership applied before the content becomes visible, optional backup,
-    optional validation command, and an optimistic lock on the content read earlier.
+  - Writes files atomically (temporary file in the same directory, then
+    C(AnsibleModule.atomic_move)), with mode and ownership applied before the content becomes
+    visible, optional backup, optional validation command, and an optimistic lock on the
+    content read earlier. All writes and removals of one call happen, or none; a failure
+    names the file, the operating system's error and the fix.
   - Most users call M(peerpull.spegel.toml_file), M(peerpull.spegel.containerd_config) or
     M(peerpull.spegel.containerd_hosts) rather than this module.
 author:
   - peerpull.spegel maintainers (@peerpull)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - peerpull.spegel._node_files
 attributes:
   check_mode:
     support: full
@@ -39,7 +42,9 @@ attributes:
 options:
   read:
     description:
-      - Files to read whole. A missing file is reported with RV(files[].exists=false).
+      - Files to read whole, following symbolic links. A missing file is reported with
+        RV(files[].exists=false); anything there that is no regular file (a FIFO, a socket, a
+        device, a directory, a broken link) with RV(files[].error), and is never opened.
       - A file larger than 4 MiB is not read (containerd configs and C(hosts.toml) files are a few KB);
         its RV(files[].error) names its size and the limit, and its content never leaves the node.
     type: list
@@ -47,7 +52,8 @@ options:
     default: []
   read_globs:
     description:
-      - Shell glob patterns; every regular file that matches is read as with O(read).
+      - Shell glob patterns; every match that is not a directory is read as with O(read), so a
+        FIFO or a broken link among containerd's drop-ins is reported rather than skipped.
       - Used for containerd C(imports) drop-ins.
     type: list
     elements: str
@@ -102,12 +108,14 @@ options:
     description:
       - Files to write. All are staged and validated before the first one replaces its
         target, so a rejected file leaves every target untouched.
+      - A path that is a symbolic link is followed; the file behind it is written and the
+        link stays.
     type: list
     elements: dict
     default: []
     suboptions:
       path:
-        description: File to write.
+        description: File to write. A symbolic link's target is written.
         type: path
         required: true
       content:
@@ -153,8 +161,19 @@ options:
         O(remove) is not done. The controller inspects the output, then writes for real.
     type: bool
     default: true
+  unsafe_writes:
+    description:
+      - Where a target cannot be replaced by a rename (a bind-mounted file, some network file
+        systems), write it in place, as O(ansible.builtin.copy#module:unsafe_writes) does. Such a
+        write cannot be undone should a later target fail.
+      - Also set by the environment variable E(ANSIBLE_UNSAFE_WRITES).
+    type: bool
+    default: false
   remove:
-    description: Files to remove, after the writes.
+    description:
+      - Files to remove, after the writes, in the same all-or-nothing step.
+      - A path that is a symbolic link is not removed; the file behind it is emptied, so the
+        link stays valid.
     type: list
     elements: dict
     default: []
@@ -233,11 +252,16 @@ files:
     gid:
       description: Numeric group.
       type: int
+    link_target:
+      description: The file behind the path, when the path is a symbolic link.
+      type: str
     error:
-      description: Why the file could not be read, when it exists but cannot be read.
+      description:
+        - Why the file could not be read, when something is there that cannot be read, such
+          as a FIFO, a device, a directory or a symbolic link to nothing.
       type: str
 globs:
-  description: Sorted regular files matched by each pattern of O(read_globs).
+  description: Sorted matches, other than directories, of each pattern of O(read_globs).
   returned: always
   type: dict
 containerd:
@@ -342,7 +366,10 @@ network:
       description: C(/proc/net/route), C(ipv6_route), C(if_inet6) and C(fib_trie) as text, when RV(network.source=proc).
       type: dict
 written:
-  description: One entry per O(write) and O(remove) item that changed something.
+  description:
+    - One entry per O(write) and O(remove) item that changed something.
+    - On a failure, the files that stay changed because they could not be put back
+      (with RV(written[].action=changed)); the task then fails with C(changed=true).
   returned: always
   type: list
   elements: dict
@@ -351,7 +378,7 @@ written:
       description: The file.
       type: str
     action:
-      description: C(written) or C(removed).
+      description: C(written), C(removed), or C(changed) for a file a failure left changed.
       type: str
     backup_file:
       description: The backup made, if any.
@@ -578,7 +605,8 @@ def parse_mode(path, mode):
     try:
         return int(str(mode), 8)
     except ValueError:
-        raise NodeFileError("%s: mode must be octal such as '0644', got %r; nothing was written." % (path, mode)) from None
+        raise NodeFileError("%s: mode must be octal such as '0644', got %r; nothing was written."
+                            % (path, mode)) from None
 
 
 def make_parents(module, path, directory):
@@ -712,8 +740,8 @@ def stage_write(module, item):
             staged.made_dirs = make_parents(module, path, parent)
         if staged.existed:
             staged.keep = keep_link(module, path, target, 'replace it')
-        staged.tmp = write_temporary(module, path, parent, target, to_bytes(item['content'], errors='surrogate_or_strict'),
-                                     mode, uid, gid)
+        data = to_bytes(item['content'], errors='surrogate_or_strict')
+        staged.tmp = write_temporary(module, path, parent, target, data, mode, uid, gid)
         if item['validate']:
             staged.validate_stdout = validate(module, path, item['validate'], staged.tmp)
         if staged.existed and item['backup']:

@@ -27,6 +27,7 @@ author:
 requirements:
   - tomlkit >= 0.13 on the controller
 extends_documentation_fragment:
+  - peerpull.spegel._node_files
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:

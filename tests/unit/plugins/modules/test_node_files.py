@@ -2,7 +2,48 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+"""node_files on awkward files: the read limit, links, FIFOs, NUL bytes, and a failure
+part-way through a multi-file write (atomic_move made to fail), which must be undone or reported."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import stat
+
+import pytest
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
 from ansible_collections.peerpull.spegel.plugins.modules import node_files
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
+
+
+def run(capsys, **args):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            node_files.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def sha1(text):
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def entries(directory):
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob('*'))
+
+
+def fail_atomic_move_for(monkeypatch, failing_dest, error=errno.EBUSY):
+    real = AnsibleModule.atomic_move
+
+    def atomic_move(self, src, dest, *args, **kwargs):
+        if dest == str(failing_dest):
+            raise Exception(f'Could not replace {dest!r} with {src!r}.') from OSError(error, os.strerror(error))
+        return real(self, src, dest, *args, **kwargs)
+    monkeypatch.setattr(AnsibleModule, 'atomic_move', atomic_move)
 
 
 def test_a_file_above_the_limit_is_described_but_not_read(tmp_path):
@@ -20,3 +61,153 @@ def test_a_file_at_the_limit_is_read(tmp_path):
         f.truncate(node_files.MAX_READ_BYTES)
     info = node_files.describe(str(edge))
     assert 'error' not in info and info['content_b64']
+
+
+def test_a_link_is_followed_and_stays_a_link(capsys, tmp_path):
+    (tmp_path / 'managed').mkdir()
+    (tmp_path / 'managed' / 'config.toml').write_text('old\n')
+    (tmp_path / 'config.toml').symlink_to('managed/config.toml')
+    path = str(tmp_path / 'config.toml')
+    result = run(capsys, read=[path])
+    assert result['files'][path]['link_target'] == str(tmp_path / 'managed' / 'config.toml')
+    result = run(capsys, write=[dict(path=path, content='new\n', expected_checksum=sha1('old\n'), backup=True)])
+    assert result['changed'] and result['written'][0]['path'] == path
+    assert os.readlink(path) == 'managed/config.toml'
+    assert (tmp_path / 'managed' / 'config.toml').read_text() == 'new\n'
+    assert open(result['written'][0]['backup_file']).read() == 'old\n'
+    assert entries(tmp_path) == sorted(['config.toml', 'managed', 'managed/config.toml',
+                                        os.path.basename(result['written'][0]['backup_file'])])
+
+
+def test_removing_a_link_empties_the_file_behind_it(capsys, tmp_path):
+    (tmp_path / 'hosts.real').write_text('x\n')
+    (tmp_path / 'hosts.toml').symlink_to('hosts.real')
+    result = run(capsys, remove=[dict(path=str(tmp_path / 'hosts.toml'), remove_empty_parent=True)])
+    assert result['changed']
+    assert (tmp_path / 'hosts.toml').is_symlink() and (tmp_path / 'hosts.real').read_text() == ''
+
+
+@pytest.mark.parametrize('make, kind', [
+    (os.mkfifo, 'a FIFO (named pipe)'),
+    (os.mkdir, 'a directory'),
+    (lambda p: os.symlink(p + '.gone', p), 'symbolic link to'),
+])
+def test_no_regular_file_is_reported_never_opened(capsys, tmp_path, make, kind):
+    path = str(tmp_path / 'config.toml')
+    make(path)
+    result = run(capsys, read=[path], read_globs=[str(tmp_path / '*.toml')])
+    assert kind in result['files'][path]['error']
+    assert result['globs'][str(tmp_path / '*.toml')] == ([] if kind == 'a directory' else [path])
+    with pytest.raises(node.TomlEditError, match='cannot be read on the node'):
+        node.NodeState(result)
+
+
+def test_a_fifo_is_never_written_over(capsys, tmp_path):
+    os.mkfifo(tmp_path / 'config.toml')
+    result = run(capsys, write=[dict(path=str(tmp_path / 'config.toml'), content='x\n')])
+    assert result['failed'] and 'FIFO' in result['msg'] and str(tmp_path / 'config.toml') in result['msg']
+    assert stat.S_ISFIFO(os.lstat(tmp_path / 'config.toml').st_mode)
+
+
+def test_a_nul_in_a_path_is_refused_before_anything(capsys, tmp_path):
+    result = run(capsys, read=[str(tmp_path / 'a')],
+                 write=[dict(path=str(tmp_path / 'b\0c'), content='content-not-in-message')])
+    assert result['failed'] and 'NUL' in result['msg'] and repr(str(tmp_path / 'b\0c')) in result['msg']
+    assert entries(tmp_path) == []
+
+
+def test_a_file_where_a_directory_belongs_is_named(capsys, tmp_path):
+    (tmp_path / 'etc').write_text('')
+    result = run(capsys, write=[dict(path=str(tmp_path / 'etc' / 'sub' / 'config.toml'), content='x',
+                                     create_parents=True)])
+    assert result['failed']
+    assert 'Not a directory' in result['msg'] and f'{tmp_path}/etc is a file, not a directory' in result['msg']
+    assert entries(tmp_path) == ['etc']
+
+
+def test_a_rejected_validation_leaves_no_temporary_file_nor_directory(capsys, tmp_path):
+    (tmp_path / 'a').write_text('old\n')
+    result = run(capsys, write=[
+        dict(path=str(tmp_path / 'a'), content='new\n', backup=True),
+        dict(path=str(tmp_path / 'new' / 'dir' / 'b'), content='x', create_parents=True, validate='false %s'),
+    ])
+    assert result['failed'] and 'failed validation' in result['msg']
+    assert entries(tmp_path) == ['a'] and (tmp_path / 'a').read_text() == 'old\n'
+
+
+def test_a_failure_part_way_puts_back_what_was_written(capsys, tmp_path, monkeypatch):
+    (tmp_path / 'first').write_text('first old\n')
+    (tmp_path / 'first').chmod(0o640)
+    inode = (tmp_path / 'first').stat().st_ino
+    (tmp_path / 'gone').write_text('remove me\n')
+    fail_atomic_move_for(monkeypatch, tmp_path / 'third')
+    result = run(capsys, write=[
+        dict(path=str(tmp_path / 'first'), content='first new\n'),
+        dict(path=str(tmp_path / 'sub' / 'second'), content='second\n', create_parents=True, mode='0600'),
+        dict(path=str(tmp_path / 'third'), content='third\n'),
+    ], remove=[dict(path=str(tmp_path / 'gone'))])
+    assert result['failed'] and not result['changed'] and result['written'] == []
+    assert f'{tmp_path}/third: cannot replace it: Device or resource busy' in result['msg']
+    assert 'nothing was changed' in result['msg']
+    assert (tmp_path / 'first').read_text() == 'first old\n' and (tmp_path / 'first').stat().st_ino == inode
+    assert entries(tmp_path) == ['first', 'gone']
+
+
+def test_a_removal_failing_puts_back_the_writes(capsys, tmp_path, monkeypatch):
+    (tmp_path / 'kept').write_text('kept\n')
+    (tmp_path / 'gone').write_text('gone\n')
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs):
+        if str(path) == str(tmp_path / 'gone'):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_unlink(path, *args, **kwargs)
+    monkeypatch.setattr(os, 'unlink', unlink)
+    result = run(capsys, write=[dict(path=str(tmp_path / 'kept'), content='new\n')],
+                 remove=[dict(path=str(tmp_path / 'gone'))])
+    assert result['failed'] and f'{tmp_path}/gone: cannot remove it: Permission denied' in result['msg']
+    assert (tmp_path / 'kept').read_text() == 'kept\n' and entries(tmp_path) == ['gone', 'kept']
+
+
+def test_what_cannot_be_put_back_is_reported_as_changed(capsys, tmp_path, monkeypatch):
+    (tmp_path / 'first').write_text('old\n')
+    fail_atomic_move_for(monkeypatch, tmp_path / 'second')
+    real_rename = os.rename
+
+    def rename(src, dst, *args, **kwargs):
+        if '.keep' in str(src):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_rename(src, dst, *args, **kwargs)
+    monkeypatch.setattr(os, 'rename', rename)
+    result = run(capsys, write=[dict(path=str(tmp_path / 'first'), content='new\n'),
+                                dict(path=str(tmp_path / 'second'), content='x\n')])
+    assert result['failed'] and result['changed']
+    assert result['written'] == [{'path': str(tmp_path / 'first'), 'action': 'changed'}]
+    assert f'could not be put back: {tmp_path}/first' in result['msg']
+
+
+def test_a_new_secret_file_is_never_looser_than_its_mode(capsys, tmp_path, monkeypatch):
+    seen = []
+    real = AnsibleModule.atomic_move
+
+    def atomic_move(self, src, dest, *args, **kwargs):
+        real(self, src, dest, *args, **kwargs)
+        seen.append(stat.S_IMODE(os.stat(dest).st_mode))
+    monkeypatch.setattr(AnsibleModule, 'atomic_move', atomic_move)
+    (tmp_path / 'existing').write_text('old\n')
+    (tmp_path / 'existing').chmod(0o644)
+    run(capsys, write=[dict(path=str(tmp_path / 'new'), content='token\n', mode='0600'),
+                       dict(path=str(tmp_path / 'existing'), content='token\n', mode='0600'),
+                       dict(path=str(tmp_path / 'plain'), content='x\n', mode='0644')])
+    assert all(mode & 0o077 == 0 for mode in seen[:2]), [oct(m) for m in seen]
+    assert [stat.S_IMODE(os.stat(tmp_path / n).st_mode) for n in ('new', 'existing', 'plain')] == [0o600, 0o600, 0o644]
+
+
+def test_module_failure_without_msg_names_the_exception():
+    class Event:
+        msg = "[Errno 40] Too many levels of symbolic links: '/etc/containerd/config.toml'"
+
+    class Captured:
+        event = Event()
+    message = str(node.NodeFilesError({'failed': True, 'exception': Captured()}))
+    assert 'Too many levels of symbolic links' in message and '/etc/containerd/config.toml' in message
