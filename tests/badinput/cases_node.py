@@ -31,6 +31,8 @@ _SPEC.loader.exec_module(containerd_harness)
 
 MIRROR = 'http://198.18.0.5:30020'
 CONFIG_V2 = 'version = 2\n'
+# A hosts.toml with nothing but the module's own entry: state=absent removes the file.
+ONLY_MIRROR = "[host.'%s']\ncapabilities = ['pull', 'resolve']\ndial_timeout = '200ms'\n" % MIRROR
 GKE_MIRRORS = '''version = 2
 [plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]
   endpoint = ["https://mirror.gcr.io"]
@@ -187,15 +189,12 @@ CASES = [
           message=('{dir}/config.toml', 'immutable'),
           why='an immutable config.toml: no .peerpull-orig is left behind'),
     _case('node-immutable-remove', HOSTS, hosts_args(state='absent'), 'refused',
-          files={'certs.d/_default/hosts.toml': (
-              "[host.'%s']\ncapabilities = ['pull', 'resolve']\ndial_timeout = '200ms'\n" % MIRROR)},
+          files={'certs.d/_default/hosts.toml': ONLY_MIRROR},
           hooks=immutable('certs.d/_default/hosts.toml'),
           message=('{dir}/certs.d/_default/hosts.toml', 'immutable'),
           why='uninstall meets an immutable hosts.toml it would remove'),
     _case('node-ro-remove', HOSTS, hosts_args(state='absent'), 'refused',
-          hooks=tmpfs('certs.d', {'_default/hosts.toml': (
-              "[host.'%s']\ncapabilities = ['pull', 'resolve']\ndial_timeout = '200ms'\n" % MIRROR)},
-              read_only=True),
+          hooks=tmpfs('certs.d', {'_default/hosts.toml': ONLY_MIRROR}, read_only=True),
           message=('{dir}/certs.d/_default/hosts.toml', 'Read-only file system'),
           why='uninstall of hosts.toml on a read-only mount'),
     # No space left
