@@ -680,9 +680,9 @@ class Staged:
         self.backup = None
         self.made_dirs = []
         self.file_args = None
-        self.keep_dest_attrs = True
+        self.keep_dest_attrs = False
         self.validate_stdout = None
-        self.committed = False
+        self.in_place = False  # unsafe_writes wrote into the old inode: there is no way back
 
     def result(self):
         result = {'path': self.path, 'action': self.action}
@@ -711,7 +711,6 @@ def stage_write(module, item):
                             'written.' % (path, item['validate']))
     existing = checked_stat(module, path, item['expected_checksum'])
     staged.existed = existing is not None
-    staged.keep_dest_attrs = False
     mode = parse_mode(path, item['mode'])
     uid, gid = resolve_ids(path, item['owner'], item['group'])
     if existing is not None:
@@ -831,7 +830,9 @@ def roll_back(committed):
     stays = []
     for staged in reversed(committed):
         try:
-            if staged.keep:
+            if staged.in_place:
+                stays.append(staged.path)
+            elif staged.keep:
                 os.rename(staged.keep, staged.target)  # the old inode: content, attributes, context
             elif not staged.existed:
                 os.unlink(staged.target)
@@ -854,13 +855,16 @@ def commit_all(module, staged, unsafe_writes):
             commit(module, entry, unsafe_writes)
         except Exception as exc:  # atomic_move raises Exception; its cause is the OSError
             stays = roll_back(committed + [entry])
-            tail = ('These files were changed and could not be put back: %s.' % ', '.join(stays) if stays
-                    else 'Any file changed before it was put back; nothing was changed.')
+            if stays:
+                tail = 'These files were changed and could not be put back: %s.' % ', '.join(stays)
+            else:
+                tail = 'The files replaced before it were put back; nothing was changed.' if committed else UNCHANGED
             cause = exc if isinstance(exc, OSError) else exc.__cause__
             if isinstance(cause, OSError):
                 doing = 'replace it' if entry.action == 'written' else 'remove it'
                 raise os_failure(module, entry.path, doing, cause, tail, entry.target, stays) from None
             raise NodeFileError('%s: %s %s' % (entry.path, to_native(exc), tail), stays) from None
+        entry.in_place = entry.action == 'written' and bool(entry.keep) and os.path.samefile(entry.keep, entry.target)
         committed.append(entry)
     for entry in committed:
         if entry.keep:

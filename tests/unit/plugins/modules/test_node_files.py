@@ -186,6 +186,24 @@ def test_what_cannot_be_put_back_is_reported_as_changed(capsys, tmp_path, monkey
     assert f'could not be put back: {tmp_path}/first' in result['msg']
 
 
+def test_a_file_written_in_place_is_reported_as_changed(capsys, tmp_path, monkeypatch):
+    """unsafe_writes wrote into the old inode: a later failure cannot undo that."""
+    (tmp_path / 'bound').write_text('old\n')
+
+    def atomic_move(self, src, dest, *args, **kwargs):
+        if dest.endswith('second'):
+            raise Exception('Could not replace') from OSError(errno.EBUSY, os.strerror(errno.EBUSY))
+        with open(dest, 'wb') as out, open(src, 'rb') as new:
+            out.write(new.read())
+        os.unlink(src)
+    monkeypatch.setattr(AnsibleModule, 'atomic_move', atomic_move)
+    result = run(capsys, unsafe_writes=True, write=[dict(path=str(tmp_path / 'bound'), content='new\n'),
+                                                    dict(path=str(tmp_path / 'second'), content='x\n')])
+    assert result['failed'] and result['changed']
+    assert result['written'] == [{'path': str(tmp_path / 'bound'), 'action': 'changed'}]
+    assert entries(tmp_path) == ['bound']
+
+
 def test_a_new_secret_file_is_never_looser_than_its_mode(capsys, tmp_path, monkeypatch):
     seen = []
     real = AnsibleModule.atomic_move
