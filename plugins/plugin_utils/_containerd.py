@@ -400,7 +400,9 @@ class ConfigPlan:
         return resolve_imports(self.original, self.source)
 
     def apply(self, hosts_dir=HOSTS_DIR, enable_cri=False, use_local_image_pull=None, migrate_mirrors=True,
-              extra_settings=()):
+              extra_settings=(), over_base=False):
+        """over_base: the text is a patch or drop-in merged over a base config that may discard
+        unpacked layers (Kind, Talos, k0s), so discard_unpacked_layers = false is always written."""
         extra_settings = normalise_extra_settings(extra_settings)
         self._choose_layout()
         self._choose_registry_table()
@@ -425,8 +427,8 @@ class ConfigPlan:
         self.editor.set(layout.config_path, hosts_dir)
         # false is containerd's default in every layout: a file without the key is already
         # right (AKS), and writing it anyway would restart containerd for nothing. A new
-        # file spells it out.
-        if discard is not MISSING or not self.original:
+        # file, or one merged over a base, spells it out.
+        if discard is not MISSING or not self.original or over_base:
             self.editor.set(layout.discard_unpacked_layers, False)
 
         if use_local_image_pull is not None:

@@ -1,0 +1,315 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Artefacts for nodes that are never reached over SSH: what a distribution's own
+configuration channel needs so that its containerd works with Spegel.
+
+One function per distribution, from the mirror and containerd roles' variables. Every
+containerd key is written by ConfigPlan (the collection's only writer of containerd keys);
+the facts below were checked against each project's source:
+
+- Kind: `containerdConfigPatches` are TOML merge patches that kind applies to the node's
+  /etc/containerd/config.toml (pkg/internal/patch/toml.go); the node image's base is version 2
+  with discard_unpacked_layers = true, and a patch whose `version` differs from the base's is
+  skipped. Spegel's own tests use version 2 with config_path, discard_unpacked_layers = false
+  and content_sharing_policy = "isolated".
+- Talos: /etc/cri/conf.d/*.part files (00-base.part sets discard_unpacked_layers = true) and
+  the generated 01-registries.part (config_path = /etc/cri/conf.d/hosts) are deep-merged by
+  name (internal/pkg/toml); 20-customization.part comes from `machine.files` (deprecated), or
+  since Talos 1.14 from a `CRICustomizationConfig` document (name `customization` reserved).
+- k0s 1.36+: containerd 2 imports /etc/k0s/containerd.d/*.toml itself while
+  /etc/k0s/containerd.toml keeps `# k0s_managed=true`; a drop-in must be version 3 (or have
+  none) and must not name plugins."io.containerd.grpc.v1.cri".
+- Bottlerocket: thar-be-registries renders `settings.container-registry.mirrors` into
+  /etc/containerd/certs.d/<registry>/hosts.toml (`*` to _default): every endpoint with
+  capabilities pull and resolve, no dial_timeout, no header, endpoints sorted by URL.
+
+On Kind, Talos and k0s, Spegel's own init container writes the hosts.toml files (chart
+`spegel.containerdMirrorAdd`), from the node's status.hostIP and the chart's ports, so the
+mirror role's hosts options map onto chart values there.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import (
+    HOSTS_DIR, ConfigPlan, parse_containerd_version,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import UNSET
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+
+DISTRIBUTIONS = ('kind', 'talos', 'k0s', 'bottlerocket')
+
+# containerd of the newest Kind node image (kind images/base/Dockerfile CONTAINERD_VERSION).
+KIND_CONTAINERD = '2.3.4'
+TALOS_HOSTS_DIR = '/etc/cri/conf.d/hosts'
+TALOS_PART = '/etc/cri/conf.d/20-customization.part'
+K0S_DROPIN = '/etc/k0s/containerd.d/spegel.toml'
+K0S_SOCKET = '/run/k0s/containerd.sock'
+K0S_CONTENT = '/var/lib/k0s/containerd/io.containerd.content.v1.content'
+BOTTLEROCKET_HOSTS_DIR = '/etc/containerd/certs.d'
+# What Spegel's init container writes into every host entry (pkg/oci/containerd/mirror.go).
+SPEGEL_DIAL_TIMEOUT = '200ms'
+BOTTLEROCKET_CAPABILITIES = ['pull', 'resolve']
+# Spegel's e2e tests keep every namespace's content apart; harmless, and what Spegel tests.
+CONTENT_SHARING = {'key': ['plugins', 'io.containerd.metadata.v1.bolt', 'content_sharing_policy'],
+                   'value': 'isolated'}
+
+
+class ArtefactError(TomlEditError):
+    """An option the distribution's artefact cannot carry: the message names it and the fix."""
+
+
+class Options:
+    """The roles' variables, checked once (names as the roles spell them)."""
+
+    def __init__(self, registries=None, ports=None, urls=None, capabilities=None, dial_timeout=None,
+                 authorization=None, hosts_dir=None, node_ip=None, containerd_version=None,
+                 use_local_image_pull=None, server=None):
+        self.registries = [hosts_toml.validate_registry(r) for r in _strings(registries)] or \
+            [hosts_toml.DEFAULT_REGISTRY]
+        self.ports = [_port(p) for p in _strings(ports)] or [30020]
+        self.urls = [hosts_toml.validate_host_url(u) for u in _strings(urls)]
+        self.capabilities = _strings(capabilities) or ['pull', 'resolve']
+        self.dial_timeout = str(dial_timeout) if dial_timeout not in (None, '') else None
+        # Checked like a hosts.toml entry's fields, with the same messages.
+        hosts_toml.normalise_host({'url': 'http://spegel.invalid', 'capabilities': self.capabilities,
+                                   'dial_timeout': self.dial_timeout})
+        self.secret = authorization not in (None, '', {})
+        self.hosts_dir = str(hosts_dir) if hosts_dir not in (None, '') else None
+        if self.hosts_dir is not None:
+            hosts_toml.registry_hosts_file(self.hosts_dir, hosts_toml.DEFAULT_REGISTRY)
+        self.node_ip = None if node_ip in UNSET else str(node_ip).strip()
+        self.containerd = parse_containerd_version(containerd_version, 'containerd_version') \
+            if containerd_version not in (None, '') else None
+        self.use_local_image_pull = None if use_local_image_pull in (None, '') else bool(use_local_image_pull)
+        self.server = dict(server or {})
+
+
+def _strings(values):
+    if values in (None, ''):
+        return []
+    if isinstance(values, (str, int)):
+        # An AWX survey's answer: items separated by commas or spaces.
+        values = str(values).replace(',', ' ').split()
+    return [str(v) for v in values]
+
+
+def _port(value):
+    text = str(value).strip()
+    if not (text.isdigit() and 1 <= int(text) <= 65535):
+        raise ArtefactError('ports: %r is not a port number from 1 to 65535.' % (value,))
+    return int(text)
+
+
+# --- the parts every distribution shares ------------------------------------------------------
+
+def _config_fragment(options, source, version, containerd, extra_settings=()):
+    """containerd keys for a patch or drop-in merged over a base that discards unpacked layers:
+    discard_unpacked_layers = false spelled out, config_path, use_local_image_pull when set."""
+    plan = ConfigPlan('version = %d\n' % version, source, containerd=containerd)
+    plan.apply(hosts_dir=options.hosts_dir, use_local_image_pull=options.use_local_image_pull,
+               extra_settings=extra_settings, over_base=True)
+    return plan
+
+
+def _spegel_writes_hosts(options, distribution, values):
+    """Chart values for the hosts.toml files Spegel's init container writes; refuses what it
+    cannot write."""
+    if options.secret:
+        raise ArtefactError(
+            'authorization: the %s artefact is readable configuration (%s), and on %s Spegel writes the '
+            'hosts.toml files itself. Put the credentials in a Kubernetes Secret and set the chart value '
+            'basicAuthSecretName instead; leave mirror_authorization empty here. Nothing was rendered.'
+            % (distribution, _READABLE[distribution], distribution))
+    if options.urls:
+        raise ArtefactError(
+            'urls: on %s Spegel\'s init container writes the mirror targets itself, from each node\'s '
+            'status.hostIP and the chart value service.registry.nodePort. Leave mirror_urls empty and set '
+            'ports; nothing was rendered.' % distribution)
+    if 'push' in options.capabilities:
+        raise ArtefactError('capabilities: Spegel serves pull and resolve only; remove push. Nothing was rendered.')
+    warnings = []
+    if options.node_ip is not None:
+        warnings.append('node_ip %s is not used: Spegel takes each node\'s IP from status.hostIP.' % options.node_ip)
+    if len(options.ports) > 1:
+        warnings.append('ports: Spegel writes one mirror target; the chart gets the first port, %d.' % options.ports[0])
+    if options.dial_timeout not in (None, SPEGEL_DIAL_TIMEOUT):
+        warnings.append("dial_timeout: Spegel writes dial_timeout = '%s' itself; %s is not used."
+                        % (SPEGEL_DIAL_TIMEOUT, options.dial_timeout))
+    if options.server:
+        warnings.append('server: Spegel writes the server line itself; the server option is not used.')
+    values = dict(values)
+    values['spegel'] = dict(values.get('spegel', {}), containerdRegistryConfigPath=options.hosts_dir,
+                            mirroredRegistries=_chart_registries(options.registries),
+                            resolveTags='resolve' in options.capabilities)
+    values['service'] = {'registry': {'nodePort': options.ports[0]}}
+    return values, warnings
+
+
+_READABLE = {
+    'kind': 'the cluster config and the node\'s /etc/containerd/config.toml',
+    'talos': 'the machine config, readable through the Talos API',
+    'k0s': 'a drop-in under /etc/k0s/containerd.d, mode 0644',
+}
+
+
+def _chart_registries(registries):
+    """spegel.mirroredRegistries: URLs of the named registries; empty (all) for _default."""
+    if hosts_toml.DEFAULT_REGISTRY in registries:
+        return []
+    return ['https://%s' % registry for registry in registries]
+
+
+def _artefact(distribution, files, chart_values, warnings, notes):
+    return {'distribution': distribution, 'files': files, 'chart_values': chart_values,
+            'warnings': warnings, 'notes': notes}
+
+
+def _file(name, content, description, mode='0644'):
+    return {'name': name, 'content': content, 'mode': mode, 'description': description}
+
+
+def _yaml_block(text, indent):
+    """A YAML literal block scalar of text (which ends with a newline)."""
+    pad = ' ' * indent
+    return '|\n' + ''.join(pad + line if line.strip() else line for line in text.splitlines(keepends=True))
+
+
+# --- per distribution ---------------------------------------------------------------------
+
+def kind(options):
+    """The containerdConfigPatches entry, and a Cluster config that carries it."""
+    if options.use_local_image_pull is not None:
+        raise ArtefactError('use_local_image_pull: the Kind node image\'s base config is version 2, which has no '
+                            'such key; leave containerd_use_local_image_pull unset for Kind. Nothing was rendered.')
+    options.hosts_dir = options.hosts_dir or HOSTS_DIR
+    containerd = options.containerd or parse_containerd_version(KIND_CONTAINERD)
+    # The node image's base config is version 2 on every containerd it ships; a patch of
+    # another version would be skipped by kind.
+    plan = _config_fragment(options, 'Kind containerdConfigPatches', 2, containerd, [CONTENT_SHARING])
+    patch = plan.render()
+    values, warnings = _spegel_writes_hosts(options, 'kind', {})
+    cluster = ('# kind create cluster --config this-file; merge containerdConfigPatches into your own Cluster\n'
+               'apiVersion: kind.x-k8s.io/v1alpha4\nkind: Cluster\ncontainerdConfigPatches:\n  - %s'
+               % _yaml_block(patch, 4))
+    files = [_file('containerd-config-patch.toml', patch, 'one containerdConfigPatches entry (TOML merge patch)'),
+             _file('kind-cluster.yaml', cluster, 'a Kind Cluster config carrying the patch')]
+    notes = ['kind applies the patch to /etc/containerd/config.toml of every node (containerd %s) at '
+             'cluster creation.' % (containerd,)]
+    return _artefact('kind', files, values, warnings + plan.warnings, notes)
+
+
+def talos(options):
+    """The 20-customization.part (machine.files patch, and Talos 1.14's CRICustomizationConfig)."""
+    if options.hosts_dir not in (None, TALOS_HOSTS_DIR):
+        raise ArtefactError('hosts_dir: Talos sets config_path = %s itself and removes what it did not write '
+                            'elsewhere; leave hosts_dir unset (or %s) for Talos. Nothing was rendered.'
+                            % (TALOS_HOSTS_DIR, TALOS_HOSTS_DIR))
+    options.hosts_dir = TALOS_HOSTS_DIR
+    plan = _config_fragment(options, TALOS_PART, 3, options.containerd)
+    # Like Talos's own parts, no version line: Talos merges it into its version 3 base.
+    plan.editor.remove(['version'])
+    part = plan.render().lstrip('\n')
+    values, warnings = _spegel_writes_hosts(options, 'talos', {})
+    machine_files = ('# talosctl patch machineconfig --patch @this-file (Talos before 1.14; deprecated since)\n'
+                     'machine:\n  files:\n    - path: %s\n      op: create\n      permissions: 0o644\n'
+                     '      content: %s' % (TALOS_PART, _yaml_block(part, 8)))
+    customization = ('# Talos 1.14+: a machine config document; CRI restarts without a reboot\n'
+                     'apiVersion: v1alpha1\nkind: CRICustomizationConfig\nname: spegel\ncontent: %s'
+                     % _yaml_block(part, 2))
+    files = [_file('20-customization.part', part, 'the CRI config fragment'),
+             _file('talos-machine-files-patch.yaml', machine_files, 'machine config patch: machine.files'),
+             _file('talos-cri-customization.yaml', customization, 'Talos 1.14+ CRICustomizationConfig document')]
+    notes = ['Spegel\'s namespace needs the label pod-security.kubernetes.io/enforce=privileged on Talos.',
+             'Talos removes directories under %s that it did not generate when its registry config '
+             'changes; Spegel writes them again when its pods restart.' % TALOS_HOSTS_DIR]
+    return _artefact('talos', files, values, warnings + plan.warnings, notes)
+
+
+def k0s(options):
+    """The version 3 drop-in for /etc/k0s/containerd.d/ (k0s 1.36+, containerd 2)."""
+    if options.containerd is not None and options.containerd.major < 2:
+        raise ArtefactError('containerd_version %s: the k0s artefact is a version 3 drop-in for k0s 1.36+ '
+                            '(containerd 2); k0s before 1.36 merges drop-ins itself. Upgrade k0s, or leave '
+                            'containerd_version unset. Nothing was rendered.' % (options.containerd,))
+    options.hosts_dir = options.hosts_dir or HOSTS_DIR
+    plan = _config_fragment(options, K0S_DROPIN, 3, options.containerd)
+    dropin = plan.render()
+    values, warnings = _spegel_writes_hosts(
+        options, 'k0s', {'spegel': {'containerdSock': K0S_SOCKET, 'containerdContentPath': K0S_CONTENT}})
+    files = [_file('spegel.toml', dropin, 'drop-in for %s' % K0S_DROPIN)]
+    notes = ['k0s reloads containerd when the drop-in appears, as long as /etc/k0s/containerd.toml keeps its '
+             'first line # k0s_managed=true.']
+    return _artefact('k0s', files, values, warnings + plan.warnings, notes)
+
+
+def bottlerocket(options):
+    """settings.container-registry.mirrors: one entry per registry, the node's Spegel targets."""
+    if options.secret:
+        raise ArtefactError(
+            'authorization: Bottlerocket writes no header into hosts.toml (its credentials are for the '
+            'registries, not for mirrors), so Spegel basic auth cannot be configured there. Leave '
+            'mirror_authorization empty for Bottlerocket; nothing was rendered.')
+    if options.hosts_dir not in (None, BOTTLEROCKET_HOSTS_DIR):
+        raise ArtefactError('hosts_dir: Bottlerocket writes its hosts.toml files under %s only; leave hosts_dir '
+                            'unset for Bottlerocket. Nothing was rendered.' % BOTTLEROCKET_HOSTS_DIR)
+    if options.use_local_image_pull is not None:
+        raise ArtefactError('use_local_image_pull: Bottlerocket has no setting for it; leave it unset. '
+                            'Nothing was rendered.')
+    urls = options.urls
+    if not urls:
+        if options.node_ip is None:
+            raise ArtefactError(
+                'node_ip: Bottlerocket settings are static, so the mirror targets need this node\'s IP now. '
+                'Set spegel_node_ip for the host (or mirror_urls), or set the settings at boot from a bootstrap '
+                'container as Spegel documents; nothing was rendered.')
+        urls = [hosts_toml.mirror_url(options.node_ip, port) for port in options.ports]
+    if any(hosts_toml.dotted_form(url, options.containerd and options.containerd.major) for url in urls):
+        raise ArtefactError('node_ip: containerd %s cannot read the table header Bottlerocket writes for an IPv6 '
+                            'mirror; use an IPv4 node IP. Nothing was rendered.' % (options.containerd,))
+    warnings = []
+    if options.capabilities != BOTTLEROCKET_CAPABILITIES:
+        warnings.append('capabilities: Bottlerocket writes pull and resolve for every endpoint; %s is not used.'
+                        % ', '.join(options.capabilities))
+    if options.dial_timeout is not None:
+        warnings.append('dial_timeout: Bottlerocket writes none; containerd waits its default connect timeout '
+                        'for an endpoint that does not answer.')
+    if options.server:
+        warnings.append('server: Bottlerocket writes the server line itself; the server option is not used.')
+    if urls != sorted(urls):
+        warnings.append('Bottlerocket writes the endpoints sorted by URL, so containerd tries %s in that order.'
+                        % ', '.join(sorted(urls)))
+    for url in urls:
+        hosts_toml.normalise_host({'url': url, 'capabilities': BOTTLEROCKET_CAPABILITIES})
+    mirrors = [{'registry': '*' if r == hosts_toml.DEFAULT_REGISTRY else r, 'endpoint': urls}
+               for r in options.registries]
+    text = ''.join('[[settings.container-registry.mirrors]]\nregistry = %s\nendpoint = [%s]\n\n'
+                   % (json.dumps(m['registry']), ', '.join(json.dumps(u) for u in m['endpoint']))
+                   for m in mirrors).rstrip('\n') + '\n'
+    if tomllib.loads(text) != {'settings': {'container-registry': {'mirrors': mirrors}}}:
+        raise ArtefactError('internal error: the Bottlerocket settings did not read back as intended.')
+    values = {'spegel': {'containerdMirrorAdd': False, 'containerdRegistryConfigPath': BOTTLEROCKET_HOSTS_DIR,
+                         'mirroredRegistries': _chart_registries(options.registries),
+                         'resolveTags': 'resolve' in options.capabilities}}
+    files = [_file('user-data.toml', text, 'Bottlerocket settings (user data, or apiclient apply)')]
+    notes = ['Bottlerocket owns /etc/containerd/certs.d and replaces it whole when the settings change, so '
+             'Spegel must not write there (containerdMirrorAdd: false).']
+    return _artefact('bottlerocket', files, values, warnings, notes)
+
+
+RENDERERS = {'kind': kind, 'talos': talos, 'k0s': k0s, 'bottlerocket': bottlerocket}
+
+
+def node_artefact(distribution, **options):
+    """{distribution, files: [{name, content, mode, description}], chart_values, warnings, notes}."""
+    name = str(distribution or '').strip().lower()
+    if name not in RENDERERS:
+        raise ArtefactError('distribution %r has no artefact; use one of %s.' % (distribution, ', '.join(DISTRIBUTIONS)))
+    return RENDERERS[name](Options(**options))
