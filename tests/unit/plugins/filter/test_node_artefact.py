@@ -1,0 +1,140 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The node_artefact filter: what each distribution gets, and what it refuses.
+
+Whether the artefacts work is judged by real containerd in
+tests/unit/plugins/plugin_utils/test_artefacts_containerd.py."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.peerpull.spegel.plugins.filter.node_artefact import FilterModule, node_artefact
+
+SECRET = 'Basic c3BlZ2VsOnB3'
+
+
+def files(artefact):
+    return {item['name']: item for item in artefact['files']}
+
+
+def test_the_filter_is_registered():
+    assert FilterModule().filters() == {'node_artefact': node_artefact}
+
+
+def test_kind_patch_is_spegels_e2e_patch():
+    artefact = node_artefact('Kind')
+    assert artefact['distribution'] == 'kind'
+    patch = files(artefact)['containerd-config-patch.toml']
+    assert patch['mode'] == '0644'
+    assert tomllib.loads(patch['content']) == {
+        'version': 2,
+        'plugins': {'io.containerd.grpc.v1.cri': {'registry': {'config_path': '/etc/containerd/certs.d'},
+                                                  'containerd': {'discard_unpacked_layers': False}},
+                    'io.containerd.metadata.v1.bolt': {'content_sharing_policy': 'isolated'}}}
+    cluster = yaml.safe_load(files(artefact)['kind-cluster.yaml']['content'])
+    assert cluster == {'apiVersion': 'kind.x-k8s.io/v1alpha4', 'kind': 'Cluster',
+                       'containerdConfigPatches': [patch['content']]}
+    assert artefact['chart_values'] == {
+        'spegel': {'containerdRegistryConfigPath': '/etc/containerd/certs.d', 'mirroredRegistries': [],
+                   'resolveTags': True},
+        'service': {'registry': {'nodePort': 30020}}}
+    assert artefact['warnings'] == []
+
+
+def test_roles_options_become_chart_values():
+    artefact = node_artefact('kind', registries='docker.io, ghcr.io', ports='30021,30020', capabilities=['pull'],
+                             dial_timeout='1s', hosts_dir='/etc/containerd/hosts.d', node_ip='198.18.0.5',
+                             server={'docker.io': 'https://registry-1.docker.io'})
+    assert artefact['chart_values']['spegel'] == {'containerdRegistryConfigPath': '/etc/containerd/hosts.d',
+                                                  'mirroredRegistries': ['https://docker.io', 'https://ghcr.io'],
+                                                  'resolveTags': False}
+    assert artefact['chart_values']['service'] == {'registry': {'nodePort': 30021}}
+    assert '/etc/containerd/hosts.d' in files(artefact)['containerd-config-patch.toml']['content']
+    warnings = ' '.join(artefact['warnings'])
+    for word in ('node_ip 198.18.0.5', 'first port, 30021', "dial_timeout = '200ms'", 'server'):
+        assert word in warnings
+
+
+def test_talos_part_and_documents():
+    artefact = node_artefact('talos', use_local_image_pull=True)
+    part = files(artefact)['20-customization.part']['content']
+    assert tomllib.loads(part) == {'plugins': {'io.containerd.cri.v1.images': {
+        'discard_unpacked_layers': False, 'use_local_image_pull': True,
+        'registry': {'config_path': '/etc/cri/conf.d/hosts'}}}}
+    assert not part.startswith('\n') and 'version' not in part
+    assert set(files(artefact)) == {'20-customization.part', 'talos-machine-files-patch.yaml',
+                                    'talos-cri-customization.yaml'}
+    assert artefact['chart_values']['spegel']['containerdRegistryConfigPath'] == '/etc/cri/conf.d/hosts'
+    assert any('pod-security.kubernetes.io/enforce=privileged' in note for note in artefact['notes'])
+
+
+def test_k0s_dropin_and_chart_values():
+    artefact = node_artefact('k0s', containerd_version='2.1.5')
+    assert tomllib.loads(files(artefact)['spegel.toml']['content']) == {'version': 3, 'plugins': {
+        'io.containerd.cri.v1.images': {'discard_unpacked_layers': False,
+                                        'registry': {'config_path': '/etc/containerd/certs.d'}}}}
+    spegel = artefact['chart_values']['spegel']
+    assert spegel['containerdSock'] == '/run/k0s/containerd.sock'
+    assert spegel['containerdContentPath'] == '/var/lib/k0s/containerd/io.containerd.content.v1.content'
+
+
+def test_bottlerocket_mirrors():
+    artefact = node_artefact('bottlerocket', node_ip='fd00:5e6e:9::5', ports=[30021, 30020],
+                             registries=['_default', 'registry.example:5000'], dial_timeout='200ms')
+    settings = tomllib.loads(files(artefact)['user-data.toml']['content'])
+    urls = ['http://[fd00:5e6e:9::5]:30021', 'http://[fd00:5e6e:9::5]:30020']
+    assert settings == {'settings': {'container-registry': {'mirrors': [
+        {'registry': '*', 'endpoint': urls}, {'registry': 'registry.example:5000', 'endpoint': urls}]}}}
+    assert artefact['chart_values']['spegel']['containerdMirrorAdd'] is False
+    warnings = ' '.join(artefact['warnings'])
+    assert 'sorted by URL' in warnings and 'dial_timeout' in warnings
+
+
+def test_bottlerocket_urls_instead_of_the_node_ip():
+    artefact = node_artefact('bottlerocket', urls=['http://198.18.0.5:30020'])
+    assert '"http://198.18.0.5:30020"' in files(artefact)['user-data.toml']['content']
+    assert artefact['warnings'] == []
+
+
+@pytest.mark.parametrize('distribution', ['kind', 'talos', 'k0s', 'bottlerocket'])
+@pytest.mark.parametrize('authorization', [SECRET, {'username': 'spegel', 'password': 'pw'}])
+def test_a_secret_is_refused_and_never_echoed(distribution, authorization):
+    with pytest.raises(AnsibleFilterError) as raised:
+        node_artefact(distribution, authorization=authorization, node_ip='198.18.0.5')
+    message = str(raised.value)
+    assert 'authorization' in message and 'leave mirror_authorization empty' in message.lower()
+    assert SECRET not in message and 'c3BlZ2Vs' not in message and "'pw'" not in message
+
+
+@pytest.mark.parametrize('distribution, options, refusal', [
+    ('debian', {}, r"distribution 'debian' has no artefact; use one of kind, talos, k0s, bottlerocket"),
+    ('kind', {'urls': ['http://198.18.0.5:30020']}, 'Leave mirror_urls empty and set ports'),
+    ('kind', {'capabilities': ['pull', 'push']}, 'remove push'),
+    ('kind', {'use_local_image_pull': True}, 'leave containerd_use_local_image_pull unset for Kind'),
+    ('kind', {'ports': ['http']}, "ports: 'http' is not a port number"),
+    ('kind', {'registries': ['docker.io/library']}, "Registry 'docker.io/library' is not valid"),
+    ('kind', {'dial_timeout': 'soon'}, "dial_timeout must be a Go duration such as '200ms'"),
+    ('kind', {'hosts_dir': 'certs.d'}, 'hosts_dir must be an absolute path'),
+    ('talos', {'hosts_dir': '/etc/containerd/certs.d'}, 'leave hosts_dir unset \\(or /etc/cri/conf.d/hosts\\)'),
+    ('k0s', {'containerd_version': '1.7.24'}, 'k0s before 1.36 merges drop-ins itself'),
+    ('bottlerocket', {}, 'Set spegel_node_ip for the host \\(or mirror_urls\\)'),
+    ('bottlerocket', {'node_ip': '127.0.0.1'}, 'loopback'),
+    ('bottlerocket', {'node_ip': 'fd00::5', 'containerd_version': '1.7.24'}, 'use an IPv4 node IP'),
+    ('bottlerocket', {'node_ip': '198.18.0.5', 'hosts_dir': '/etc/cri/conf.d/hosts'}, 'leave hosts_dir unset'),
+    ('bottlerocket', {'node_ip': '198.18.0.5', 'use_local_image_pull': False}, 'Bottlerocket has no setting'),
+])
+def test_refusals_name_the_option_and_the_fix(distribution, options, refusal):
+    with pytest.raises(AnsibleFilterError, match=refusal):
+        node_artefact(distribution, **options)
+
+
+def test_an_unknown_option_is_refused():
+    with pytest.raises(AnsibleFilterError, match="unexpected keyword argument 'mirrors'"):
+        node_artefact('kind', mirrors=['http://198.18.0.5:30020'])

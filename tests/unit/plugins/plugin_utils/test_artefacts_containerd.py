@@ -1,0 +1,272 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The node artefacts judged the way each distribution uses them, by real containerd
+(tests/containerd/binaries.py).
+
+- Kind: the patch merged into the node image's base config as kind merges it
+  (pkg/internal/patch/toml.go: TOML to JSON, RFC 7386 merge patch, skipped when its
+  `version` differs from the base's), then `config dump` on every family.
+- Talos: the part merged with Talos's 00-base.part and 01-registries.part by name, deep
+  (internal/pkg/toml, config/merge: tables merge, arrays append), and the same parts
+  imported by containerd 2.x itself; `config dump` of both.
+- k0s: k0s's generated containerd.toml importing the drop-in from its containerd.d, and
+  k0s's pre-flight rule for drop-ins (version 3 or none, no grpc.v1.cri table).
+- Bottlerocket: the hosts.toml files thar-be-registries writes from the settings
+  (bottlerocket-core-kit sources/api/thar-be-registries), read by `ctr --hosts-dir` in a
+  private network namespace with logging registries (test_hosts_toml_containerd's harness).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import tomllib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import tomlkit
+import yaml
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import node_artefact
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import default_server, merge_registry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
+import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
+import harness  # noqa: E402
+
+from test_hosts_toml_containerd import containerd_reads  # noqa: E402
+
+FIXTURES = harness.FIXTURES_DIR
+FAMILIES_2X = [family for family in binaries.FAMILIES if family.startswith('2.')]
+SPEGEL = {'config_path': '/etc/containerd/certs.d', 'discard_unpacked_layers': False}
+
+
+@pytest.fixture(scope='session')
+def containerd():
+    return harness.containerd_binaries()
+
+
+def files(artefact):
+    return {item['name']: item['content'] for item in artefact['files']}
+
+
+def write_toml(path, data):
+    path.write_text(tomlkit.dumps(data))
+    return path
+
+
+# --- Kind -------------------------------------------------------------------------------------
+
+def merge_patch(target, patch):
+    """RFC 7386, as evanphx/json-patch MergePatch applies it (TOML has no null to delete with)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def kind_patched(base_text, patches):
+    """kind's ContainerdTOML: patches whose version differs from the base's are skipped."""
+    data = tomllib.loads(base_text)
+    version = data.get('version', 0)
+    assert version, 'kind fails on a base config without a version'
+    for patch in patches:
+        patch_data = tomllib.loads(patch)
+        if patch_data.get('version', 0) not in (0, version):
+            continue
+        data = merge_patch(data, patch_data)
+    return data
+
+
+KIND_BASE = (FIXTURES / 'kind.toml').read_text()
+
+
+def test_kind_merge_skips_a_patch_of_another_version():
+    v3_patch = 'version = 3\n[plugins."io.containerd.cri.v1.images"]\ndiscard_unpacked_layers = false\n'
+    assert kind_patched(KIND_BASE, [v3_patch]) == tomllib.loads(KIND_BASE)
+
+
+@pytest.mark.parametrize('family', binaries.FAMILIES)
+def test_kind_patch_on_the_node_image_base(family, containerd, tmp_path):
+    """Every containerd a Kind node image ships (1.6 to 2.3) loads the patched base with
+    config_path set and layers kept; nothing else of the base changes."""
+    artefact = node_artefact('kind')
+    patch = files(artefact)['containerd-config-patch.toml']
+    cluster = yaml.safe_load(files(artefact)['kind-cluster.yaml'])
+    assert cluster['kind'] == 'Cluster' and cluster['containerdConfigPatches'] == [patch]
+
+    base_dump = harness.config_dump(containerd[family], FIXTURES / 'kind.toml')
+    assert harness.effective_registry_settings(base_dump) == {'config_path': '', 'discard_unpacked_layers': True}
+    patched = write_toml(tmp_path / 'config.toml', kind_patched(KIND_BASE, [patch]))
+    dump = harness.config_dump(containerd[family], patched)
+    assert harness.effective_registry_settings(dump) == SPEGEL
+    paths = harness.registry_setting_paths(dump)
+    bolt = ('plugins', 'io.containerd.metadata.v1.bolt', 'content_sharing_policy')
+    assert harness._get(dump, bolt) == 'isolated'
+    ignored = [paths['config_path'], paths['discard_unpacked_layers'], bolt, ('imports',)]
+    assert harness.dump_without(dump, ignored) == harness.dump_without(base_dump, ignored)
+
+
+# --- Talos ------------------------------------------------------------------------------------
+
+def talos_merge(parts):
+    """internal/pkg/toml Merge: parts by name, tables merged key by key, arrays appended."""
+    def merge(into, data):
+        for key, value in data.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            elif isinstance(value, list) and isinstance(into.get(key), list):
+                into[key] = into[key] + value
+            else:
+                into[key] = copy.deepcopy(value)
+    merged = {}
+    for name in sorted(parts):
+        merge(merged, tomllib.loads(parts[name]))
+    return merged
+
+
+def talos_parts(customization=None):
+    parts = {name: (FIXTURES / 'talos' / name).read_text() for name in ('00-base.part', '01-registries.part')}
+    if customization is not None:
+        parts['20-customization.part'] = customization
+    return parts
+
+
+TALOS = {'config_path': '/etc/cri/conf.d/hosts', 'discard_unpacked_layers': False}
+
+
+def test_talos_documents_carry_the_part():
+    artefact = node_artefact('talos')
+    part = files(artefact)['20-customization.part']
+    machine = yaml.safe_load(files(artefact)['talos-machine-files-patch.yaml'])
+    assert machine['machine']['files'] == [{'path': '/etc/cri/conf.d/20-customization.part', 'op': 'create',
+                                            'permissions': machine['machine']['files'][0]['permissions'],
+                                            'content': part}]
+    document = yaml.safe_load(files(artefact)['talos-cri-customization.yaml'])
+    assert document == {'apiVersion': 'v1alpha1', 'kind': 'CRICustomizationConfig', 'name': 'spegel', 'content': part}
+    # The legacy fixture of the part holds the same settings, but for config_path.
+    assert tomllib.loads(part)['plugins']['io.containerd.cri.v1.images']['discard_unpacked_layers'] is False
+    assert tomllib.loads((FIXTURES / 'talos-part.toml').read_text()) == {
+        'plugins': {'io.containerd.cri.v1.images': {'discard_unpacked_layers': False}}}
+
+
+@pytest.mark.parametrize('family', FAMILIES_2X)
+def test_talos_part_merged_as_talos_merges_it(family, containerd, tmp_path):
+    part = files(node_artefact('talos'))['20-customization.part']
+    before = harness.config_dump(containerd[family], write_toml(tmp_path / 'before.toml', talos_merge(talos_parts())))
+    assert harness.effective_registry_settings(before) == {'config_path': TALOS['config_path'],
+                                                           'discard_unpacked_layers': True}
+    dump = harness.config_dump(containerd[family], write_toml(tmp_path / 'cri.toml', talos_merge(talos_parts(part))))
+    assert harness.effective_registry_settings(dump) == TALOS
+    # Talos's own use_local_image_pull stays.
+    assert dump['plugins']['io.containerd.cri.v1.images']['use_local_image_pull'] is True
+
+
+@pytest.mark.parametrize('family', FAMILIES_2X)
+def test_talos_parts_imported_by_containerd(family, containerd, tmp_path):
+    """containerd 2.x merges the same parts as imports itself (a versionless part included)."""
+    part = files(node_artefact('talos', use_local_image_pull=False))['20-customization.part']
+    names = []
+    for name, text in sorted(talos_parts(part).items()):
+        (tmp_path / name).write_text(text)
+        names.append(str(tmp_path / name))
+    top = tmp_path / 'containerd.toml'
+    top.write_text('version = 3\nimports = %s\n' % json.dumps(names))
+    dump = harness.config_dump(containerd[family], top)
+    assert harness.effective_registry_settings(dump) == TALOS
+    assert dump['plugins']['io.containerd.cri.v1.images']['use_local_image_pull'] is False
+
+
+# --- k0s --------------------------------------------------------------------------------------
+
+def k0s_preflight(text):
+    """k0s's ValidateConfigFile for a drop-in (pkg/component/worker/containerd/configurer.go)."""
+    data = tomllib.loads(text)
+    return data.get('version', 3) == 3 and 'io.containerd.grpc.v1.cri' not in data.get('plugins', {})
+
+
+@pytest.mark.parametrize('family', FAMILIES_2X)
+def test_k0s_dropin_imported_by_k0s_containerd(family, containerd, tmp_path):
+    dropin = files(node_artefact('k0s'))['spegel.toml']
+    assert k0s_preflight(dropin)
+    assert not k0s_preflight((FIXTURES / 'k0s-dropin.toml').read_text())  # the k0s < 1.36 form
+    (tmp_path / 'containerd.d').mkdir()
+    main = harness.copy_with_imports(FIXTURES / 'k0s' / 'containerd.toml', tmp_path,
+                                     [str(tmp_path / 'containerd.d' / '*.toml')])
+    assert main.read_text().startswith('# k0s_managed=true\n')
+    before = harness.config_dump(containerd[family], main)
+    (tmp_path / 'containerd.d' / 'spegel.toml').write_text(dropin)
+    dump = harness.config_dump(containerd[family], main)
+    assert harness.effective_registry_settings(dump) == SPEGEL
+    assert harness.effective_registry_settings(before)['config_path'] == ''
+    images = dump['plugins']['io.containerd.cri.v1.images']
+    assert images['pinned_images']['sandbox'] == 'quay.io/k0sproject/pause:3.10.2-0'
+
+
+# --- Bottlerocket -----------------------------------------------------------------------------
+
+def bottlerocket_hosts(settings_text):
+    """{directory: hosts.toml text} as thar-be-registries writes them: `*` -> _default without a
+    server, docker.io -> registry-1.docker.io, host:port -> host_port_; endpoints sorted (a
+    BTreeMap), capabilities pull and resolve, override_path for an endpoint with a path."""
+    written = {}
+    for mirror in tomllib.loads(settings_text)['settings']['container-registry']['mirrors']:
+        registry = mirror['registry']
+        if registry == '*':
+            directory, server = '_default', None
+        else:
+            directory = registry.replace(':', '_') + '_' if ':' in registry else registry
+            server = 'https://registry-1.docker.io' if registry == 'docker.io' else 'https://%s' % registry
+        lines = ['server = %s\n' % json.dumps(server)] if server else []
+        for endpoint in sorted(mirror['endpoint']):
+            lines.append('\n[host.%s]\ncapabilities = ["pull", "resolve"]\n' % json.dumps(endpoint))
+            if urlsplit(endpoint).path not in ('', '/'):
+                lines.append('override_path = true\n')
+        written[directory] = ''.join(lines)
+    return written
+
+
+def write_hosts(root, written):
+    for directory, text in written.items():
+        (root / directory).mkdir(parents=True)
+        (root / directory / 'hosts.toml').write_text(text)
+    return root
+
+
+def test_bottlerocket_files_hold_what_the_mirror_role_writes():
+    settings = files(node_artefact('bottlerocket', node_ip='198.18.0.5', registries=['_default', 'docker.io'],
+                                   ports=[30020, 30021], dial_timeout=''))['user-data.toml']
+    written = bottlerocket_hosts(settings)
+    assert set(written) == {'_default', 'docker.io'}
+    hosts = [{'url': 'http://198.18.0.5:%d' % port, 'capabilities': ['pull', 'resolve']} for port in (30020, 30021)]
+    for registry, text in written.items():
+        ours = merge_registry('', 'f', registry, default_server(registry), hosts)
+        assert tomllib.loads(text) == tomllib.loads(ours)
+
+
+MANIFEST = '/v2/library/busybox/manifests/latest?ns=docker.io'
+GHCR = '/v2/spegel-org/spegel/manifests/v0.3.0?ns=ghcr.io'
+
+
+@pytest.mark.parametrize('family', binaries.FAMILIES)
+@pytest.mark.parametrize('node_ip, hosts', [('198.18.0.5', ['198.18.0.5:30020', '198.18.0.5:30021']),
+                                            ('fd00:5e6e:9::5', ['[fd00:5e6e:9::5]:30020', '[fd00:5e6e:9::5]:30021'])])
+def test_bottlerocket_hosts_read_by_containerd(family, node_ip, hosts, ctr, tmp_path):
+    """containerd tries Spegel's ports first, for a named registry and for every other one;
+    containerd 1.x cannot read the IPv6 table header, which the filter refuses for 1.x."""
+    settings = files(node_artefact('bottlerocket', node_ip=node_ip, registries=['_default', 'docker.io'],
+                                   ports=[30020, 30021]))['user-data.toml']
+    root = write_hosts(tmp_path / 'certs.d', bottlerocket_hosts(settings))
+    docker_io, other = containerd_reads([(ctr[family], root, 'docker.io/library/busybox:latest'),
+                                         (ctr[family], root, 'ghcr.io/spegel-org/spegel:v0.3.0')])
+    if family.startswith('1.') and ':' in node_ip:
+        assert docker_io['requests'] == [] and 'failed to decode hosts.toml' in docker_io['stderr']
+        return
+    assert docker_io['requests'] == [[host, MANIFEST, None] for host in hosts]
+    assert other['requests'] == [[host, GHCR, None] for host in hosts]
