@@ -23,21 +23,28 @@ description:
     C(CRICustomizationConfig) document; the hosts directory is Talos's C(/etc/cri/conf.d/hosts).
   - V(k0s) - a version 3 drop-in for C(/etc/k0s/containerd.d/) (k0s 1.36+, containerd 2), and
     the chart values for k0s's socket and content store.
+  - V(cloud-init) - C(#cloud-config) user data that installs the image bake's boot step (the
+    files of the P(peerpull.spegel.mirror#role) entry point C(boot): a systemd oneshot that
+    writes the hosts.toml files from the node's IP at every boot, before containerd) with
+    C(write_files), writes the image's C(/etc/containerd/config.toml) as the containerd role
+    changes it (O(containerd_config)), and enables the step and restarts containerd in
+    C(runcmd).
   - V(bottlerocket) - C(settings.container-registry.mirrors) user data (C(*) for C(_default))
     pointing at Spegel on the node's IP; Bottlerocket renders it into hosts.toml files itself.
   - On Kind, Talos and k0s, Spegel's init container writes the hosts.toml files from each
     node's IP, so the hosts options become chart values (RV(_value.chart_values)).
   - An option the artefact cannot carry fails the task with a message that names it and the
     fix; an option it carries differently gives a warning in RV(_value.warnings).
-  - Secrets are refused, never written - Kind's cluster config, Talos's machine config and
-    k0s drop-ins are readable, and Bottlerocket writes no header. Use the chart's
-    C(basicAuthSecretName) for Spegel basic auth on those nodes.
+  - Secrets are refused, never written - Kind's cluster config, Talos's machine config, k0s
+    drop-ins and cloud-init user data are readable, and Bottlerocket writes no header. Use the
+    chart's C(basicAuthSecretName) for Spegel basic auth on Kind, Talos and k0s, and the site
+    playbook or an image bake elsewhere.
 options:
   _input:
     description: The distribution.
     type: str
     required: true
-    choices: [kind, talos, k0s, bottlerocket]
+    choices: [kind, talos, k0s, bottlerocket, cloud-init]
   registries:
     description: The registries to mirror (C(mirror_registries)); C(_default) is every registry.
     type: list
@@ -83,7 +90,8 @@ options:
   node_ip:
     description:
       - The node's IP (C(spegel_node_ip)), needed by Bottlerocket unless O(urls) is set. Kind,
-        Talos and k0s ignore it (Spegel takes C(status.hostIP)). C(auto) or empty is unset.
+        Talos and k0s ignore it (Spegel takes C(status.hostIP)); cloud-init's boot step
+        discovers it at every boot when it is unset. C(auto) or empty is unset.
     type: str
   containerd_version:
     description:
@@ -93,11 +101,20 @@ options:
   use_local_image_pull:
     description:
       - C(containerd_use_local_image_pull). Written into the Talos and k0s fragments when set
-        (containerd 2.x); refused for Kind (its base config is version 2) and Bottlerocket.
+        (containerd 2.x) and into cloud-init's config.toml; refused for Kind (its base config is
+        version 2) and Bottlerocket.
     type: bool
   server:
-    description: C(mirror_server). Not used - Spegel and Bottlerocket write the server line themselves.
+    description:
+      - C(mirror_server), for cloud-init's boot step. Not used elsewhere - Spegel and
+        Bottlerocket write the server line themselves.
     type: dict
+  containerd_config:
+    description:
+      - cloud-init only, and required there - the text of the image's
+        C(/etc/containerd/config.toml), which the user data replaces with the changed file (an
+        empty string when the image has none; then O(containerd_version) decides the layout).
+    type: str
 author:
   - peerpull.spegel maintainers (@peerpull)
 seealso:

@@ -23,6 +23,10 @@ the facts below were checked against each project's source:
 - k0s 1.36+: containerd 2 imports /etc/k0s/containerd.d/*.toml itself while
   /etc/k0s/containerd.toml keeps `# k0s_managed=true`; a drop-in must be version 3 (or have
   none) and must not name plugins."io.containerd.grpc.v1.cri".
+- cloud-init: `#cloud-config` user data installs the image bake's boot step (the files of
+  the mirror role's entry point `boot`, from the same role variables) with write_files, and
+  the containerd role's change to the image's config.toml; runcmd enables the step and
+  restarts containerd once, on the first boot.
 - Bottlerocket: thar-be-registries renders `settings.container-registry.mirrors` into
   /etc/containerd/certs.d/<registry>/hosts.toml (`*` to _default): every endpoint with
   capabilities pull and resolve, no dial_timeout, no header, endpoints sorted by URL.
@@ -34,8 +38,14 @@ mirror role's hosts options map onto chart values there.
 
 from __future__ import annotations
 
+import base64
 import json
+import posixpath
 import tomllib
+from pathlib import Path
+
+import yaml
+from jinja2 import Environment, StrictUndefined
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import (
@@ -44,7 +54,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import UNSET
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
 
-DISTRIBUTIONS = ('kind', 'talos', 'k0s', 'bottlerocket')
+DISTRIBUTIONS = ('kind', 'talos', 'k0s', 'bottlerocket', 'cloud-init')
 
 # containerd of the newest Kind node image (kind images/base/Dockerfile CONTAINERD_VERSION).
 KIND_CONTAINERD = '2.3.4'
@@ -57,6 +67,9 @@ BOTTLEROCKET_HOSTS_DIR = '/etc/containerd/certs.d'
 # What Spegel's init container writes into every host entry (pkg/oci/containerd/mirror.go).
 SPEGEL_DIAL_TIMEOUT = '200ms'
 BOTTLEROCKET_CAPABILITIES = ['pull', 'resolve']
+# The collection's root: the boot step's files and its role variables come from there.
+COLLECTION = Path(__file__).resolve().parents[2]
+CONTAINERD_CONFIG = '/etc/containerd/config.toml'
 # Spegel's e2e tests keep every namespace's content apart; harmless, and what Spegel tests.
 CONTENT_SHARING = {'key': ['plugins', 'io.containerd.metadata.v1.bolt', 'content_sharing_policy'],
                    'value': 'isolated'}
@@ -71,13 +84,15 @@ class Options:
 
     def __init__(self, registries=None, ports=None, urls=None, capabilities=None, dial_timeout=None,
                  authorization=None, hosts_dir=None, node_ip=None, containerd_version=None,
-                 use_local_image_pull=None, server=None):
+                 use_local_image_pull=None, server=None, containerd_config=None):
         self.registries = [hosts_toml.validate_registry(r) for r in _strings(registries)] or \
             [hosts_toml.DEFAULT_REGISTRY]
         self.ports = [_port(p) for p in _strings(ports)] or [30020]
         self.urls = [hosts_toml.validate_host_url(u) for u in _strings(urls)]
         self.capabilities = _strings(capabilities) or ['pull', 'resolve']
         self.dial_timeout = str(dial_timeout) if dial_timeout not in (None, '') else None
+        # Unset takes the mirror role's default; an empty string means none.
+        self.role_dial_timeout = SPEGEL_DIAL_TIMEOUT if dial_timeout is None else (self.dial_timeout or '')
         # Checked like a hosts.toml entry's fields, with the same messages.
         hosts_toml.normalise_host({'url': 'http://spegel.invalid', 'capabilities': self.capabilities,
                                    'dial_timeout': self.dial_timeout})
@@ -90,6 +105,7 @@ class Options:
             if containerd_version not in (None, '') else None
         self.use_local_image_pull = None if use_local_image_pull in (None, '') else bool(use_local_image_pull)
         self.server = dict(server or {})
+        self.containerd_config = None if containerd_config is None else str(containerd_config)
 
 
 def _strings(values):
@@ -304,7 +320,80 @@ def bottlerocket(options):
     return _artefact('bottlerocket', files, values, warnings, notes)
 
 
-RENDERERS = {'kind': kind, 'talos': talos, 'k0s': k0s, 'bottlerocket': bottlerocket}
+def _boot_step_vars():
+    """The boot step's layout (roles/mirror/vars/main.yml) and default Python (defaults)."""
+    role = COLLECTION / 'roles' / 'mirror'
+    variables = yaml.safe_load((role / 'vars' / 'main.yml').read_text())
+    variables['mirror_boot_python'] = yaml.safe_load((role / 'defaults' / 'main.yml').read_text())['mirror_boot_python']
+    return variables
+
+
+def _boot_settings(options):
+    """The boot step's settings file, as the mirror role's entry point boot writes it."""
+    return {
+        'hosts_dir': options.hosts_dir, 'registries': options.registries, 'ports': options.ports,
+        'urls': options.urls, 'capabilities': options.capabilities, 'dial_timeout': options.role_dial_timeout,
+        'server': {registry: hosts_toml.validate_host_url(url) for registry, url in options.server.items()},
+        'authorization': '', 'node_ip': options.node_ip or '',
+        'containerd_version': str(options.containerd) if options.containerd else '',
+    }
+
+
+def cloud_init(options):
+    """#cloud-config user data: the boot step, its settings and unit, and the changed config.toml."""
+    if options.secret:
+        raise ArtefactError(
+            'authorization: cloud-init user data can be read back from the instance metadata service by '
+            'anything on the node that reaches it, and stays in /var/lib/cloud. Configure basic auth over SSH '
+            '(the site playbook writes hosts.toml with mode 0600) or bake it into the image; leave '
+            'mirror_authorization empty here. Nothing was rendered.')
+    if options.containerd_config is None:
+        raise ArtefactError(
+            'containerd_config: the user data replaces the image\'s %s with the changed file, so give that '
+            'file\'s text (artefacts_containerd_config in playbooks/artefacts.yml: a copy of it on the '
+            'controller, or none when the image has no config.toml). Nothing was rendered.' % CONTAINERD_CONFIG)
+    options.hosts_dir = options.hosts_dir or HOSTS_DIR
+    unknown = set(options.server) - set(options.registries)
+    if unknown:
+        raise ArtefactError('server names %s, which is not in registries (%s). Nothing was rendered.'
+                            % (', '.join(sorted(unknown)), ', '.join(options.registries)))
+    if options.node_ip is not None:
+        hosts_toml.mirror_url(options.node_ip, options.ports[0])
+    plan = ConfigPlan(options.containerd_config, CONTAINERD_CONFIG, containerd=options.containerd)
+    plan.apply(hosts_dir=options.hosts_dir, use_local_image_pull=options.use_local_image_pull)
+    boot = _boot_step_vars()
+    package = posixpath.join(boot['mirror_boot_lib'], boot['mirror_boot_package'])
+    unit = Environment(undefined=StrictUndefined, keep_trailing_newline=True).from_string(
+        (COLLECTION / 'roles' / 'mirror' / 'templates' / 'peerpull-spegel-hosts.service.j2').read_text()
+    ).render(dict(boot, ansible_managed='Written by cloud-init from peerpull.spegel user data'))
+    written = [(posixpath.join(package, source), (COLLECTION / 'plugins' / source).read_bytes())
+               for source in boot['mirror_boot_sources']]
+    written += [(boot['mirror_boot_settings'], (json.dumps(_boot_settings(options), indent=4) + '\n').encode()),
+                (boot['mirror_boot_unit_file'], unit.encode()),
+                (CONTAINERD_CONFIG, plan.render().encode())]
+    document = {
+        # Bytes as they are (base64), root:root 0644 as the bake installs them.
+        'write_files': [{'path': path, 'encoding': 'b64', 'content': base64.b64encode(content).decode(),
+                         'owner': 'root:root', 'permissions': '0644'} for path, content in written],
+        # write_files runs while containerd may already start: load the new config.toml now;
+        # later boots run the enabled step before containerd.
+        'runcmd': [['systemctl', 'daemon-reload'],
+                   ['systemctl', 'enable', '--now', boot['mirror_boot_unit']],
+                   ['systemctl', 'try-restart', 'containerd.service']],
+    }
+    text = '#cloud-config\n' + yaml.safe_dump(document, sort_keys=False, width=1000)
+    files = [_file('user-data.yaml', text, 'cloud-init user data (#cloud-config)')]
+    notes = ['The boot step needs %s on the image; it finds the node IP at every boot with the roles\' rules '
+             'unless spegel_node_ip is set.' % boot['mirror_boot_python'],
+             'Merge the write_files and runcmd entries into your own user data (cloud-init takes one '
+             '#cloud-config document, or a MIME multi-part).']
+    values = {'spegel': {'containerdMirrorAdd': False, 'containerdRegistryConfigPath': options.hosts_dir,
+                         'mirroredRegistries': _chart_registries(options.registries),
+                         'resolveTags': 'resolve' in options.capabilities}}
+    return _artefact('cloud-init', files, values, plan.warnings, notes)
+
+
+RENDERERS = {'kind': kind, 'talos': talos, 'k0s': k0s, 'bottlerocket': bottlerocket, 'cloud-init': cloud_init}
 
 
 def node_artefact(distribution, **options):

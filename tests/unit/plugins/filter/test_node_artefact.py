@@ -9,7 +9,10 @@ tests/unit/plugins/plugin_utils/test_artefacts_containerd.py."""
 
 from __future__ import annotations
 
+import base64
+import json
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -18,6 +21,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.peerpull.spegel.plugins.filter.node_artefact import FilterModule, node_artefact
 
 SECRET = 'Basic c3BlZ2VsOnB3'
+COLLECTION = Path(__file__).resolve().parents[4]
 
 
 def files(artefact):
@@ -103,7 +107,7 @@ def test_bottlerocket_urls_instead_of_the_node_ip():
     assert artefact['warnings'] == []
 
 
-@pytest.mark.parametrize('distribution', ['kind', 'talos', 'k0s', 'bottlerocket'])
+@pytest.mark.parametrize('distribution', ['kind', 'talos', 'k0s', 'bottlerocket', 'cloud-init'])
 @pytest.mark.parametrize('authorization', [SECRET, {'username': 'spegel', 'password': 'pw'}])
 def test_a_secret_is_refused_and_never_echoed(distribution, authorization):
     with pytest.raises(AnsibleFilterError) as raised:
@@ -114,7 +118,7 @@ def test_a_secret_is_refused_and_never_echoed(distribution, authorization):
 
 
 @pytest.mark.parametrize('distribution, options, refusal', [
-    ('debian', {}, r"distribution 'debian' has no artefact; use one of kind, talos, k0s, bottlerocket"),
+    ('debian', {}, r"distribution 'debian' has no artefact; use one of kind, talos, k0s, bottlerocket, cloud-init"),
     ('kind', {'urls': ['http://198.18.0.5:30020']}, 'Leave mirror_urls empty and set ports'),
     ('kind', {'capabilities': ['pull', 'push']}, 'remove push'),
     ('kind', {'use_local_image_pull': True}, 'leave containerd_use_local_image_pull unset for Kind'),
@@ -138,3 +142,64 @@ def test_refusals_name_the_option_and_the_fix(distribution, options, refusal):
 def test_an_unknown_option_is_refused():
     with pytest.raises(AnsibleFilterError, match="unexpected keyword argument 'mirrors'"):
         node_artefact('kind', mirrors=['http://198.18.0.5:30020'])
+
+
+# --- cloud-init -------------------------------------------------------------------------------
+
+def cloud_init_files(artefact):
+    """{path: bytes} of the user data's write_files, and the document."""
+    text = files(artefact)['user-data.yaml']['content']
+    assert text.startswith('#cloud-config\n')
+    document = yaml.safe_load(text)
+    written = {}
+    for entry in document['write_files']:
+        assert (entry['encoding'], entry['owner'], entry['permissions']) == ('b64', 'root:root', '0644')
+        written[entry['path']] = base64.b64decode(entry['content'])
+    return written, document
+
+
+def test_cloud_init_installs_the_bakes_boot_step():
+    artefact = node_artefact('cloud-init', containerd_config='', containerd_version='1.7.24',
+                             registries=['docker.io'], server={'docker.io': 'https://mirror.example'},
+                             node_ip='198.18.0.5')
+    written, document = cloud_init_files(artefact)
+    package = '/usr/local/lib/peerpull-spegel/ansible_collections/peerpull/spegel/plugins/'
+    for source in ('plugin_utils/_boot_hosts.py', 'plugin_utils/_hosts_toml.py', 'plugin_utils/_node_ip.py',
+                   'plugin_utils/_toml_edit.py', 'module_utils/_network.py'):
+        assert written[package + source] == (COLLECTION / 'plugins' / source).read_bytes()
+    assert json.loads(written['/etc/peerpull-spegel/bake.json']) == {
+        'hosts_dir': '/etc/containerd/certs.d', 'registries': ['docker.io'], 'ports': [30020], 'urls': [],
+        'capabilities': ['pull', 'resolve'], 'dial_timeout': '200ms', 'server': {'docker.io': 'https://mirror.example'},
+        'authorization': '', 'node_ip': '198.18.0.5', 'containerd_version': '1.7.24'}
+    unit = written['/etc/systemd/system/peerpull-spegel-hosts.service'].decode()
+    assert 'Before=containerd.service kubelet.service' in unit
+    assert 'ExecStart=/usr/bin/python3 -m ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts ' \
+           '/etc/peerpull-spegel/bake.json' in unit
+    assert tomllib.loads(written['/etc/containerd/config.toml'].decode())['plugins']['io.containerd.grpc.v1.cri'] == {
+        'registry': {'config_path': '/etc/containerd/certs.d'}, 'containerd': {'discard_unpacked_layers': False}}
+    assert document['runcmd'] == [['systemctl', 'daemon-reload'],
+                                  ['systemctl', 'enable', '--now', 'peerpull-spegel-hosts.service'],
+                                  ['systemctl', 'try-restart', 'containerd.service']]
+    assert artefact['chart_values']['spegel']['containerdMirrorAdd'] is False
+
+
+def test_cloud_init_keeps_the_images_config_and_an_empty_dial_timeout():
+    image = (COLLECTION / 'tests' / 'fixtures' / 'containerd' / 'eks-al2.toml').read_text()
+    written, _document = cloud_init_files(node_artefact('cloud-init', containerd_config=image, dial_timeout=''))
+    config = tomllib.loads(written['/etc/containerd/config.toml'].decode())
+    assert config['imports'] == tomllib.loads(image)['imports']
+    assert json.loads(written['/etc/peerpull-spegel/bake.json'])['dial_timeout'] == ''
+
+
+@pytest.mark.parametrize('options, refusal', [
+    ({}, "containerd_config: the user data replaces the image's /etc/containerd/config.toml"),
+    ({'containerd_config': ''}, 'Set containerd_version'),
+    ({'containerd_config': '', 'containerd_version': '2.1.5', 'server': {'ghcr.io': 'https://ghcr.example'}},
+     r'server names ghcr.io, which is not in registries \(_default\)'),
+    ({'containerd_config': '', 'containerd_version': '2.1.5', 'node_ip': '169.254.0.5'}, 'link-local'),
+    ({'containerd_config': '', 'containerd_version': '1.7.24', 'use_local_image_pull': True},
+     'use_local_image_pull exists only in config version 3 and 4'),
+])
+def test_cloud_init_refusals(options, refusal):
+    with pytest.raises(AnsibleFilterError, match=refusal):
+        node_artefact('cloud-init', **options)

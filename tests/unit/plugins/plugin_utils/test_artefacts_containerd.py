@@ -13,6 +13,10 @@
   imported by containerd 2.x itself; `config dump` of both.
 - k0s: k0s's generated containerd.toml importing the drop-in from its containerd.d, and
   k0s's pre-flight rule for drop-ins (version 3 or none, no grpc.v1.cri table).
+- cloud-init: Debian's cloud-init (trixie) validates the user data with `cloud-init schema`;
+  its write_files land in a scratch root, where the boot step runs from the installed files
+  alone (`--check`, the image's Python without site packages) and containerd loads the
+  written config.toml.
 - Bottlerocket: the hosts.toml files thar-be-registries writes from the settings
   (bottlerocket-core-kit sources/api/thar-be-registries), read by `ctr --hosts-dir` in a
   private network namespace with logging registries (test_hosts_toml_containerd's harness).
@@ -20,8 +24,11 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import os
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -37,6 +44,9 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
 import harness  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'sources'))
+import debian  # noqa: E402  (tests/sources)
 
 from test_hosts_toml_containerd import containerd_reads  # noqa: E402
 
@@ -270,3 +280,64 @@ def test_bottlerocket_hosts_read_by_containerd(family, node_ip, hosts, ctr, tmp_
         return
     assert docker_io['requests'] == [[host, MANIFEST, None] for host in hosts]
     assert other['requests'] == [[host, GHCR, None] for host in hosts]
+
+
+# --- cloud-init -------------------------------------------------------------------------------
+
+# Debian's cloud-init and the modules its `schema` command imports that the test venv lacks
+# (the venv has PyYAML, jsonschema and Jinja2); all pure Python.
+CLOUD_INIT_DEBS = ('cloud-init', 'python3-requests', 'python3-urllib3', 'python3-idna', 'python3-certifi',
+                   'python3-charset-normalizer', 'python3-configobj', 'python3-jsonpatch', 'python3-json-pointer')
+
+
+@pytest.fixture(scope='session')
+def cloud_init_schema():
+    """argv prefix of `cloud-init schema` from Debian trixie's cloud-init, unpacked once into the
+    cache (remove the directory to take newer packages)."""
+    root = debian.cache_root() / 'cloud-init' / 'trixie'
+    with debian.locked(root.parent):
+        if not (root / '.complete').exists():
+            debs = [debian.download(package, 'trixie') for package in CLOUD_INIT_DEBS]
+            for deb in debs:
+                subprocess.run(['dpkg-deb', '--extract', str(deb), str(root)], check=True, timeout=300)
+            (root / '.complete').write_text('\n'.join(deb.name for deb in debs) + '\n')
+    env = dict(os.environ, PYTHONPATH=str(root / 'usr' / 'lib' / 'python3' / 'dist-packages'))
+    return [sys.executable, str(root / 'usr' / 'bin' / 'cloud-init'), 'schema', '--config-file'], env
+
+
+def test_cloud_init_schema_refuses_a_broken_document(cloud_init_schema, tmp_path):
+    argv, env = cloud_init_schema
+    (tmp_path / 'bad.yaml').write_text('#cloud-config\nwrite_files:\n  - path: /x\n    mode: 644\n')
+    result = subprocess.run(argv + [str(tmp_path / 'bad.yaml')], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "'mode' was unexpected" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize('fixture, family', [('eks-al2.toml', '1.7'), ('default-2.1.toml', '2.1'),
+                                             ('eks-al2023-containerd2.toml', '2.2'), (None, '2.4')])
+def test_cloud_init_user_data(fixture, family, cloud_init_schema, containerd, tmp_path):
+    argv, env = cloud_init_schema
+    image = '' if fixture is None else (FIXTURES / fixture).read_text()
+    version = binaries.binary(family).version
+    artefact = node_artefact('cloud-init', containerd_config=image, containerd_version=version)
+    user_data = tmp_path / 'user-data.yaml'
+    user_data.write_text(files(artefact)['user-data.yaml'])
+    checked = subprocess.run(argv + [str(user_data)], env=env, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert 'Valid schema' in checked.stdout
+
+    root = tmp_path / 'root'
+    for entry in yaml.safe_load(user_data.read_text())['write_files']:
+        target = root / entry['path'].lstrip('/')
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(entry['content']))
+    settings = root / 'etc' / 'peerpull-spegel' / 'bake.json'
+    step = subprocess.run(
+        ['/usr/bin/python3', '-S', '-m', 'ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts',
+         '--check', str(settings)],
+        env={'PATH': '/usr/bin:/bin', 'PYTHONPATH': str(root / 'usr' / 'local' / 'lib' / 'peerpull-spegel')},
+        capture_output=True, text=True, timeout=60)
+    assert step.returncode == 0, step.stderr
+    assert 'boot step ready' in step.stdout + step.stderr
+
+    dump = harness.config_dump(containerd[family], root / 'etc' / 'containerd' / 'config.toml')
+    assert harness.effective_registry_settings(dump) == SPEGEL
