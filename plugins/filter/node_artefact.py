@@ -24,7 +24,7 @@ description:
   - V(k0s) - a version 3 drop-in for C(/etc/k0s/containerd.d/) (k0s 1.36+, containerd 2), and
     the chart values for k0s's socket and content store.
   - V(cloud-init) - C(#cloud-config) user data that installs the image bake's boot step (the
-    files of the P(peerpull.spegel.mirror#role) entry point C(boot): a systemd oneshot that
+    files of the P(peerpull.spegel.mirror#role) entry point C(boot) - a systemd oneshot that
     writes the hosts.toml files from the node's IP at every boot, before containerd) with
     C(write_files), writes the image's C(/etc/containerd/config.toml) as the containerd role
     changes it (O(containerd_config)), and enables the step and restarts containerd in
