@@ -203,3 +203,11 @@ def test_cloud_init_keeps_the_images_config_and_an_empty_dial_timeout():
 def test_cloud_init_refusals(options, refusal):
     with pytest.raises(AnsibleFilterError, match=refusal):
         node_artefact('cloud-init', **options)
+
+
+def test_cloud_init_settings_have_the_bakes_keys():
+    """The boot step reads the same settings file from the bake role and from cloud-init."""
+    tasks = yaml.safe_load((COLLECTION / 'roles' / 'mirror' / 'tasks' / 'boot.yml').read_text())
+    bake = next(task for task in tasks if task['name'] == 'Write the settings the boot step renders from')
+    written, _document = cloud_init_files(node_artefact('cloud-init', containerd_config='', containerd_version='2.1.5'))
+    assert set(json.loads(written['/etc/peerpull-spegel/bake.json'])) == set(bake['vars']['settings'])
