@@ -52,7 +52,8 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import
     HOSTS_DIR, ConfigPlan, parse_containerd_version,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import UNSET
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts import check_settings
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, require_absolute
 
 DISTRIBUTIONS = ('kind', 'talos', 'k0s', 'bottlerocket', 'cloud-init')
 
@@ -80,48 +81,32 @@ class ArtefactError(TomlEditError):
 
 
 class Options:
-    """The roles' variables, checked once (names as the roles spell them)."""
+    """The roles' variables, checked once (list options already lists: the filter reads AWX
+    strings with role_list)."""
 
     def __init__(self, registries=None, ports=None, urls=None, capabilities=None, dial_timeout=None,
                  authorization=None, hosts_dir=None, node_ip=None, containerd_version=None,
                  use_local_image_pull=None, server=None, containerd_config=None):
-        self.registries = [hosts_toml.validate_registry(r) for r in _strings(registries)] or \
-            [hosts_toml.DEFAULT_REGISTRY]
-        self.ports = [_port(p) for p in _strings(ports)] or [30020]
-        self.urls = [hosts_toml.validate_host_url(u) for u in _strings(urls)]
-        self.capabilities = _strings(capabilities) or ['pull', 'resolve']
+        self.registries = [hosts_toml.validate_registry(r) for r in registries or []] or [hosts_toml.DEFAULT_REGISTRY]
+        self.ports = [hosts_toml.port_number(p, 'mirror_ports') for p in ports or []] or [30020]
+        self.urls = [hosts_toml.validate_host_url(u) for u in urls or []]
+        self.capabilities = [str(c) for c in capabilities or []] or ['pull', 'resolve']
         self.dial_timeout = str(dial_timeout) if dial_timeout not in (None, '') else None
         # Unset takes the mirror role's default; an empty string means none.
         self.role_dial_timeout = SPEGEL_DIAL_TIMEOUT if dial_timeout is None else (self.dial_timeout or '')
         # Checked like a hosts.toml entry's fields, with the same messages.
         hosts_toml.normalise_host({'url': 'http://spegel.invalid', 'capabilities': self.capabilities,
                                    'dial_timeout': self.dial_timeout})
-        self.secret = authorization not in (None, '', {})
-        self.hosts_dir = str(hosts_dir) if hosts_dir not in (None, '') else None
-        if self.hosts_dir is not None:
-            hosts_toml.registry_hosts_file(self.hosts_dir, hosts_toml.DEFAULT_REGISTRY)
+        # Checked for its form only: no artefact takes it (the messages never show it).
+        self.secret = hosts_toml.authorization_header(authorization, 'mirror_authorization') is not None
+        self.hosts_dir = None if hosts_dir in (None, '') else require_absolute(
+            hosts_dir, 'mirror_hosts_dir', HOSTS_DIR)
         self.node_ip = None if node_ip in UNSET else str(node_ip).strip()
         self.containerd = parse_containerd_version(containerd_version, 'containerd_version') \
             if containerd_version not in (None, '') else None
         self.use_local_image_pull = None if use_local_image_pull in (None, '') else bool(use_local_image_pull)
         self.server = dict(server or {})
         self.containerd_config = None if containerd_config is None else str(containerd_config)
-
-
-def _strings(values):
-    if values in (None, ''):
-        return []
-    if isinstance(values, (str, int)):
-        # An AWX survey's answer: items separated by commas or spaces.
-        values = str(values).replace(',', ' ').split()
-    return [str(v) for v in values]
-
-
-def _port(value):
-    text = str(value).strip()
-    if not (text.isdigit() and 1 <= int(text) <= 65535):
-        raise ArtefactError('ports: %r is not a port number from 1 to 65535.' % (value,))
-    return int(text)
 
 
 # --- the parts every distribution shares ------------------------------------------------------
@@ -357,8 +342,7 @@ def cloud_init(options):
     if unknown:
         raise ArtefactError('server names %s, which is not in registries (%s). Nothing was rendered.'
                             % (', '.join(sorted(unknown)), ', '.join(options.registries)))
-    if options.node_ip is not None:
-        hosts_toml.mirror_url(options.node_ip, options.ports[0])
+    settings = check_settings(_boot_settings(options))
     plan = ConfigPlan(options.containerd_config, CONTAINERD_CONFIG, containerd=options.containerd)
     plan.apply(hosts_dir=options.hosts_dir, use_local_image_pull=options.use_local_image_pull)
     boot = _boot_step_vars()
@@ -368,7 +352,8 @@ def cloud_init(options):
     ).render(dict(boot, ansible_managed='Written by cloud-init from peerpull.spegel user data'))
     written = [(posixpath.join(package, source), (COLLECTION / 'plugins' / source).read_bytes())
                for source in boot['mirror_boot_sources']]
-    written += [(boot['mirror_boot_settings'], (json.dumps(_boot_settings(options), indent=4) + '\n').encode()),
+    # As the bake writes it (to_nice_json).
+    written += [(boot['mirror_boot_settings'], (json.dumps(settings, indent=4, sort_keys=True) + '\n').encode()),
                 (boot['mirror_boot_unit_file'], unit.encode()),
                 (CONTAINERD_CONFIG, plan.render().encode())]
     document = {

@@ -122,7 +122,9 @@ def test_a_secret_is_refused_and_never_echoed(distribution, authorization):
     ('kind', {'urls': ['http://198.18.0.5:30020']}, 'Leave mirror_urls empty and set ports'),
     ('kind', {'capabilities': ['pull', 'push']}, 'remove push'),
     ('kind', {'use_local_image_pull': True}, 'leave containerd_use_local_image_pull unset for Kind'),
-    ('kind', {'ports': ['http']}, "ports: 'http' is not a port number"),
+    ('kind', {'ports': ['http']}, "mirror_ports: 'http' is not a port number"),
+    ('kind', {'registries': 5}, 'mirror_registries must be a list, or a string of items'),
+    ('kind', {'authorization': {'user': 'x'}}, 'mirror_authorization must be a header value'),
     ('kind', {'registries': ['docker.io/library']}, "Registry 'docker.io/library' is not valid"),
     ('kind', {'dial_timeout': 'soon'}, "dial_timeout must be a Go duration such as '200ms'"),
     ('kind', {'hosts_dir': 'certs.d'}, 'hosts_dir must be an absolute path'),
@@ -207,7 +209,6 @@ def test_cloud_init_refusals(options, refusal):
 
 def test_cloud_init_settings_have_the_bakes_keys():
     """The boot step reads the same settings file from the bake role and from cloud-init."""
-    tasks = yaml.safe_load((COLLECTION / 'roles' / 'mirror' / 'tasks' / 'boot.yml').read_text())
-    bake = next(task for task in tasks if task['name'] == 'Write the settings the boot step renders from')
+    role_vars = yaml.safe_load((COLLECTION / 'roles' / 'mirror' / 'vars' / 'main.yml').read_text())
     written, _document = cloud_init_files(node_artefact('cloud-init', containerd_config='', containerd_version='2.1.5'))
-    assert set(json.loads(written['/etc/peerpull-spegel/bake.json'])) == set(bake['vars']['settings'])
+    assert set(json.loads(written['/etc/peerpull-spegel/bake.json'])) == set(role_vars['mirror_boot_settings_data'])
