@@ -48,11 +48,11 @@ import yaml
 from jinja2 import Environment, StrictUndefined
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts import check_settings
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import (
     HOSTS_DIR, ConfigPlan, parse_containerd_version,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import UNSET
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts import check_settings
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, require_absolute
 
 DISTRIBUTIONS = ('kind', 'talos', 'k0s', 'bottlerocket', 'cloud-init')
