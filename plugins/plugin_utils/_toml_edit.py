@@ -50,7 +50,14 @@ _SECRET_KEY = re.compile(
     r'^(?:authorization|proxy-authorization|cookie|set-cookie|auth|auths|password|passwd|identitytoken'
     r'|registrytoken|token)$|api[-_]?key|auth[-_]?token|access[-_]?token|secret|password',
     re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\'"]+@')
+# The userinfo of a URL runs to the LAST @ before the host, as Go and Python split it.
+_URL_CREDENTIALS = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s\'"?#]+@')
+# A secret often stays behind as a comment (a commented-out header, a note): in comments, what
+# follows a credential-looking key's = or :, and the token after Basic or Bearer.
+_COMMENT = re.compile(r'#[^\r\n]*')
+_COMMENT_CREDENTIAL = re.compile(
+    r'(?i)((?:auth|token|passw|pwd|secret|cookie|credential|(?<![a-z])api(?![a-z]))[\w.-]*[\'"]?\s*[=:]\s*)'
+    r'[^\r\n]+|\b((?:basic|bearer)\s+)[^\s\'"]+')
 
 
 class TomlEditError(Exception):
@@ -159,14 +166,29 @@ def redact_url_credentials(text):
     return _URL_CREDENTIALS.sub(r'\1%s@' % REDACTED, text) if text else text
 
 
+def _redact_comments(text):
+    """text with the credentials in its comments masked (a # inside a string counts too: this
+    text is for display only)."""
+    def mask(match):
+        return '%s%s' % (match.group(1) or match.group(2), REDACTED)
+    return _COMMENT.sub(lambda comment: _COMMENT_CREDENTIAL.sub(mask, comment.group()), text)
+
+
+def _holds_headers(path, key):
+    """A hosts.toml `header` table or config.toml's registry `headers`: HTTP headers, whose
+    values are secrets whatever their names (X-JFrog-Art-Api, Private-Token, ...)."""
+    return key == 'header' or key == 'headers' and path[-1:] == ('registry',)
+
+
 def _secrets(node, path, secret=False):
     """(path, value, shown) of every secret in parsed TOML data: a value below a secret-looking
-    key (shown None: masked whole), or a string or array holding a URL with credentials (shown:
-    the value with those masked). A secret inside an array of tables masks the whole array (no
-    key inside it can be addressed)."""
+    key or in a header table (shown None: masked whole), or a string or array holding a URL with
+    credentials (shown: the value with those masked). A secret inside an array of tables masks
+    the whole array (no key inside it can be addressed)."""
     if isinstance(node, dict):
         for key, value in node.items():
-            yield from _secrets(value, path + (key,), secret or bool(_SECRET_KEY.search(key)))
+            below = secret or bool(_SECRET_KEY.search(key)) or _holds_headers(path, key)
+            yield from _secrets(value, path + (key,), below)
     elif isinstance(node, list) and any(isinstance(item, dict) for item in node):
         if any(True for item in node for _found in _secrets(item, path, secret)):
             yield path, node, None
@@ -179,9 +201,9 @@ def _secrets(node, path, secret=False):
 
 
 def redact_secrets(text, source='', before=None):
-    """The TOML text with every secret value masked, for diffs: header values such as
-    Authorization, X-Api-Key or Cookie in any string form, registry credentials, and
-    credentials in URLs. Given the text before a change, a secret that is not in it is marked,
+    """The TOML text with every secret value masked, for diffs: every header value (in any
+    string form, whatever the header's name), registry credentials, credentials in URLs, and
+    credentials left in comments. Given the text before a change, a secret that is not in it is marked,
     so that a rotated secret still shows up in the diff. Text that does not parse is not shown."""
     if not text:
         return text
@@ -197,7 +219,7 @@ def redact_secrets(text, source='', before=None):
     except TomlEditError:
         return '(%s is not shown: it cannot be parsed here and may hold secrets)\n' % (source or 'the file')
     # Keys and comments are no values: a URL with credentials there is masked as text.
-    return redact_url_credentials(masked)
+    return redact_url_credentials(_redact_comments(masked))
 
 
 class TomlEditor:

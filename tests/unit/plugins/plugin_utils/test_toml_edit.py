@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    TomlEditError, TomlEditor, format_key, redact_secrets, redact_url_credentials, same_value)
+    REDACTED, TomlEditError, TomlEditor, format_key, redact_secrets, redact_url_credentials, same_value)
 
 CRI = 'io.containerd.grpc.v1.cri'
 CONFIG_PATH = ['plugins', CRI, 'registry', 'config_path']
@@ -217,11 +217,11 @@ SECRET_FORMS = {
 
 @pytest.mark.parametrize('form', SECRET_FORMS)
 def test_a_secret_header_is_masked_in_every_string_form(form):
-    text = "[host.'http://a'.header]\n%s\nX-Other = 'visible'\n" % SECRET_FORMS[form]
+    text = "[host.'http://a'.header]\n%s\nX-Other = 'another'\n[host.'http://a']\nca = '/ca.pem'\n" % SECRET_FORMS[form]
     masked = redact_secrets(text, 'hosts.toml')
-    assert 'c2Vj' not in masked
-    assert "X-Other = 'visible'" in masked and "'********'" in masked
-    assert tomllib.loads(masked)['host']['http://a']['header']['X-Other'] == 'visible'
+    assert 'c2Vj' not in masked and 'another' not in masked
+    assert tomllib.loads(masked)['host']['http://a']['header']['X-Other'] == REDACTED
+    assert tomllib.loads(masked)['host']['http://a']['ca'] == '/ca.pem'
 
 
 def test_secrets_in_inline_tables_dotted_keys_and_arrays_of_tables():
@@ -243,6 +243,65 @@ def test_registry_credentials_and_url_credentials_are_masked():
         assert secret not in masked
     assert 'https://plain.example' in masked and 'https://********@mirror.example' in masked
     assert redact_url_credentials('failed: https://u:p@h/x and http://h') == 'failed: https://********@h/x and http://h'
+
+
+HEADERS_OF_ANY_NAME = (
+    "header = { X-Trace = 'root-header-secret' }\n"
+    "[host.'https://r.example']\ncapabilities = ['pull']\n"
+    "[host.'https://r.example'.header]\n"
+    "X-JFrog-Art-Api = 'jfrog-secret'\nPrivate-Token = 'glpat-secret'\nX-Registry-Auth = 'eyJ-secret'\n"
+    "X-Meta = ['meta-secret', 'two-secret']\n"
+    "[host.'https://i.example']\nheader = { X-Whatever = 'inline-secret' }\n"
+    "[plugins.'io.containerd.grpc.v1.cri'.registry.headers]\n"
+    "X-Custom-Auth-Key = ['config-header-secret']\n"
+    "[plugins.'io.containerd.cri.v1.images'.registry.headers]\nX-Any = ['v3-header-secret']\n"
+)
+
+
+def test_every_value_under_a_header_table_is_masked_whatever_its_name():
+    masked = redact_secrets(HEADERS_OF_ANY_NAME, 'f')
+    assert 'secret' not in masked
+    data = tomllib.loads(masked)
+    assert data['host']['https://r.example']['capabilities'] == ['pull']
+    assert set(data['host']['https://r.example']['header']) == {
+        'X-JFrog-Art-Api', 'Private-Token', 'X-Registry-Auth', 'X-Meta'}
+
+
+@pytest.mark.parametrize('comment', [
+    '# Authorization = "Basic T0xEU0VDUkVU"',
+    '#password: hunter2-old',
+    "# header = { X-Api-Key = 'old-api-key' }",
+    '# "Private-Token" = "glpat-old"',
+    '#   X-JFrog-Art-Api = "AKCp-old"',
+    '# the old mirror wanted Bearer eyJold.token',
+])
+def test_a_commented_out_credential_is_masked(comment):
+    text = "%s\n[host.'https://r.example']\ncapabilities = ['pull']  %s\n" % (comment, comment)
+    masked = redact_secrets(text, 'hosts.toml')
+    for secret in ('T0xEU0VDUkVU', 'hunter2-old', 'old-api-key', 'glpat-old', 'AKCp-old', 'eyJold'):
+        assert secret not in masked
+    assert masked.count(REDACTED) == 2
+    assert tomllib.loads(masked) == tomllib.loads(text)
+
+
+def test_a_comment_without_credentials_is_kept():
+    text = "# capabilities = ['pull'], see https://example/#auth\nserver = 'https://r.example'  # the token lives in vault\n"
+    assert redact_secrets(text, 'f') == text
+
+
+@pytest.mark.parametrize('text, shown', [
+    ('https://user:pa@ss@r.example', 'https://********@r.example'),
+    ("failed: 'https://u:p@ss@w@r.example:5000/v2@x' and https://h", "failed: 'https://********@r.example:5000/v2@x' and https://h"),
+    ('https://r.example/path@x', 'https://r.example/path@x'),
+    ('https://r.example?u=a@b', 'https://r.example?u=a@b'),
+])
+def test_url_credentials_are_masked_up_to_the_last_at_of_the_userinfo(text, shown):
+    assert redact_url_credentials(text) == shown
+
+
+def test_url_credentials_with_an_at_in_the_password_are_masked_in_toml():
+    masked = redact_secrets("server = 'https://user:pa@ss@r.example'\n[host.'https://u:p@w@m.example']\n", 'f')
+    assert 'ss@' not in masked and 'p@w' not in masked
 
 
 def test_a_rotated_secret_still_shows_in_the_diff_without_its_value():
