@@ -169,7 +169,9 @@ options:
       - Value of an C(Authorization) header sent to the mirrors, written as
         C([host.'URL'.header]), for Spegel's basic auth (C(spegel.basicAuthSecretName)).
       - Either the header value (V(Basic dXNlcjpwYXNz)) or a dict with C(username) and
-        C(password), which becomes C(Basic base64(username:password)).
+        C(password), which becomes C(Basic base64(username:password)). A number as
+        C(username) or C(password) is taken as its digits; quote a password that starts with
+        V(0), which YAML reads as another number.
         Anything else - a list, a number, a dict with other keys - is refused, without showing
         the value.
       - A secret. Never logged, never in results, shown redacted in diffs (also as the dotted

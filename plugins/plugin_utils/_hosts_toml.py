@@ -250,18 +250,33 @@ def validate_host_url(url):
     return '%s://%s%s' % (parts.scheme.lower(), netloc, path)
 
 
+def _credential(item, name, option):
+    """The username or password of an authorization dict as a string, or None. A number is taken
+    as its digits (YAML reads an unquoted password: 12345 as one); messages never show a value."""
+    if isinstance(item, int) and not isinstance(item, bool):
+        return str(int(item))
+    if item is not None and not isinstance(item, str):
+        raise HostsTomlError('%s: its %s must be a string (quote it in YAML), got %s.'
+                             % (option, name, option_type(item)))
+    return None if item is None else str(item)
+
+
 def authorization_header(value, option='authorization'):
     """The Authorization header value of `option`: a string as it is, or Basic from a dict with
     username and password; None when unset. The value is a secret: messages never show it."""
     if value is None or value == '' or value == {}:
         return None
     if isinstance(value, dict):
-        if set(value) - {'username', 'password'} or not isinstance(value.get('username'), str) \
-                or not value['username'] or not isinstance(value.get('password', ''), (str, type(None))):
-            raise HostsTomlError('%s must be a header value such as "Basic dXNlcjpwdw==" or a dict with a username '
-                                 'and a password (strings) and no other keys; got a dict with the keys %s.'
-                                 % (option, ', '.join(sorted(str(k) for k in value)) or 'none'))
-        pair = '%s:%s' % (value['username'], value.get('password') or '')
+        unknown = sorted(str(key) for key in set(value) - {'username', 'password'})
+        if unknown:
+            raise HostsTomlError('%s has the key%s %s besides username and password; give only those two, '
+                                 'or a header value such as "Basic dXNlcjpwdw==".'
+                                 % (option, 's' if len(unknown) > 1 else '', ', '.join(unknown)))
+        username, password = (_credential(value.get(name), name, option) for name in ('username', 'password'))
+        if not username:
+            raise HostsTomlError('%s: its username is empty; give a dict with a username and a password, '
+                                 'or a header value such as "Basic dXNlcjpwdw==".' % option)
+        pair = '%s:%s' % (username, password or '')
         return 'Basic ' + base64.b64encode(pair.encode('utf-8')).decode('ascii')
     if not isinstance(value, str):
         raise HostsTomlError('%s must be a header value such as "Basic dXNlcjpwdw==" or a dict with username and '

@@ -535,19 +535,31 @@ def test_port_number_refused_naming_the_option(value):
     ('Basic c3BlZ2VsOnB3', 'Basic c3BlZ2VsOnB3'),
     ({'username': 'spegel', 'password': 'pw'}, 'Basic c3BlZ2VsOnB3'),
     ({'username': 'spegel'}, 'Basic c3BlZ2VsOg=='),
+    # YAML reads an unquoted `password: 12345` (or username) as a number: its digits are meant.
+    ({'username': 'spegel', 'password': 12345}, 'Basic c3BlZ2VsOjEyMzQ1'),
+    ({'username': 12345, 'password': 'pw'}, 'Basic MTIzNDU6cHc='),
     ('', None), (None, None), ({}, None),
 ])
 def test_authorization_header(value, header):
     assert hosts_toml.authorization_header(value) == header
 
 
-@pytest.mark.parametrize('value', [
-    ['Basic c3BlZ2VsOnB3'], 12345, True, 1.5,
-    {'username': 'spegel', 'password': 'pw', 'realm': 'x'}, {'user': 'spegel', 'password': 'pw'},
-    {'username': 'spegel', 'password': ['pw']}, {'username': 7, 'password': 'pw'}, {'password': 'pw'},
-    'Basic c3Bl\nZ2Vs', ' Basic c3BlZ2VsOnB3',
+@pytest.mark.parametrize('value, problem', [
+    (['Basic c3BlZ2VsOnB3'], 'got a list'), (12345, 'got a number'), (True, 'got a boolean'),
+    (1.5, 'got a number'),
+    ({'username': 'spegel', 'password': 'pw', 'realm': 'x'}, 'has the key realm besides username and password'),
+    ({'user': 'spegel', 'password': 'pw'}, 'has the key user besides'),
+    ({'username': 'spegel', 'password': ['pw']}, 'its password must be a string (quote it in YAML), got a list'),
+    ({'username': 'spegel', 'password': True}, 'its password must be a string (quote it in YAML), got a boolean'),
+    ({'username': 'spegel', 'password': 1.5e3}, 'its password must be a string (quote it in YAML), got a number'),
+    ({'username': None, 'password': 'pw'}, 'its username is empty'),
+    ({'password': 'pw'}, 'its username is empty'),
+    ({'username': ['spegel'], 'password': 'pw'}, 'its username must be a string (quote it in YAML), got a list'),
+    ('Basic c3Bl\nZ2Vs', 'must be one line'), (' Basic c3BlZ2VsOnB3', 'must be one line'),
 ])
-def test_authorization_of_another_shape_is_refused_without_showing_it(value):
-    with pytest.raises(HostsTomlError, match='^mirror_authorization must be') as refused:
+def test_authorization_of_another_shape_is_refused_naming_the_problem_without_showing_it(value, problem):
+    with pytest.raises(HostsTomlError, match='^mirror_authorization[ :]') as refused:
         hosts_toml.authorization_header(value, 'mirror_authorization')
-    assert 'c3Bl' not in str(refused.value) and "'pw'" not in str(refused.value)
+    assert problem in str(refused.value)
+    for shown in ('c3Bl', "'pw'", '1500', 'spegel'):
+        assert shown not in str(refused.value)
