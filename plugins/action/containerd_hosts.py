@@ -153,16 +153,7 @@ class ActionModule(ActionBase):
         paths = {}
         for registry in registries:
             paths[registry] = hosts_toml.registry_hosts_file(args['hosts_dir'], registry)
-        servers = {}
-        for registry, url in (args['server'] or {}).items():
-            registry = str(registry)
-            if registry not in paths:
-                raise hosts_toml.HostsTomlError('server names registry %r, which is not in registries (%s).'
-                                                % (registry, ', '.join(registries)))
-            if registry == hosts_toml.DEFAULT_REGISTRY:
-                raise hosts_toml.HostsTomlError('_default takes no server: it would send every registry to one '
-                                                'host. Name the registry instead.')
-            servers[registry] = hosts_toml.validate_host_url(url)
+        servers = hosts_toml.validate_servers(args['server'], list(paths))
         mirrors = [hosts_toml.validate_host_url(url) for url in plain_list(args['mirrors'])]
         node_ip = '' if args['node_ip'] is None else str(args['node_ip']).strip()
         ports = [hosts_toml.port_number(port, 'ports') for port in args['ports'] or []]

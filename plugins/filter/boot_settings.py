@@ -9,7 +9,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts import check_settings
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, redact_url_credentials
 
 
 def boot_settings(settings):
@@ -21,7 +21,7 @@ def boot_settings(settings):
         return check_settings(plain)
     except TomlEditError as exc:
         raise AnsibleFilterError('The boot step could not write the hosts.toml files with these options: %s '
-                                 'Nothing was installed.' % exc) from None
+                                 'Nothing was installed.' % redact_url_credentials(str(exc))) from None
 
 
 class FilterModule:

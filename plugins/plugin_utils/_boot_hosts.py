@@ -43,12 +43,15 @@ import tempfile
 from ansible_collections.peerpull.spegel.plugins.module_utils._network import IP_DIRS, network_facts
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import (
     DEFAULT_REGISTRY, DOTTED_NOTE, HOSTS_FILE, NOT_A_REGISTRY, _statements, authorization_header, default_server,
-    dotted_form, mirror_url, normalise_host, render_dotted, render_host, validate_registry,
+    dotted_form, mirror_url, normalise_host, render_dotted, render_host, validate_host_url, validate_registry,
+    validate_servers,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     KUBELET_FILES, KUBELET_GLOBS, KUBELET_UNITS, UNSET, discover, kubelet_sources,
 )
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, require_absolute
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
+    TomlEditError, redact_url_credentials, require_absolute,
+)
 
 SETTINGS = '/etc/peerpull-spegel/bake.json'
 BEGIN = '# BEGIN peerpull.spegel (rendered at boot)'
@@ -97,8 +100,8 @@ def check_settings(settings):
     anything: every option as at boot (the node IP set, or PLACEHOLDER_IP), and a set node IP
     as the roles take it. Returns the settings."""
     require_absolute(settings.get('hosts_dir'), 'mirror_hosts_dir', '/etc/containerd/certs.d')
-    for registry in settings.get('registries') or [DEFAULT_REGISTRY]:
-        validate_registry(registry)
+    registries = [validate_registry(registry) for registry in settings.get('registries') or [DEFAULT_REGISTRY]]
+    validate_servers(settings.get('server'), registries, 'mirror_server', 'mirror_registries')
     node_ip = settings.get('node_ip')
     found = discover({}, [], node_ip) if node_ip not in UNSET else None
     mirror_hosts(settings, found.ip if found else PLACEHOLDER_IP)
@@ -190,7 +193,8 @@ def render_file(registry, text, settings, hosts, major):
     user = without_block(text or '')
     server = None
     if registry != DEFAULT_REGISTRY and not user.strip():  # a new file, as merge_registry writes it
-        server = (settings.get('server') or {}).get(registry) or default_server(registry)
+        configured = (settings.get('server') or {}).get(registry)
+        server = validate_host_url(configured) if configured else default_server(registry)
     dotted = any(dotted_form(url, major) for url, _fields in hosts)
     return apply_block(user, render_block(hosts, major, server), dotted)
 
@@ -296,11 +300,11 @@ def main(argv=None):
                     print('%s: unchanged' % path, file=log)
             except (OSError, ValueError, IndexError, TomlEditError) as exc:
                 # One file containerd cannot take ours in does not stop the others.
-                print('%s: left as it is: %s' % (path, exc), file=log)
+                print('%s: left as it is: %s' % (path, redact_url_credentials(str(exc))), file=log)
                 failed += 1
         return 1 if failed else 0
     except (OSError, ValueError, TomlEditError) as exc:
-        print('peerpull-spegel-hosts: %s' % exc, file=log)
+        print('peerpull-spegel-hosts: %s' % redact_url_credentials(str(exc)), file=log)
         return 1
 
 

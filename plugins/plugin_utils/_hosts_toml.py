@@ -250,6 +250,27 @@ def validate_host_url(url):
     return '%s://%s%s' % (parts.scheme.lower(), netloc, path)
 
 
+def validate_servers(servers, registries, option='server', registries_option='registries'):
+    """{registry: URL normalised} of the `server` option: every registry one of `registries` and
+    not _default, every URL a valid host URL (validate_host_url: no credentials, http or https)."""
+    if servers is None or servers == '':
+        return {}
+    if not isinstance(servers, dict):
+        raise HostsTomlError('%s must be a dict of registry to server URL, such as '
+                             '{docker.io: https://registry-1.docker.io}; got %s.' % (option, option_type(servers)))
+    checked = {}
+    for registry, url in servers.items():
+        registry = str(registry)
+        if registry not in registries:
+            raise HostsTomlError('%s names registry %r, which is not in %s (%s).'
+                                 % (option, registry, registries_option, ', '.join(registries)))
+        if registry == DEFAULT_REGISTRY:
+            raise HostsTomlError('%s: _default takes no server: it would send every registry to one host. '
+                                 'Name the registry instead.' % option)
+        checked[registry] = validate_host_url(url)
+    return checked
+
+
 def _credential(item, name, option):
     """The username or password of an authorization dict as a string, or None. A number is taken
     as its digits (YAML reads an unquoted password: 12345 as one); messages never show a value."""

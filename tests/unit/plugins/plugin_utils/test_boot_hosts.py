@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -93,6 +94,17 @@ def test_a_new_file_gets_spegels_server_line_and_default_none():
     assert boot.without_block(rendered(None, V4, 2)) == ''
 
 
+def test_a_configured_server_is_written_normalised():
+    settings = dict(SETTINGS, server={'docker.io': 'HTTPS://Mirror.Corp:5000/'})
+    assert 'server = "https://mirror.corp:5000"' in block_of(rendered(None, V4, 2, settings))
+
+
+def test_a_server_with_credentials_is_never_written():
+    settings = dict(SETTINGS, server={'docker.io': 'https://bob:S3cretPw@r.corp'})
+    with pytest.raises(boot.TomlEditError, match='credentials do not belong in the URL'):
+        rendered(None, V4, 2, settings)
+
+
 def test_a_users_host_table_refuses_the_dotted_form_only():
     assert rendered(USER_HOST_TABLE, V6, 2)
     with pytest.raises(boot.BootError, match=r'\[host\] table'):
@@ -165,6 +177,20 @@ def test_main_without_a_certain_ip_removes_the_block_and_names_what_to_set(node,
     assert 'spegel_node_ip' in message and '--node-ip' in message and 'removed' in message
     assert (certs / 'docker.io' / 'hosts.toml').read_text() == USER_DOCKER_IO
     assert not (certs / '_default').exists()
+
+
+@pytest.mark.parametrize('change', [
+    {'urls': ['https://bob:S3cretPw@mirror.corp:5000']},
+    {'registries': ['ghcr.io'], 'server': {'ghcr.io': 'https://bob:pa@S3cretPw@r.corp'}},
+])
+def test_main_never_prints_url_credentials(node, capsys, change):
+    certs, settings, _answer = node
+    settings.write_text(json.dumps(dict(dict(SECRET, hosts_dir=str(certs), registries=['_default']), **change)))
+    assert boot.main([str(settings)]) == 1
+    message = capsys.readouterr().err
+    assert 'credentials do not belong in the URL' in message and 'S3cretPw' not in message
+    assert (certs / 'docker.io' / 'hosts.toml').read_text() == USER_DOCKER_IO
+    assert not (certs / 'ghcr.io').exists() and not (certs / '_default').exists()
 
 
 def test_main_remove_gives_the_user_back_their_files(node):
@@ -253,7 +279,15 @@ def test_settings_every_boot_can_render_pass(change):
     ({'urls': ['http://999.1.1.1:30020']}, 'the host 999.1.1.1 is not an IPv4 address'),
     ({'registries': ['../etc']}, "Registry '../etc' is not valid"),
     ({'hosts_dir': 'etc/containerd/certs.d'}, 'mirror_hosts_dir must be an absolute path'),
+    ({'registries': ['docker.io'], 'server': {'docker.io': 'https://bob:S3cretPw@r.corp'}},
+     'credentials do not belong in the URL'),
+    ({'registries': ['docker.io'], 'server': {'docker.io': 'ftp://r.corp'}}, 'the scheme must be http or https'),
+    ({'registries': ['docker.io'], 'server': {'docker.io': 'https://r.corp:0443'}}, 'the port must be a number'),
+    ({'registries': ['docker.io'], 'server': {'ghcr.io': 'https://ghcr.io'}},
+     "mirror_server names registry 'ghcr.io', which is not in mirror_registries (docker.io)"),
+    ({'server': {'_default': 'https://r.corp'}}, 'mirror_server: _default takes no server'),
+    ({'registries': ['docker.io'], 'server': ['https://r.corp']}, 'mirror_server must be a dict'),
 ])
 def test_settings_no_boot_could_render_are_refused_at_bake_time(change, message):
-    with pytest.raises(boot.TomlEditError, match=message.replace('(', r'\(').replace('[', r'\[')):
+    with pytest.raises(boot.TomlEditError, match=re.escape(message)):
         boot.check_settings(dict(BAKED, **change))
