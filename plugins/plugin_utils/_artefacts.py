@@ -318,7 +318,7 @@ def _boot_settings(options):
     return {
         'hosts_dir': options.hosts_dir, 'registries': options.registries, 'ports': options.ports,
         'urls': options.urls, 'capabilities': options.capabilities, 'dial_timeout': options.role_dial_timeout,
-        'server': {registry: hosts_toml.validate_host_url(url) for registry, url in options.server.items()},
+        'server': hosts_toml.validate_servers(options.server, options.registries),
         'authorization': '', 'node_ip': options.node_ip or '',
         'containerd_version': str(options.containerd) if options.containerd else '',
     }
@@ -338,10 +338,6 @@ def cloud_init(options):
             'file\'s text (artefacts_containerd_config in playbooks/artefacts.yml: a copy of it on the '
             'controller, or none when the image has no config.toml). Nothing was rendered.' % CONTAINERD_CONFIG)
     options.hosts_dir = options.hosts_dir or HOSTS_DIR
-    unknown = set(options.server) - set(options.registries)
-    if unknown:
-        raise ArtefactError('server names %s, which is not in registries (%s). Nothing was rendered.'
-                            % (', '.join(sorted(unknown)), ', '.join(options.registries)))
     settings = check_settings(_boot_settings(options))
     plan = ConfigPlan(options.containerd_config, CONTAINERD_CONFIG, containerd=options.containerd)
     plan.apply(hosts_dir=options.hosts_dir, use_local_image_pull=options.use_local_image_pull)

@@ -290,9 +290,9 @@ def authorization_header(value, option='authorization'):
     if isinstance(value, dict):
         unknown = sorted(str(key) for key in set(value) - {'username', 'password'})
         if unknown:
-            raise HostsTomlError('%s has the key%s %s besides username and password; give only those two, '
-                                 'or a header value such as "Basic dXNlcjpwdw==".'
-                                 % (option, 's' if len(unknown) > 1 else '', ', '.join(unknown)))
+            raise HostsTomlError('%s must be a header value such as "Basic dXNlcjpwdw==" or a dict with a username '
+                                 'and a password and no other keys; got a dict with the keys %s: remove %s.'
+                                 % (option, ', '.join(sorted(str(k) for k in value)), ', '.join(unknown)))
         username, password = (_credential(value.get(name), name, option) for name in ('username', 'password'))
         if not username:
             raise HostsTomlError('%s: its username is empty; give a dict with a username and a password, '

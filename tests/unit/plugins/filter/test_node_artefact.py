@@ -197,14 +197,17 @@ def test_cloud_init_keeps_the_images_config_and_an_empty_dial_timeout():
     ({}, "containerd_config: the user data replaces the image's /etc/containerd/config.toml"),
     ({'containerd_config': ''}, 'Set containerd_version'),
     ({'containerd_config': '', 'containerd_version': '2.1.5', 'server': {'ghcr.io': 'https://ghcr.example'}},
-     r'server names ghcr.io, which is not in registries \(_default\)'),
+     r"server names registry 'ghcr.io', which is not in registries \(_default\)"),
+    ({'containerd_config': '', 'containerd_version': '2.1.5', 'registries': ['docker.io'],
+      'server': {'docker.io': 'https://bob:pa@S3cretPw@r.example'}}, 'credentials do not belong in the URL'),
     ({'containerd_config': '', 'containerd_version': '2.1.5', 'node_ip': '169.254.0.5'}, 'link-local'),
     ({'containerd_config': '', 'containerd_version': '1.7.24', 'use_local_image_pull': True},
      'use_local_image_pull exists only in config version 3 and 4'),
 ])
 def test_cloud_init_refusals(options, refusal):
-    with pytest.raises(AnsibleFilterError, match=refusal):
+    with pytest.raises(AnsibleFilterError, match=refusal) as refused:
         node_artefact('cloud-init', **options)
+    assert 'S3cretPw' not in str(refused.value)
 
 
 def test_cloud_init_settings_have_the_bakes_keys():

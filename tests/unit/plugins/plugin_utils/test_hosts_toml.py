@@ -547,8 +547,8 @@ def test_authorization_header(value, header):
 @pytest.mark.parametrize('value, problem', [
     (['Basic c3BlZ2VsOnB3'], 'got a list'), (12345, 'got a number'), (True, 'got a boolean'),
     (1.5, 'got a number'),
-    ({'username': 'spegel', 'password': 'pw', 'realm': 'x'}, 'has the key realm besides username and password'),
-    ({'user': 'spegel', 'password': 'pw'}, 'has the key user besides'),
+    ({'username': 'spegel', 'password': 'pw', 'realm': 'x'}, 'got a dict with the keys password, realm, username: remove realm.'),
+    ({'user': 'spegel', 'password': 'pw'}, 'the keys password, user: remove user.'),
     ({'username': 'spegel', 'password': ['pw']}, 'its password must be a string (quote it in YAML), got a list'),
     ({'username': 'spegel', 'password': True}, 'its password must be a string (quote it in YAML), got a boolean'),
     ({'username': 'spegel', 'password': 1.5e3}, 'its password must be a string (quote it in YAML), got a number'),
