@@ -17,7 +17,16 @@ notes:
     behind the link is edited in place of the link, which stays a link (a C(config.toml) or
     C(hosts.toml) linked into a config-management directory keeps working). A link to a file that
     does not exist, or a loop of links, is refused naming the link. A file that would be removed
-    but is a link is emptied instead, so the link stays valid.
+    but is a link is emptied instead, so the link stays valid; removing the last file of a
+    directory that is a link keeps the link and the directory behind it.
+  - A link another user could have planted is not followed, as the kernel's
+    C(fs.protected_symlinks) idea has it, and nothing is read or written through it: a link
+    (the file's or one of its directories') in a directory writable by group (other than
+    group C(root)) or others, or a link owned by neither the user the task runs as nor the
+    owner of what it points to. Such a link, such as C(hosts.toml -> /etc/shadow) in a rootless
+    containerd's C(~/.config/containerd/certs.d), is refused naming the link and the fix.
+  - Links are resolved once, when the files are read for the change; a link pointed elsewhere or
+    a file replaced before the write fails the task, with nothing changed.
   - A FIFO, socket, device or directory where a file is expected is refused at once, naming it;
     nothing reads from it.
   - All files of one task are written or none. Each new content goes to a temporary file next to
@@ -32,4 +41,6 @@ notes:
   - With the environment variable E(ANSIBLE_UNSAFE_WRITES=1) set for the task, a target that cannot
     be replaced by a rename (a bind-mounted file) is written in place, as Ansible's
     O(ansible.builtin.copy#module:unsafe_writes) does; such a write cannot be undone by a later failure.
+    Without it, such a file fails the task with C(Device or resource busy), naming that setting, and
+    nothing changed.
 """

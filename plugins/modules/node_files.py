@@ -42,7 +42,8 @@ attributes:
 options:
   read:
     description:
-      - Files to read whole, following symbolic links. A missing file is reported with
+      - Files to read whole, following symbolic links (but not a link another user could have
+        planted, see the notes). A missing file is reported with
         RV(files[].exists=false); anything there that is no regular file (a FIFO, a socket, a
         device, a directory, a broken link) with RV(files[].error), and is never opened.
       - A file larger than 4 MiB is not read (containerd configs and C(hosts.toml) files are a few KB);
@@ -111,7 +112,7 @@ options:
       - Files to write. All are staged and validated before the first one replaces its
         target, so a rejected file leaves every target untouched.
       - A path that is a symbolic link is followed; the file behind it is written and the
-        link stays.
+        link stays. Links are resolved once; see the notes for the links that are refused.
     type: list
     elements: dict
     default: []
@@ -192,7 +193,9 @@ options:
         description: As for O(write[].expected_checksum).
         type: str
       remove_empty_parent:
-        description: Also remove the parent directory when it is left empty.
+        description:
+          - Also remove the parent directory when it is left empty; a parent that is a symbolic
+            link stays, and so does the directory behind it.
         type: bool
         default: false
 notes:
@@ -403,6 +406,7 @@ staged:
 """
 
 import base64
+import contextlib
 import errno
 import glob
 import grp
@@ -411,6 +415,7 @@ import os
 import pwd
 import secrets
 import stat
+import sys
 import tempfile
 import time
 
@@ -437,6 +442,9 @@ FIXES = {
     errno.EPERM: 'look for an immutable or append-only attribute (lsattr -d PATH; chattr -i PATH) or run as root',
     errno.ELOOP: 'fix the symbolic links',
     errno.ENAMETOOLONG: 'use a shorter path',
+    errno.EBUSY: 'it is a mount point (a bind-mounted file) or in use, which a rename cannot replace: let the '
+                 'module write it in place with unsafe_writes (set ANSIBLE_UNSAFE_WRITES=1 for the task), '
+                 'or unmount it',
 }
 UNCHANGED = 'Nothing was changed.'
 
@@ -486,30 +494,99 @@ def immutable_entry(module, path):
     return None
 
 
-def regular_file_stat(path):
-    """os.stat of the regular file path names, following links; None when there is none.
-    NodeFileError (without the path, which the caller adds) for anything else there."""
+MAX_LINKS = 40  # as the kernel's MAXSYMLINKS
+
+
+def resolve(path):
+    """What os.path.realpath(path) gives, with every symbolic link on the way checked by
+    trusted_link. NodeFileError (without the path, which the caller adds) for a link refused."""
+    current = '/'
+    pending = list(reversed(os.path.join(os.getcwd(), path).split('/')))  # next component last
+    links = 0
+    while pending:
+        name = pending.pop()
+        if name in ('', '.'):
+            continue
+        if name == '..':
+            current = os.path.dirname(current)
+            continue
+        candidate = os.path.join(current, name)
+        try:
+            st = os.lstat(candidate)
+        except (FileNotFoundError, NotADirectoryError):
+            return os.path.normpath(os.path.join(candidate, *reversed(pending)))
+        except OSError as exc:
+            raise NodeFileError('%s: %s: %s' % (candidate, exc.strerror, FIXES.get(exc.errno, 'fix the path'))) from None
+        if not stat.S_ISLNK(st.st_mode):
+            current = candidate
+            continue
+        links += 1
+        if links > MAX_LINKS:
+            raise NodeFileError('%s: %s' % (os.strerror(errno.ELOOP), FIXES[errno.ELOOP]))
+        trusted_link(path, candidate, st)
+        target = os.readlink(candidate)
+        if target.startswith('/'):
+            current = '/'
+        pending.extend(reversed(target.split('/')))
+    return current
+
+
+def trusted_link(path, link, link_stat):
+    """Refuse a link another user could have pointed at a file of root's (the idea of the
+    kernel's fs.protected_symlinks): one in a directory writable by group or others, or one
+    owned by neither the caller nor the owner of what it points to."""
+    who = 'it is' if link == os.path.abspath(path) else '%s is' % link
+    directory = os.path.dirname(link)
+    dir_stat = os.stat(directory)
+    if dir_stat.st_mode & stat.S_IWOTH or (dir_stat.st_mode & stat.S_IWGRP and dir_stat.st_gid != 0):
+        raise NodeFileError('%s a symbolic link in %s, which is writable by group or others (mode %04o), so another '
+                            'user could have pointed it at any file; it is not followed: replace the link by the file '
+                            'it points to, or make the directory writable by its owner only (chmod go-w %s)'
+                            % (who, directory, stat.S_IMODE(dir_stat.st_mode), directory))
+    if link_stat.st_uid == os.geteuid():
+        return
     try:
-        st = os.stat(path)
+        target_owner = os.stat(link).st_uid
+    except OSError:
+        target_owner = os.stat(existing_ancestor(os.path.realpath(link))).st_uid  # what it would create
+    if link_stat.st_uid != target_owner:
+        raise NodeFileError('%s a symbolic link owned by uid %d to %s, which uid %d owns, so it may not be what that '
+                            'owner set up; it is not followed: replace the link by the file it points to, or give the '
+                            'link its target\'s owner (chown -h %d %s)'
+                            % (who, link_stat.st_uid, os.path.realpath(link), target_owner, target_owner, link))
+
+
+def existing_ancestor(path):
+    while not os.path.lexists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def locate(path):
+    """(the file path names, links resolved once, and its os.lstat; None when there is no
+    file). NodeFileError (without the path, which the caller adds) for anything else there."""
+    target = resolve(path)
+    try:
+        st = os.lstat(target)
     except (FileNotFoundError, NotADirectoryError):
         if os.path.islink(path):
             raise NodeFileError('it is a symbolic link to %s, which does not exist: create that file or remove '
-                                'the link' % os.path.realpath(path)) from None
-        return None
+                                'the link' % target) from None
+        return target, None
     except OSError as exc:
         raise NodeFileError('%s: %s' % (exc.strerror or to_native(exc), FIXES.get(exc.errno, 'fix the path'))) from None
     kind = stat.S_IFMT(st.st_mode)
     if kind != stat.S_IFREG:
-        target = ' (behind the symbolic link, %s)' % os.path.realpath(path) if os.path.islink(path) else ''
+        behind = ' (behind the symbolic link, %s)' % target if target != os.path.abspath(path) else ''
         raise NodeFileError('it is %s%s, not a regular file: remove it or point the module at a file'
-                            % (NOT_REGULAR.get(kind, 'not a regular file'), target))
-    return st
+                            % (NOT_REGULAR.get(kind, 'not a regular file'), behind))
+    return target, st
 
 
-def read_bytes(path, limit=-1):
-    """The content of a regular file (at most limit bytes); never blocks on a FIFO swapped in
-    after the stat."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+def read_bytes(target, limit=-1):
+    """The content of a regular file (at most limit bytes), never through a link (target is
+    resolved), never blocking on a FIFO swapped in after the stat."""
+    fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_NOFOLLOW)
     with os.fdopen(fd, 'rb') as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             raise NodeFileError('it stopped being a regular file while it was read')
@@ -533,7 +610,7 @@ def too_large(size):
 
 def describe(path):
     try:
-        st = regular_file_stat(path)
+        target, st = locate(path)
     except NodeFileError as exc:
         return {'exists': True, 'checksum': '', 'error': '%s; nothing was changed' % exc}
     if st is None:
@@ -547,13 +624,13 @@ def describe(path):
         'uid': st.st_uid,
         'gid': st.st_gid,
     }
-    if os.path.islink(path):
-        info['link_target'] = os.path.realpath(path)
+    if target != os.path.abspath(path):
+        info['link_target'] = target
     if st.st_size > MAX_READ_BYTES:
         info['error'] = too_large(st.st_size)
         return info
     try:
-        data = read_bytes(path, MAX_READ_BYTES + 1)  # a file that grew since stat() is still bounded
+        data = read_bytes(target, MAX_READ_BYTES + 1)  # a file that grew since stat() is still bounded
     except (OSError, NodeFileError) as exc:
         info['error'] = '%s; nothing was changed' % to_native(
             exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
@@ -574,19 +651,27 @@ def _name(lookup, ident):
 
 
 def checked_stat(module, path, expected):
-    """The regular file's stat (None when absent), after the optimistic lock: the content
-    must still be what the controller computed from (expected, '' for absent; None: any)."""
+    """(target, stat, checksum) of the regular file path names (stat None when absent), after
+    the optimistic lock: the content must still be what the controller computed from
+    (expected, '' for absent; None: any)."""
     try:
-        st = regular_file_stat(path)
-        current = sha1(read_bytes(path)) if st is not None else ''
+        target, st = locate(path)
+        current = sha1(read_bytes(target)) if st is not None else ''
     except NodeFileError as exc:
         raise NodeFileError('%s: %s. %s' % (path, exc, UNCHANGED)) from None
     except OSError as exc:
         raise os_failure(module, path, 'read it', exc) from None
     if expected is not None and current != expected:
-        raise NodeFileError('%s changed on the node while this task ran; nothing was written. Run the task again.'
-                            % path)
-    return st
+        raise changed_meanwhile(path)
+    return target, st, current
+
+
+def changed_meanwhile(path):
+    return NodeFileError('%s changed on the node while this task ran; nothing was written. Run the task again.' % path)
+
+
+def same_file(one, other):
+    return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
 
 
 def resolve_ids(path, owner, group):
@@ -638,7 +723,8 @@ def remove_dirs(made):
 def keep_link(module, path, target, doing):
     """A hard link to target next to it, so a later failure can put the file back exactly
     (inode, attributes, SELinux context). Also proves the directory writable. None where
-    the file system has no hard links."""
+    the file system has no hard links, or the file is a mount point (EXDEV: a bind-mounted
+    file, which only an in-place write with unsafe_writes can change)."""
     directory, name = os.path.split(target)
     while True:
         keep = os.path.join(directory, '.%s.%s.keep' % (name, secrets.token_hex(4)))
@@ -647,7 +733,7 @@ def keep_link(module, path, target, doing):
         except FileExistsError:
             continue
         except OSError as exc:
-            if exc.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK) and not immutable_entry(module, target):
+            if exc.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV) and not immutable_entry(module, target):
                 return None
             raise os_failure(module, path, doing, exc, subject=target) from None
         module.add_cleanup_file(keep)
@@ -669,12 +755,13 @@ def make_backup(module, path, target):
 class Staged:
     """One write or removal, prepared so that committing it is a rename or an unlink."""
 
-    def __init__(self, item, action):
+    def __init__(self, item, action, located):
         self.item = item
         self.action = action  # written | removed
         self.path = item['path']
-        self.target = os.path.realpath(self.path)  # a link's file is edited, the link stays
-        self.existed = False
+        # Resolved once: a link's file is edited, the link stays; the commit checks it is still this file.
+        self.target, self.original, self.checksum = located
+        self.existed = self.original is not None
         self.tmp = None
         self.keep = None
         self.backup = None
@@ -682,7 +769,6 @@ class Staged:
         self.file_args = None
         self.keep_dest_attrs = False
         self.validate_stdout = None
-        self.in_place = False  # unsafe_writes wrote into the old inode: there is no way back
 
     def result(self):
         result = {'path': self.path, 'action': self.action}
@@ -703,14 +789,13 @@ class Staged:
 def stage_write(module, item):
     """Write the new content to a temporary file next to the target (links followed),
     with its mode and owner set before any byte is written, and validate it."""
-    staged = Staged(item, 'written')
-    path, target = staged.path, staged.target
+    path = item['path']
     if item['validate'] and '%s' not in item['validate']:
         # Before anything is created: no directory, no temporary file.
         raise NodeFileError('%s: validate must contain %%s, which stands for the new file; got %r. Nothing was '
                             'written.' % (path, item['validate']))
-    existing = checked_stat(module, path, item['expected_checksum'])
-    staged.existed = existing is not None
+    staged = Staged(item, 'written', checked_stat(module, path, item['expected_checksum']))
+    target, existing = staged.target, staged.original
     mode = parse_mode(path, item['mode'])
     uid, gid = resolve_ids(path, item['owner'], item['group'])
     if existing is not None:
@@ -786,15 +871,13 @@ def validate(module, path, command, tmp):
 def stage_remove(module, item):
     """Check that the file can be removed, keeping a hard link for the way back. A symbolic
     link is not removed: the file behind it is emptied, so the link stays valid."""
-    staged = Staged(item, 'removed')
+    staged = Staged(item, 'removed', checked_stat(module, item['path'], item['expected_checksum']))
     path = staged.path
-    existing = checked_stat(module, path, item['expected_checksum'])
-    if existing is None:
+    if not staged.existed:
         return None
     if os.path.islink(path):
         return stage_write(module, dict(item, content='', mode=None, owner=None, group=None, create_parents=False,
                                         validate=None))
-    staged.existed = True
     try:
         staged.keep = keep_link(module, path, staged.target, 'remove it')
         if staged.keep is None and not os.access(os.path.dirname(staged.target) or '.', os.W_OK):
@@ -825,34 +908,62 @@ def commit(module, staged, unsafe_writes):
     module.set_fs_attributes_if_different(staged.file_args, False)
 
 
-def roll_back(committed):
-    """Put back what committed changed, newest first; returns the paths that stay changed."""
+def roll_back(entries):
+    """Put back what entries changed, newest first; returns the paths that stay changed.
+    Judged by what is on disk, so an entry whose commit failed before it changed anything
+    (a bind-mounted target refusing the rename) is left alone."""
     stays = []
-    for staged in reversed(committed):
+    for staged in reversed(entries):
         try:
-            if staged.in_place:
-                stays.append(staged.path)
+            try:
+                now = os.lstat(staged.target)
+            except FileNotFoundError:
+                now = None
+            if now is not None and staged.existed and same_file(now, staged.original):
+                if sha1(read_bytes(staged.target)) != staged.checksum:
+                    stays.append(staged.path)  # written in place (unsafe_writes): there is no way back
             elif staged.keep:
                 os.rename(staged.keep, staged.target)  # the old inode: content, attributes, context
             elif not staged.existed:
-                os.unlink(staged.target)
+                if now is not None:
+                    os.unlink(staged.target)
             else:
                 stays.append(staged.path)
-        except FileNotFoundError:
-            pass  # the new file never appeared
-        except OSError:
+        except (OSError, NodeFileError):
             stays.append(staged.path)
     return stays
+
+
+class ReportedFailure(Exception):
+    """What AnsibleModule reported through fail_json while a file was being replaced."""
+
+
+@contextlib.contextmanager
+def failures_raised(module):
+    """AnsibleModule reports some errors (chown, SELinux context) through fail_json, which
+    exits; while a file is replaced they raise instead, so the rollback runs."""
+    def raise_failure(msg, **_kwargs):
+        raise ReportedFailure(msg) from sys.exc_info()[1]
+    module.fail_json = raise_failure
+    try:
+        yield
+    finally:
+        del module.fail_json
 
 
 def commit_all(module, staged, unsafe_writes):
     """Commit every staged change, or none: on a failure the changes made so far go back."""
     for entry in staged:
-        checked_stat(module, entry.path, entry.item['expected_checksum'])
+        # Still the file staged: the link not re-pointed, the file not replaced.
+        target, now, _checksum = checked_stat(module, entry.path, entry.item['expected_checksum'])
+        if target != entry.target or (now is None) != (entry.original is None) or (
+                now is not None and not same_file(now, entry.original)):
+            raise changed_meanwhile(entry.path)
     committed = []
     for entry in staged:
         try:
-            commit(module, entry, unsafe_writes)
+            with failures_raised(module):
+                commit(module, entry, unsafe_writes)
         except Exception as exc:  # atomic_move raises Exception; its cause is the OSError
             stays = roll_back(committed + [entry])
             if stays:
@@ -863,15 +974,15 @@ def commit_all(module, staged, unsafe_writes):
             if isinstance(cause, OSError):
                 doing = 'replace it' if entry.action == 'written' else 'remove it'
                 raise os_failure(module, entry.path, doing, cause, tail, entry.target, stays) from None
-            raise NodeFileError('%s: %s %s' % (entry.path, to_native(exc), tail), stays) from None
-        entry.in_place = entry.action == 'written' and bool(entry.keep) and os.path.samefile(entry.keep, entry.target)
+            raise NodeFileError('%s: %s. %s' % (entry.path, to_native(exc).rstrip('.'), tail), stays) from None
         committed.append(entry)
     for entry in committed:
         if entry.keep:
             module.cleanup(entry.keep)
     for entry in committed:
-        parent = os.path.dirname(entry.target)
-        if entry.action == 'removed' and entry.item['remove_empty_parent'] and parent and not os.listdir(parent):
+        parent = os.path.dirname(entry.path)  # the registry directory, never the one behind a link to it
+        if (entry.action == 'removed' and entry.item['remove_empty_parent'] and parent and not os.path.islink(parent)
+                and not os.listdir(parent)):
             try:
                 os.rmdir(parent)
             except OSError:
@@ -900,13 +1011,21 @@ def containerd_version(module):
 def config_dump(module, path):
     binary = containerd_binary(module)
     result = {'path': path, 'rc': None, 'stdout': '', 'stderr': ''}
+    try:
+        _target, st = locate(path)  # a link refused for the read is not dumped either
+    except NodeFileError as exc:
+        st, refused = None, to_native(exc)
+    else:
+        refused = None
     if not binary:
         result['skipped'] = 'containerd is not installed'
-    elif not os.path.isfile(path):
+    elif refused:
+        result['skipped'] = refused
+    elif st is None:
         # containerd 2.x would dump its defaults for a missing file, without an error.
         result['skipped'] = 'no such file'
-    elif os.path.getsize(path) > MAX_READ_BYTES:
-        result['skipped'] = too_large(os.path.getsize(path))  # its dump would be as large
+    elif st.st_size > MAX_READ_BYTES:
+        result['skipped'] = too_large(st.st_size)  # its dump would be as large
     else:
         # containerd blocks for ever on a FIFO among its imports; the controller names it once
         # it reads the drop-ins, so a dump that does not end is cut short.

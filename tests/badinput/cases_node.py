@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from harness import Case, Dir, Fifo, Link
+from harness import Case, Dir, Fifo, File, Link
 
 # tests/containerd/harness.py (real containerd's config dump), under a name of its own.
 _SPEC = importlib.util.spec_from_file_location(
@@ -30,6 +30,8 @@ containerd_harness = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(containerd_harness)
 
 MIRROR = 'http://198.18.0.5:30020'
+# A file of root's that a planted link points at (a stand-in for /etc/shadow): never read.
+SHADOW = 'root:$6$PLANTEDLINKSECRET:19000:0:99999:7:::\n'
 CONFIG_V2 = 'version = 2\n'
 # A hosts.toml with nothing but the module's own entry: state=absent removes the file.
 ONLY_MIRROR = "[host.'%s']\ncapabilities = ['pull', 'resolve']\ndial_timeout = '200ms'\n" % MIRROR
@@ -97,6 +99,23 @@ def unix_socket(relative):
     return prepare
 
 
+def bind_mounted(relative):
+    """(prepare, cleanup): the file is a mount point (bound onto itself), as a file a container
+    runtime or kubelet bind-mounts: no rename can replace it."""
+    def prepare(directory):
+        _run('mount', '--bind', str(directory / relative), str(directory / relative))
+
+    def cleanup(directory):
+        _run('umount', str(directory / relative))
+    return prepare, cleanup
+
+
+def link_owner(relative, uid):
+    def prepare(directory):
+        os.lchown(directory / relative, uid, uid)
+    return prepare
+
+
 def null_device(relative):
     def prepare(directory):
         os.mknod(directory / relative, 0o644 | stat.S_IFCHR, os.makedev(1, 3))
@@ -124,6 +143,22 @@ def config_judge(link, family):
         assert settings == {'config_path': f'{directory}/certs.d', 'discard_unpacked_layers': False}, settings
         original = directory / (link + '.peerpull-orig')
         assert not original.is_symlink() and original.read_text() == CONFIG_V2
+    return judge
+
+
+def link_free_content(relative, text):
+    """A judge: relative is a plain file holding exactly text."""
+    def judge(directory, result, _bin_dir):
+        path = directory / relative
+        assert not path.is_symlink() and path.read_text() == text, path.read_text()
+    return judge
+
+
+def directory_kept(link, behind):
+    """A judge: `link` is still a symbolic link to the directory `behind`, which still exists."""
+    def judge(directory, result, _bin_dir):
+        assert (directory / link).is_symlink(), f'{directory / link} is no longer a symbolic link'
+        assert (directory / behind).is_dir(), f'{directory / behind} was removed behind the link'
     return judge
 
 
@@ -301,6 +336,47 @@ CASES = [
           files={'config.toml': Fifo()},
           message=('{dir}/config.toml', 'FIFO'),
           why='check mode refuses a named pipe as the real run does, without blocking'),
+    # Links another user could have planted (fs.protected_symlinks): never followed, nothing read
+    _case('node-link-planted-hosts', HOSTS, hosts_args(), 'refused',
+          files={'certs.d/_default': Dir(0o777), 'etc/shadow': File(SHADOW, 0o600),
+                 'certs.d/_default/hosts.toml': Link('{dir}/etc/shadow')},
+          message=('{dir}/certs.d/_default/hosts.toml', 'writable by group or others', 'replace the link'),
+          secrets=('PLANTEDLINKSECRET',),
+          why='rootless containerd: a user plants hosts.toml -> /etc/shadow in a directory they can write'),
+    _case('node-link-planted-registry-dir', HOSTS, hosts_args(registries=['docker.io']), 'refused',
+          files={'certs.d': Dir(0o777), 'etc': Dir(), 'certs.d/docker.io': Link('{dir}/etc')},
+          message=('{dir}/certs.d/docker.io', 'writable by group or others'),
+          why='a registry directory planted as a link to /etc: no hosts.toml is created in /etc'),
+    _case('node-link-foreign-owner-toml', TOML, toml_args('{dir}/config.toml'), 'refused',
+          files={'etc/shadow': File(SHADOW, 0o600), 'config.toml': Link('{dir}/etc/shadow')},
+          prepare=link_owner('config.toml', 65534),
+          message=('{dir}/config.toml', 'owned by uid 65534', 'chown -h'),
+          secrets=('PLANTEDLINKSECRET',),
+          why='a link owned by another user pointing at a file of root\'s'),
+    _case('node-link-planted-config', CONFIG, dict(path='{dir}/etc/config.toml', hosts_dir='{dir}/certs.d'),
+          'refused', files={'etc': Dir(0o777), 'shadow': File(SHADOW, 0o600),
+                            'etc/config.toml': Link('{dir}/shadow')},
+          containerd='2.1', message=('{dir}/etc/config.toml', 'writable by group or others'),
+          secrets=('PLANTEDLINKSECRET',),
+          why='containerd_config neither reads nor dumps a planted config.toml'),
+    # A registry directory that is a link: uninstall keeps the link and the directory behind it
+    _case('node-link-dir-remove', HOSTS, hosts_args(registries=['docker.io'], state='absent'), 'changed',
+          files={'managed/docker.io/hosts.toml': ONLY_MIRROR, 'certs.d/docker.io': Link('../managed/docker.io')},
+          judge=directory_kept('certs.d/docker.io', 'managed/docker.io'),
+          why='certs.d/docker.io links to a managed directory; emptying it must not leave a dangling link'),
+    # A bind-mounted file (kubelet, a container runtime): no rename can replace it
+    _case('node-bind-mounted-hosts', HOSTS, hosts_args(registries=['_default', 'docker.io']), 'refused',
+          files={'certs.d/_default/hosts.toml': 'server = "https://registry.example"\n',
+                 'certs.d/docker.io/hosts.toml': 'server = "https://registry-1.docker.io"\n'},
+          hooks=bind_mounted('certs.d/docker.io/hosts.toml'),
+          message=('{dir}/certs.d/docker.io/hosts.toml', 'Device or resource busy', 'ANSIBLE_UNSAFE_WRITES',
+                   'nothing was changed'),
+          why='a bind-mounted hosts.toml: reported unchanged, with the way to write it in place'),
+    _case('node-bind-mounted-unsafe-writes', 'peerpull.spegel.node_files',
+          dict(unsafe_writes=True, write=[dict(path='{dir}/hosts.toml', content='server = "https://r.example"\n')]),
+          'changed', files={'hosts.toml': 'server = "https://registry-1.docker.io"\n'},
+          hooks=bind_mounted('hosts.toml'), judge=link_free_content('hosts.toml', 'server = "https://r.example"\n'),
+          why='unsafe_writes: true writes a bind-mounted file in place'),
     # Validation and temporary files
     _case('node-validate-fails', TOML, toml_args('{dir}/new/dir/config.toml', create=True, validate='false %s'),
           'refused',

@@ -204,6 +204,166 @@ def test_a_file_written_in_place_is_reported_as_changed(capsys, tmp_path, monkey
     assert entries(tmp_path) == ['bound']
 
 
+def test_a_busy_target_is_reported_unchanged_and_points_at_unsafe_writes(capsys, tmp_path, monkeypatch):
+    """A bind-mounted file: every rename onto it fails with EBUSY, the put-back rename too."""
+    (tmp_path / 'a.toml').write_text('A0')
+    (tmp_path / 'b.toml').write_text('B0')
+    real_rename = os.rename
+
+    def rename(src, dst, *args, **kwargs):
+        if os.fsdecode(dst) == str(tmp_path / 'b.toml'):
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
+        return real_rename(src, dst, *args, **kwargs)
+    monkeypatch.setattr(os, 'rename', rename)
+    result = run(capsys, write=[dict(path=str(tmp_path / 'a.toml'), content='A1', expected_checksum=sha1('A0')),
+                                dict(path=str(tmp_path / 'b.toml'), content='B1', expected_checksum=sha1('B0'))])
+    assert result['failed'] and not result['changed'] and result['written'] == []
+    assert f'{tmp_path}/b.toml: cannot replace it: Device or resource busy' in result['msg']
+    assert 'unsafe_writes' in result['msg'] and 'ANSIBLE_UNSAFE_WRITES' in result['msg']
+    assert 'nothing was changed' in result['msg'] and 'could not be put back' not in result['msg']
+    assert (tmp_path / 'a.toml').read_text() == 'A0' and (tmp_path / 'b.toml').read_text() == 'B0'
+    assert entries(tmp_path) == ['a.toml', 'b.toml']
+
+
+def test_a_failure_reported_through_fail_json_is_rolled_back(capsys, tmp_path, monkeypatch):
+    """AnsibleModule reports some errors (chown, SELinux context) with fail_json, not an exception."""
+    (tmp_path / 'a.toml').write_text('A0')
+    (tmp_path / 'b.toml').write_text('B0')
+    real = AnsibleModule.set_fs_attributes_if_different
+
+    def set_fs_attributes_if_different(self, file_args, changed, *args, **kwargs):
+        if file_args['path'] == str(tmp_path / 'b.toml'):
+            try:
+                raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+            except OSError as exc:
+                self.fail_json(path=file_args['path'], msg='chown failed: %s' % exc)
+        return real(self, file_args, changed, *args, **kwargs)
+    monkeypatch.setattr(AnsibleModule, 'set_fs_attributes_if_different', set_fs_attributes_if_different)
+    result = run(capsys, write=[dict(path=str(tmp_path / 'a.toml'), content='A1', expected_checksum=sha1('A0')),
+                                dict(path=str(tmp_path / 'b.toml'), content='B1', mode='0600',
+                                     expected_checksum=sha1('B0'))])
+    assert result['failed'] and not result['changed'] and result['written'] == []
+    assert f'{tmp_path}/b.toml: cannot replace it: Operation not permitted' in result['msg']
+    assert 'were put back; nothing was changed' in result['msg']
+    assert (tmp_path / 'a.toml').read_text() == 'A0' and (tmp_path / 'b.toml').read_text() == 'B0'
+    assert stat.S_IMODE((tmp_path / 'b.toml').stat().st_mode) == 0o644
+    assert entries(tmp_path) == ['a.toml', 'b.toml']
+
+
+def planted_link(tmp_path, dir_mode=0o755, link_owner=None, dir_group=0):
+    """certs.d/docker.io/hosts.toml, a link to a file outside its directory (a stand-in for /etc/shadow)."""
+    secret = tmp_path / 'etc' / 'shadow'
+    secret.parent.mkdir()
+    secret.write_text('root:HASH\n')
+    registry = tmp_path / 'certs.d' / 'docker.io'
+    registry.mkdir(parents=True)
+    registry.chmod(dir_mode)
+    os.chown(registry, 0, dir_group)
+    link = registry / 'hosts.toml'
+    link.symlink_to(secret)
+    if link_owner is not None:
+        os.lchown(link, link_owner, link_owner)
+    return str(link), secret
+
+
+@pytest.mark.parametrize('dir_mode, dir_group, link_owner, reason', [
+    (0o777, 0, None, 'writable by group or others'),
+    (0o775, 65534, None, 'writable by group or others'),
+    (0o755, 0, 65534, 'owned by uid 65534'),
+])
+def test_a_link_someone_else_could_have_planted_is_never_followed(capsys, tmp_path, dir_mode, dir_group, link_owner,
+                                                                  reason):
+    link, secret = planted_link(tmp_path, dir_mode, link_owner, dir_group)
+    before = entries(tmp_path)
+    result = run(capsys, read=[link])
+    assert 'content_b64' not in result['files'][link] and reason in result['files'][link]['error']
+    result = run(capsys, write=[dict(path=link, content='server = "x"\n')])
+    assert result['failed'] and not result['changed']
+    assert result['msg'].startswith(f'{link}: it is a symbolic link') and reason in result['msg']
+    assert 'replace the link' in result['msg']
+    result = run(capsys, remove=[dict(path=link)])
+    assert result['failed'] and reason in result['msg']
+    assert secret.read_text() == 'root:HASH\n' and entries(tmp_path) == before
+
+
+def test_a_link_of_root_in_a_directory_of_root_group_is_followed(capsys, tmp_path):
+    """Group-writable by group root (gid 0) only: no one but root can plant a link there."""
+    link, _secret = planted_link(tmp_path, 0o775)
+    assert run(capsys, read=[link])['files'][link]['content_b64']
+
+
+def test_a_users_link_to_their_own_file_is_followed(capsys, tmp_path):
+    """Rootless containerd: a user's certs.d linking to the user's own file."""
+    link, secret = planted_link(tmp_path, link_owner=65534)
+    os.chown(secret, 65534, 65534)
+    result = run(capsys, write=[dict(path=link, content='new\n')])
+    assert result['changed'] and secret.read_text() == 'new\n' and os.path.islink(link)
+
+
+def test_a_registry_directory_link_in_a_writable_directory_is_refused(capsys, tmp_path):
+    (tmp_path / 'etc').mkdir()
+    (tmp_path / 'certs.d').mkdir(mode=0o777)
+    (tmp_path / 'certs.d').chmod(0o777)
+    (tmp_path / 'certs.d' / 'docker.io').symlink_to(tmp_path / 'etc')
+    path = str(tmp_path / 'certs.d' / 'docker.io' / 'hosts.toml')
+    result = run(capsys, write=[dict(path=path, content='x\n', create_parents=True)])
+    assert result['failed'] and f'{tmp_path}/certs.d/docker.io' in result['msg']
+    assert 'writable by group or others' in result['msg']
+    assert entries(tmp_path) == ['certs.d', 'certs.d/docker.io', 'etc']
+
+
+def test_a_link_repointed_after_staging_is_refused_and_nothing_written(capsys, tmp_path, monkeypatch):
+    (tmp_path / 'managed').write_text('old\n')
+    (tmp_path / 'other').write_text('other\n')
+    (tmp_path / 'config.toml').symlink_to('managed')
+
+    def validate(module, path, command, tmp):  # runs between staging and commit
+        os.unlink(path)
+        os.symlink('other', path)
+        return ''
+    monkeypatch.setattr(node_files, 'validate', validate)
+    result = run(capsys, write=[dict(path=str(tmp_path / 'config.toml'), content='new\n',
+                                     expected_checksum=sha1('old\n'), validate='true %s')])
+    assert result['failed'] and not result['changed'] and 'changed on the node' in result['msg']
+    assert (tmp_path / 'managed').read_text() == 'old\n' and (tmp_path / 'other').read_text() == 'other\n'
+    assert entries(tmp_path) == ['config.toml', 'managed', 'other']
+
+
+def test_a_file_replaced_after_staging_is_refused(capsys, tmp_path, monkeypatch):
+    """Same content, another inode: the lock compares the file, not only its bytes."""
+    (tmp_path / 'config.toml').write_text('old\n')
+
+    def validate(module, path, command, tmp):
+        os.unlink(path)
+        with open(path, 'w') as new:
+            new.write('old\n')
+        return ''
+    monkeypatch.setattr(node_files, 'validate', validate)
+    result = run(capsys, write=[dict(path=str(tmp_path / 'config.toml'), content='new\n',
+                                     expected_checksum=sha1('old\n'), validate='true %s')])
+    assert result['failed'] and 'changed on the node' in result['msg']
+    assert (tmp_path / 'config.toml').read_text() == 'old\n' and entries(tmp_path) == ['config.toml']
+
+
+def test_removing_from_a_linked_registry_directory_keeps_the_directory_behind_it(capsys, tmp_path):
+    (tmp_path / 'managed' / 'docker.io').mkdir(parents=True)
+    (tmp_path / 'managed' / 'docker.io' / 'hosts.toml').write_text('x\n')
+    (tmp_path / 'certs.d').mkdir()
+    (tmp_path / 'certs.d' / 'docker.io').symlink_to('../managed/docker.io')
+    result = run(capsys, remove=[dict(path=str(tmp_path / 'certs.d' / 'docker.io' / 'hosts.toml'),
+                                      remove_empty_parent=True)])
+    assert result['changed']
+    assert entries(tmp_path) == ['certs.d', 'certs.d/docker.io', 'managed', 'managed/docker.io']
+    assert (tmp_path / 'certs.d' / 'docker.io').is_symlink() and (tmp_path / 'certs.d' / 'docker.io').is_dir()
+
+
+def test_removing_the_last_file_removes_its_plain_directory(capsys, tmp_path):
+    (tmp_path / 'docker.io').mkdir()
+    (tmp_path / 'docker.io' / 'hosts.toml').write_text('x\n')
+    result = run(capsys, remove=[dict(path=str(tmp_path / 'docker.io' / 'hosts.toml'), remove_empty_parent=True)])
+    assert result['changed'] and entries(tmp_path) == []
+
+
 def test_a_new_secret_file_is_never_looser_than_its_mode(capsys, tmp_path, monkeypatch):
     seen = []
     real = AnsibleModule.atomic_move
