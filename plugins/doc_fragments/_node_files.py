@@ -19,12 +19,12 @@ notes:
     does not exist, or a loop of links, is refused naming the link. A file that would be removed
     but is a link is emptied instead, so the link stays valid; removing the last file of a
     directory that is a link keeps the link and the directory behind it.
-  - A link another user could have planted is not followed, as the kernel's
-    C(fs.protected_symlinks) idea has it, and nothing is read or written through it: a link
-    (the file's or one of its directories') in a directory writable by group (other than
-    group C(root)) or others, or a link owned by neither the user the task runs as nor the
-    owner of what it points to. Such a link, such as C(hosts.toml -> /etc/shadow) in a rootless
-    containerd's C(~/.config/containerd/certs.d), is refused naming the link and the fix.
+  - A link another user could have planted is refused naming the link and the fix, and nothing
+    is read or written through it (the idea of the kernel's C(fs.protected_symlinks)). That is a
+    link, the file's or one of its directories', in a directory writable by group (other than
+    group C(root)) or others, or a link owned by neither the user the task runs as nor the owner
+    of what it points to, such as C(hosts.toml -> /etc/shadow) planted in a rootless containerd's
+    C(~/.config/containerd/certs.d).
   - Links are resolved once, when the files are read for the change; a link pointed elsewhere or
     a file replaced before the write fails the task, with nothing changed.
   - A FIFO, socket, device or directory where a file is expected is refused at once, naming it;
