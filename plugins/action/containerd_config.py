@@ -8,51 +8,39 @@ from __future__ import annotations
 
 import shlex
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase, fail
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    TomlEditError, parse_plain, redact_secrets, redact_url_credentials, require_absolute,
+    parse_plain, redact_secrets, require_absolute,
 )
 
-ARGUMENT_SPEC = dict(
-    path=dict(type='path', default=containerd.CONFIG_FILE),
-    hosts_dir=dict(type='path', default=containerd.HOSTS_DIR),
-    containerd_version=dict(type='str'),
-    use_local_image_pull=dict(type='bool'),
-    enable_cri=dict(type='bool', default=False),
-    migrate_mirrors=dict(type='bool', default=True),
-    extra_settings=dict(type='list', elements='dict', default=[]),
-    backup=dict(type='bool', default=False),
-    keep_original=dict(type='bool', default=True),
-    validate=dict(type='bool', default=True),
-    service_name=dict(type='str', default=containerd.SERVICE_NAME),
-)
 
-HOSTS_FILE_WITH_SECRETS_MODE = '0600'
+class ActionModule(ActionModuleBase):
 
+    ARGUMENT_SPEC = dict(
+        path=dict(type='path', default=containerd.CONFIG_FILE),
+        hosts_dir=dict(type='path', default=containerd.HOSTS_DIR),
+        containerd_version=dict(type='str'),
+        use_local_image_pull=dict(type='bool'),
+        enable_cri=dict(type='bool', default=False),
+        migrate_mirrors=dict(type='bool', default=True),
+        extra_settings=dict(type='list', elements='dict', default=[]),
+        backup=dict(type='bool', default=False),
+        keep_original=dict(type='bool', default=True),
+        validate=dict(type='bool', default=True),
+        service_name=dict(type='str', default=containerd.SERVICE_NAME),
+    )
 
-class ActionModule(ActionBase):
-
-    TRANSFERS_FILES = False
-    _requires_connection = True
-
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        try:
-            outcome = self._plan(args, task_vars)
-        except (TomlEditError, node.NodeFilesError) as exc:
-            result.update(failed=True, changed=False, msg=redact_url_credentials(str(exc)))
-            return result
+    def run_action(self, args, task_vars, result):
+        outcome = self._plan(args, task_vars)
         result.update(outcome.result)
         if self._task.diff and result['changed']:
             result['diff'] = outcome.diffs
         if not result['changed'] or self._task.check_mode:
-            return result
+            return
         try:
             # containerd's dump of the new file is judged before the file replaces the old one.
             if outcome.validate_first:
@@ -60,28 +48,27 @@ class ActionModule(ActionBase):
                 dumped = containerd.settings_from_dump(staged[0]['validate_stdout'], result['path'])
                 _report_effective(result, dumped, None, outcome.wanted, result['path'])
             written = None if result.get('failed') else node.write(self, task_vars, writes=outcome.writes)
-        except (TomlEditError, node.NodeFilesError) as exc:
-            result.update(failed=True, msg=redact_url_credentials(str(exc)))
+        except SpegelError as exc:
+            if exc.changed:
+                raise  # files stay changed (the message names them): reported as a change
+            fail(result, exc)
             written = None
-            if getattr(exc, 'changed', False):
-                return result  # files stay changed (the message names them): report the change
         if written is None:
             # Nothing was written: report the node as it still is.
             result.update(changed=False, restart_required=False, hosts_files=[],
                           original_file=outcome.original_before, created=outcome.created_before)
             result.pop('diff', None)
-            return result
+            return
         config = {entry['path']: entry for entry in written}.get(result['path'], {})
         result['backup_file'] = config.get('backup_file')
-        return result
 
     def _plan(self, args, task_vars):
         path = require_absolute(args['path'], 'path', containerd.CONFIG_FILE)
         hosts_dir = str(args['hosts_dir'])
         if not hosts_dir.startswith('/') or ':' in hosts_dir:
-            raise TomlEditError('hosts_dir must be ONE absolute directory such as /etc/containerd/certs.d, got %r '
-                                '(containerd >= 2.1 ignores hosts.toml files under a colon-separated list).'
-                                % hosts_dir)
+            raise SpegelError('hosts_dir must be ONE absolute directory such as /etc/containerd/certs.d, got %r '
+                              '(containerd >= 2.1 ignores hosts.toml files under a colon-separated list).'
+                              % hosts_dir)
         original_path = path + containerd.ORIGINAL_SUFFIX
         created_path = path + containerd.CREATED_SUFFIX
         first = node.run_node_files(self, task_vars, read=[path, original_path, created_path],
@@ -112,8 +99,8 @@ class ActionModule(ActionBase):
             (path, parse_plain(new_text, path)), dropins, plan.layout, version)
         disabling = containerd.disabled_cri_in_dropins(dropins)
         if disabling:
-            raise TomlEditError('%s: the drop-in %s disables the CRI plugin (disabled_plugins = %s). Remove it there '
-                                '(this module does not edit drop-ins); nothing was changed.' % ((path,) + disabling[0]))
+            raise SpegelError('%s: the drop-in %s disables the CRI plugin (disabled_plugins = %s). Remove it there '
+                              '(this module does not edit drop-ins); nothing was changed.' % ((path,) + disabling[0]))
         containerd.check_effective(effective, wanted, path)
 
         config_changed = not current.exists or new_text != current.text
@@ -155,7 +142,7 @@ class ActionModule(ActionBase):
             secret = merged != redact_secrets(merged, hosts_path)
             writes.append(dict(path=hosts_path, content=merged, create_parents=True,
                                expected_checksum=existing.checksum,
-                               mode=HOSTS_FILE_WITH_SECRETS_MODE if secret and not existing.exists else None))
+                               mode=hosts_toml.SECRET_FILE_MODE if secret and not existing.exists else None))
             diffs.append(node.file_diff(hosts_path, redact_secrets(existing.text, hosts_path),
                                         redact_secrets(merged, hosts_path, before=existing.text or '')))
             hosts_files.append(hosts_path)
@@ -164,8 +151,8 @@ class ActionModule(ActionBase):
         from_dump = None
         if not config_changed and dump.get('rc') is not None:
             if dump['rc'] != 0:
-                raise TomlEditError('%s: containerd (%s) rejects the current file, which already holds what this module '
-                                    'sets: %s. Fix the file or its imports by hand; nothing was changed.' % (
+                raise SpegelError('%s: containerd (%s) rejects the current file, which already holds what this module '
+                                  'sets: %s. Fix the file or its imports by hand; nothing was changed.' % (
                                         path, binary, (dump.get('stderr') or dump.get('stdout') or '').strip()))
             from_dump = containerd.settings_from_dump(dump['stdout'], path)
         outcome.writes = writes
@@ -208,8 +195,8 @@ def _dropins(state, patterns, source):
         elif pattern in state.globs.get(pattern, []):
             matches = [pattern]
         else:
-            raise TomlEditError('%s imports %s, which does not exist, and containerd refuses to start without it. '
-                                'Create it or remove it from imports; nothing was changed.' % (source, pattern))
+            raise SpegelError('%s imports %s, which does not exist, and containerd refuses to start without it. '
+                              'Create it or remove it from imports; nothing was changed.' % (source, pattern))
         for path in matches:
             dropin = state.file(path)
             dropins.append((path, parse_plain(dropin.text_or_empty, path)))

@@ -6,37 +6,15 @@
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_probe as hosts_probe
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase, fail
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     UNSET, discover, discover_from_node, discovery_reads,
 )
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    TomlEditError, redact_secrets, redact_url_credentials,
-)
-
-ARGUMENT_SPEC = dict(
-    hosts_dir=dict(type='path', default='/etc/containerd/certs.d'),
-    registries=dict(type='list', elements='str', default=['_default']),
-    mirrors=dict(type='list', elements='str'),
-    node_ip=dict(type='str', default='auto'),
-    ports=dict(type='list', elements='int', default=[30020]),
-    capabilities=dict(type='list', elements='str', default=['pull', 'resolve'],
-                      choices=list(hosts_toml.CAPABILITIES)),
-    dial_timeout=dict(type='str', default='200ms'),
-    server=dict(type='dict'),
-    authorization=dict(type='raw', no_log=True),
-    state=dict(type='str', default='present', choices=['present', 'absent']),
-    backup=dict(type='bool', default=False),
-    prune_stale=dict(type='bool', default=True),
-    containerd_version=dict(type='str'),
-    probe=dict(type='bool', default=False),
-)
-
-SECRET_MODE = '0600'
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
 
 
 def plain_list(values):
@@ -45,42 +23,50 @@ def plain_list(values):
     return [] if values == [''] else values
 
 
-class ActionModule(ActionBase):
+class ActionModule(ActionModuleBase):
 
-    TRANSFERS_FILES = False
-    _requires_connection = True
+    ARGUMENT_SPEC = dict(
+        hosts_dir=dict(type='path', default='/etc/containerd/certs.d'),
+        registries=dict(type='list', elements='str', default=['_default']),
+        mirrors=dict(type='list', elements='str'),
+        node_ip=dict(type='str', default='auto'),
+        ports=dict(type='list', elements='int', default=[30020]),
+        capabilities=dict(type='list', elements='str', default=['pull', 'resolve'],
+                          choices=list(hosts_toml.CAPABILITIES)),
+        dial_timeout=dict(type='str', default='200ms'),
+        server=dict(type='dict'),
+        authorization=dict(type='raw', no_log=True),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        backup=dict(type='bool', default=False),
+        prune_stale=dict(type='bool', default=True),
+        containerd_version=dict(type='str'),
+        probe=dict(type='bool', default=False),
+    )
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def run_action(self, args, task_vars, result):
         result['restart_required'] = False  # containerd re-reads hosts.toml on every pull
-        try:
-            plan = self._plan(args)
-            reads = dict(read=list(plan['paths'].values()), read_globs=list(plan['globs']), containerd_version=True)
-            if plan['discover']:
-                extra = discovery_reads()
-                reads.update(read=reads['read'] + extra['read'], read_globs=reads['read_globs'] + extra['read_globs'],
-                             network_facts=True)
-            node_result = node.run_node_files(self, task_vars, **reads)
-            state = node.NodeState(node_result)
-            version = state.containerd_version(args['containerd_version'])
-            plan['containerd_major'] = version.major if version else None
-            found = None
-            if plan['discover'] or plan['node_ip'] not in UNSET:
-                found = discover_from_node(node_result, state, None if plan['discover'] else plan['node_ip'])
-            mirrors = plan['mirrors'] or [hosts_toml.mirror_url(found.ip, port) for port in plan['ports']]
-            # Stale entries are known only by the node's current IPs, so not with given mirrors.
-            node_ips = found.ips if found is not None and not plan['mirrors'] and args['prune_stale'] else None
-            targets = [(registry, path, 'listed') for registry, path in plan['paths'].items()]
-            for pattern in plan['globs']:
-                shadowing = hosts_toml.shadowing_files(state.globs.get(pattern, []), plan['paths'].values())
-                targets += [(name, path, 'shadowing') for name, path in sorted(shadowing.items())]
-            changes = [self._compute(args, plan, registry, path, reason, state.file(path), mirrors, node_ips)
-                       for registry, path, reason in targets]
-        except (TomlEditError, node.NodeFilesError) as exc:
-            result.update(failed=True, msg=redact_url_credentials(str(exc)))
-            return result
+        plan = self._plan(args)
+        reads = dict(read=list(plan['paths'].values()), read_globs=list(plan['globs']), containerd_version=True)
+        if plan['discover']:
+            extra = discovery_reads()
+            reads.update(read=reads['read'] + extra['read'], read_globs=reads['read_globs'] + extra['read_globs'],
+                         network_facts=True)
+        node_result = node.run_node_files(self, task_vars, **reads)
+        state = node.NodeState(node_result)
+        version = state.containerd_version(args['containerd_version'])
+        plan['containerd_major'] = version.major if version else None
+        found = None
+        if plan['discover'] or plan['node_ip'] not in UNSET:
+            found = discover_from_node(node_result, state, None if plan['discover'] else plan['node_ip'])
+        mirrors = plan['mirrors'] or [hosts_toml.mirror_url(found.ip, port) for port in plan['ports']]
+        # Stale entries are known only by the node's current IPs, so not with given mirrors.
+        node_ips = found.ips if found is not None and not plan['mirrors'] and args['prune_stale'] else None
+        targets = [(registry, path, 'listed') for registry, path in plan['paths'].items()]
+        for pattern in plan['globs']:
+            shadowing = hosts_toml.shadowing_files(state.globs.get(pattern, []), plan['paths'].values())
+            targets += [(name, path, 'shadowing') for name, path in sorted(shadowing.items())]
+        changes = [self._compute(args, plan, registry, path, reason, state.file(path), mirrors, node_ips)
+                   for registry, path, reason in targets]
 
         result.update(
             changed=any(c['changed'] for c in changes),
@@ -102,13 +88,7 @@ class ActionModule(ActionBase):
 
         writes = [c['write'] for c in changes if c.get('write')]
         removes = [c['remove'] for c in changes if c.get('remove')]
-        try:
-            written = node.write(self, task_vars, writes=writes, removes=removes)
-        except node.NodeFilesError as exc:
-            result.update(failed=True, changed=exc.changed, msg=redact_url_credentials(str(exc)))
-            if not exc.changed:
-                result.pop('diff', None)
-            return result
+        written = node.write(self, task_vars, writes=writes, removes=removes)
         backups = {w['path']: w['backup_file'] for w in written if w.get('backup_file')}
         for change in changes:
             if change['path'] in backups:
@@ -124,9 +104,8 @@ class ActionModule(ActionBase):
         probes = dict(hosts_dir=args['hosts_dir'], refs=list(refs.values()))
         try:
             ran = node.run_node_files(self, task_vars, hosts_probe=probes)['hosts_probe']
-        except node.NodeFilesError as exc:
-            result.update(failed=True, msg=str(exc))
-            return result
+        except SpegelError as exc:
+            return fail(result, exc, changed=result['changed'])  # the files stay as written
         probe = result['probe'] = dict(skipped=ran.get('skipped'), ctr=ran['ctr'], files={}, problems=[])
         logs = {entry['ref']: entry['stderr'] for entry in ran['results']}
         for change in changes:
@@ -159,7 +138,7 @@ class ActionModule(ActionBase):
         ports = [hosts_toml.port_number(port, 'ports') for port in args['ports'] or []]
         if not mirrors:
             if not ports:
-                raise hosts_toml.HostsTomlError('Give mirrors, or ports to build them from the node IP.')
+                raise SpegelError('Give mirrors, or ports to build them from the node IP.')
             if node_ip not in UNSET:
                 # Refuse a bad address before anything is read.
                 found = discover({}, [], node_ip)
@@ -229,6 +208,6 @@ class ActionModule(ActionBase):
         if not plan['secret']:
             return hosts_toml.drop_mode_note(new_text), user_mode
         before = user_mode or (current.mode if current.exists else None)
-        if before not in (None, SECRET_MODE):
+        if before not in (None, hosts_toml.SECRET_FILE_MODE):
             new_text = hosts_toml.note_mode(new_text, mirrors[0], before)
-        return new_text, SECRET_MODE
+        return new_text, hosts_toml.SECRET_FILE_MODE

@@ -6,37 +6,24 @@
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     UNSET, discover, discover_from_node, discovery_reads,
 )
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
-
-ARGUMENT_SPEC = dict(
-    node_ip=dict(type='str', default='auto'),
-)
 
 
-class ActionModule(ActionBase):
+class ActionModule(ActionModuleBase):
 
-    TRANSFERS_FILES = False
-    _requires_connection = True
+    ARGUMENT_SPEC = dict(
+        node_ip=dict(type='str', default='auto'),
+    )
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def run_action(self, args, task_vars, result):
         override = '' if args['node_ip'] is None else str(args['node_ip']).strip()
-        try:
-            if override not in UNSET:
-                found = discover({}, [], override)  # no round trip for a given address
-            else:
-                node_result = node.run_node_files(self, task_vars, **discovery_reads())
-                found = discover_from_node(node_result, node.NodeState(node_result))
-        except (TomlEditError, node.NodeFilesError) as exc:
-            result.update(failed=True, msg=str(exc))
-            return result
+        if override not in UNSET:
+            found = discover({}, [], override)  # no round trip for a given address
+        else:
+            node_result = node.run_node_files(self, task_vars, **discovery_reads())
+            found = discover_from_node(node_result, node.NodeState(node_result))
         result.update(changed=False, node_ip=found.ip, node_ips=found.ips, source=found.source)
-        return result

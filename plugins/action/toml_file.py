@@ -6,24 +6,11 @@
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    TomlEditError, TomlEditor, format_key, redact_secrets, redact_url_credentials, require_absolute,
-)
-
-ARGUMENT_SPEC = dict(
-    path=dict(type='path', required=True, aliases=['dest']),
-    key=dict(type='list', elements='str', required=True, no_log=False),
-    value=dict(type='raw'),
-    state=dict(type='str', default='present', choices=['present', 'absent']),
-    create=dict(type='bool', default=False),
-    backup=dict(type='bool', default=False),
-    validate=dict(type='str'),
-    mode=dict(type='raw'),
-    owner=dict(type='str'),
-    group=dict(type='str'),
+    TomlEditor, format_key, redact_secrets, require_absolute,
 )
 
 
@@ -43,8 +30,8 @@ def normalise_mode(mode, path):
         except ValueError:
             number = None
     if number is None or not 0 <= number <= 0o7777:
-        raise TomlEditError("%s: mode must be octal, such as '0644' (quoted) or 0644, got %r; nothing was changed."
-                            % (path, mode))
+        raise SpegelError("%s: mode must be octal, such as '0644' (quoted) or 0644, got %r; nothing was changed."
+                          % (path, mode))
     return '%04o' % number
 
 
@@ -52,8 +39,8 @@ def check_options(path, validate):
     """Options that are wrong whatever the node holds: refused before anything is read."""
     require_absolute(path, 'path', '/etc/containerd/config.toml')
     if validate is not None and '%s' not in validate:
-        raise TomlEditError("validate must contain %%s, which stands for the new file, such as "
-                            "'containerd --config %%s config dump'; got %r. Nothing was changed." % (validate,))
+        raise SpegelError("validate must contain %%s, which stands for the new file, such as "
+                          "'containerd --config %%s config dump'; got %r. Nothing was changed." % (validate,))
 
 
 def attributes_differ(current, mode, owner, group):
@@ -63,36 +50,36 @@ def attributes_differ(current, mode, owner, group):
             or (group and group not in (current.group, str(current.gid))))
 
 
-class ActionModule(ActionBase):
+class ActionModule(ActionModuleBase):
 
-    TRANSFERS_FILES = False
-    _requires_connection = True
+    ARGUMENT_SPEC = dict(
+        path=dict(type='path', required=True, aliases=['dest']),
+        key=dict(type='list', elements='str', required=True, no_log=False),
+        value=dict(type='raw'),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        create=dict(type='bool', default=False),
+        backup=dict(type='bool', default=False),
+        validate=dict(type='str'),
+        mode=dict(type='raw'),
+        owner=dict(type='str'),
+        group=dict(type='str'),
+    )
+    ARGUMENT_RULES = dict(required_if=[('state', 'present', ('value',))])
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC,
-            required_if=[('state', 'present', ('value',))],
-        )
+    def run_action(self, args, task_vars, result):
         path = args['path']
-        try:
-            check_options(path, args['validate'])
-            mode = normalise_mode(args['mode'], path)
-            state = node.read(self, task_vars, paths=[path])
-            current = state.file(path)
-            if not current.exists and not args['create'] and args['state'] == 'present':
-                raise TomlEditError('%s does not exist; set create: true to create it.' % path)
+        check_options(path, args['validate'])
+        mode = normalise_mode(args['mode'], path)
+        current = node.read(self, task_vars, paths=[path]).file(path)
+        if not current.exists and not args['create'] and args['state'] == 'present':
+            raise SpegelError('%s does not exist; set create: true to create it.' % path)
 
-            editor = TomlEditor(current.text_or_empty, path)
-            if args['state'] == 'present':
-                editor.set(args['key'], args['value'])
-            else:
-                editor.remove(args['key'])
-            new_text = editor.render()
-        except (TomlEditError, node.NodeFilesError) as exc:
-            result.update(failed=True, msg=redact_url_credentials(str(exc)))
-            return result
+        editor = TomlEditor(current.text_or_empty, path)
+        if args['state'] == 'present':
+            editor.set(args['key'], args['value'])
+        else:
+            editor.remove(args['key'])
+        new_text = editor.render()
 
         content_changed = new_text != current.text_or_empty if current.exists else args['state'] == 'present'
         attrs_changed = current.exists and attributes_differ(current, mode, args['owner'], args['group'])
@@ -101,18 +88,11 @@ class ActionModule(ActionBase):
             result['diff'] = node.file_diff(path, redact_secrets(current.text, path),
                                             redact_secrets(new_text, path, before=current.text or ''))
         if not result['changed'] or self._task.check_mode:
-            return result
+            return
 
         write = dict(path=path, content=new_text, backup=args['backup'], mode=mode,
                      owner=args['owner'], group=args['group'], create_parents=args['create'],
                      expected_checksum=current.checksum, validate=args['validate'])
-        try:
-            written = node.write(self, task_vars, writes=[write])
-        except node.NodeFilesError as exc:
-            result.update(failed=True, changed=exc.changed, msg=redact_url_credentials(str(exc)))
-            if not exc.changed:
-                result.pop('diff', None)
-            return result
+        written = node.write(self, task_vars, writes=[write])
         if written and written[0].get('backup_file'):
             result['backup_file'] = written[0]['backup_file']
-        return result

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts import check_settings
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, redact_url_credentials
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_url_credentials
 
 
 def boot_settings(settings):
@@ -19,7 +20,7 @@ def boot_settings(settings):
     plain = {str(key): value for key, value in settings.items()}
     try:
         return check_settings(plain)
-    except TomlEditError as exc:
+    except SpegelError as exc:
         raise AnsibleFilterError('The boot step could not write the hosts.toml files with these options: %s '
                                  'Nothing was installed.' % redact_url_credentials(str(exc))) from None
 

@@ -10,8 +10,9 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import port_number
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, option_type
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import option_type
 
 KINDS = ('str', 'port')
 
@@ -36,7 +37,7 @@ def role_list(value, option, kind='str'):
     if kind == 'port':
         try:
             return [port_number(item, option) for item in items]
-        except TomlEditError as exc:
+        except SpegelError as exc:
             raise AnsibleFilterError(str(exc)) from None
     for item in items:
         if not isinstance(item, str) or item.strip() == '':

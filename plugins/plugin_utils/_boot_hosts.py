@@ -7,7 +7,7 @@
 """The boot step of an image bake: hosts.toml files pointing at Spegel on the IP this boot has.
 
 The role peerpull.spegel.bake installs this file, with the collection files it imports
-(_node_ip, _hosts_toml, _toml_edit and module_utils/_network: standard library only), under
+(_errors, _node_ip, _hosts_toml, _toml_edit and module_utils/_network: standard library only), under
 /usr/local/lib/peerpull-spegel, and a systemd oneshot that runs it before containerd and
 kubelet start:
 
@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.module_utils._network import IP_DIRS, network_facts
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import (
     DEFAULT_REGISTRY, DOTTED_NOTE, HOSTS_FILE, NOT_A_REGISTRY, _statements, authorization_header, default_server,
@@ -50,7 +51,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     KUBELET_FILES, KUBELET_GLOBS, KUBELET_UNITS, UNSET, discover, kubelet_sources,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    TomlEditError, redact_url_credentials, require_absolute,
+    redact_url_credentials, require_absolute,
 )
 
 SETTINGS = '/etc/peerpull-spegel/bake.json'
@@ -60,10 +61,6 @@ NOTE = ('# Written at every boot by peerpull-spegel-hosts.service from %s; '
         'edits inside this block are lost, the rest of the file is yours.')
 BIN_DIRS = ['/usr/local/bin', '/usr/bin', '/usr/sbin', '/bin', '/sbin']
 _VERSION = re.compile(r'^v?(\d+)\.\d+')
-
-
-class BootError(TomlEditError):
-    """The boot step cannot do its job: the message says what to set."""
 
 
 def containerd_major(version_output):
@@ -116,7 +113,7 @@ def without_block(text):
         return text
     end = next((i for i in range(begin, len(lines)) if lines[i].rstrip('\r\n') == END), None)
     if end is None:
-        raise BootError('%s opens the block of peerpull.spegel but never closes it (%s)' % (BEGIN, END))
+        raise SpegelError('%s opens the block of peerpull.spegel but never closes it (%s)' % (BEGIN, END))
     return ''.join(lines[:begin] + lines[end + 1:])
 
 
@@ -142,9 +139,9 @@ def apply_block(text, block, dotted):
     statements = _statements(''.join(lines))
     if dotted and any(s.kind == 'table' and s.key == ['host'] or s.kind == 'pair' and not s.section and s.key[0] == 'host'
                       for s in statements):
-        raise BootError('it has host keys outside [host."URL"] tables (a [host] table, or root-level host. '
-                        'keys), and the [host] table containerd 1.x needs for an IPv6 mirror cannot join them; '
-                        'write its hosts as [host."URL"] tables')
+        raise SpegelError('it has host keys outside [host."URL"] tables (a [host] table, or root-level host. '
+                          'keys), and the [host] table containerd 1.x needs for an IPv6 mirror cannot join them; '
+                          'write its hosts as [host."URL"] tables')
     at = max((s.end for s in statements if s.kind == 'pair' and not s.section), default=0)
     return ''.join(lines[:at]) + block + ''.join(lines[at:])
 
@@ -272,15 +269,15 @@ def main(argv=None):
             return 0
         try:
             found = None if settings.get('urls') else node_ip(settings)
-        except TomlEditError as exc:
+        except SpegelError as exc:
             for path in files.values():
                 text = read(path)
                 if text is not None:
                     remove_file_block(path, text)
-            raise BootError('%s The Spegel entries were removed, so pulls skip Spegel on this node until '
-                            'this is fixed: set spegel_node_ip ("node_ip" in %s, or bake again with '
-                            'spegel_node_ip), or kubelet\'s --node-ip, then `systemctl restart '
-                            'peerpull-spegel-hosts` (and kubelet).' % (exc, source)) from None
+            raise SpegelError('%s The Spegel entries were removed, so pulls skip Spegel on this node until '
+                              'this is fixed: set spegel_node_ip ("node_ip" in %s, or bake again with '
+                              'spegel_node_ip), or kubelet\'s --node-ip, then `systemctl restart '
+                              'peerpull-spegel-hosts` (and kubelet).' % (exc, source)) from None
         major = node_containerd_major(settings)
         hosts = mirror_hosts(settings, found.ip if found else None)
         mode = 0o600 if authorization_header(settings.get('authorization'), 'mirror_authorization') else None
@@ -298,12 +295,12 @@ def main(argv=None):
                     print('%s: written' % path, file=log)
                 else:
                     print('%s: unchanged' % path, file=log)
-            except (OSError, ValueError, IndexError, TomlEditError) as exc:
+            except (OSError, ValueError, IndexError, SpegelError) as exc:
                 # One file containerd cannot take ours in does not stop the others.
                 print('%s: left as it is: %s' % (path, redact_url_credentials(str(exc))), file=log)
                 failed += 1
         return 1 if failed else 0
-    except (OSError, ValueError, TomlEditError) as exc:
+    except (OSError, ValueError, SpegelError) as exc:
         print('peerpull-spegel-hosts: %s' % redact_url_credentials(str(exc)), file=log)
         return 1
 

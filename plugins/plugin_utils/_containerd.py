@@ -24,11 +24,12 @@ import posixpath
 import re
 import tomllib
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import (
     containerd1_unreadable, validate_host_url, validate_registry,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    MISSING, TomlEditError, TomlEditor, format_key, same_value, toml_type,
+    MISSING, TomlEditor, format_key, same_value, toml_type,
 )
 
 CONFIG_FILE = '/etc/containerd/config.toml'
@@ -142,8 +143,8 @@ def parse_containerd_version(text, source='containerd_version'):
             if major in (1, 2):
                 return ContainerdVersion(major, minor, patch)
             break
-    raise TomlEditError('%s: cannot tell the containerd version from %r; set containerd_version '
-                        'to the version installed on the node, such as 1.7.24.' % (source, text))
+    raise SpegelError('%s: cannot tell the containerd version from %r; set containerd_version '
+                      'to the version installed on the node, such as 1.7.24.' % (source, text))
 
 
 # --- reading values with clear type errors ------------------------------------------------
@@ -154,7 +155,7 @@ def _get(data, segments, source, expect=None):
     node = data
     for depth, segment in enumerate(segments):
         if not isinstance(node, dict):
-            raise TomlEditError(
+            raise SpegelError(
                 '%s: %s is %s, but containerd expects a table there (it holds %s). Fix the file by hand; '
                 'nothing was changed.' % (source, format_key(segments[:depth]), toml_type(node),
                                           format_key(segments)))
@@ -162,7 +163,7 @@ def _get(data, segments, source, expect=None):
             return MISSING
         node = node[segment]
     if expect is not None and not _is(node, expect):
-        raise TomlEditError(
+        raise SpegelError(
             '%s: %s is %s, but containerd expects %s. Fix the file by hand; nothing was changed.'
             % (source, format_key(segments), toml_type(node), _EXPECT_NAMES[expect]))
     return node
@@ -184,7 +185,7 @@ def declared_version(data, source):
     """The file's `version` (1 when absent), refusing layouts this module does not know."""
     version = data.get('version', 1)
     if isinstance(version, bool) or not isinstance(version, int) or version not in LAYOUTS:
-        raise TomlEditError(
+        raise SpegelError(
             '%s: version = %r is not a containerd config layout this module knows (1, 2, 3 or 4). '
             'Fix the version line (containerd 1.x: 2, containerd 2.0-2.2: 3, 2.3+: 4); nothing was changed.'
             % (source, version))
@@ -196,12 +197,12 @@ def check_layout(version, source, containerd):
     if containerd is None:
         return
     if containerd.major == 1 and version >= 3:
-        raise TomlEditError(
+        raise SpegelError(
             '%s: version = %d is a containerd 2.x layout, but containerd %s on the node is 1.x and cannot '
             'load it. Restore a version = 2 config for containerd 1.x, or upgrade containerd first; '
             'nothing was changed.' % (source, version, containerd))
     if version > containerd.newest_config_version:
-        raise TomlEditError(
+        raise SpegelError(
             '%s: version = %d is newer than containerd %s loads (at most %d). Write version = %d, or '
             'upgrade containerd first; nothing was changed.'
             % (source, version, containerd, containerd.newest_config_version, containerd.newest_config_version))
@@ -242,12 +243,12 @@ def _tls_fields(tls, where):
     key = tls.get('key_file', '')
     for name, value in (('ca_file', ca), ('cert_file', cert), ('key_file', key)):
         if not isinstance(value, str):
-            raise TomlEditError('%s.%s is %s, but containerd expects a string path. Fix the file by hand; '
-                                'nothing was changed.' % (where, name, toml_type(value)))
+            raise SpegelError('%s.%s is %s, but containerd expects a string path. Fix the file by hand; '
+                              'nothing was changed.' % (where, name, toml_type(value)))
     skip = tls.get('insecure_skip_verify', False)
     if not isinstance(skip, bool):
-        raise TomlEditError('%s.insecure_skip_verify is %s, but containerd expects true or false. Fix the '
-                            'file by hand; nothing was changed.' % (where, toml_type(skip)))
+        raise SpegelError('%s.insecure_skip_verify is %s, but containerd expects true or false. Fix the '
+                          'file by hand; nothing was changed.' % (where, toml_type(skip)))
     if ca:
         fields['ca'] = ca
     if cert and key:
@@ -281,14 +282,14 @@ def legacy_registries(data, layout, source):
     for host, config in configs.items():
         where = '%s: %s' % (source, format_key(layout.configs + (host,)))
         if not isinstance(config, dict):
-            raise TomlEditError('%s is %s, but containerd expects a table. Fix the file by hand; nothing was '
-                                'changed.' % (where, toml_type(config)))
+            raise SpegelError('%s is %s, but containerd expects a table. Fix the file by hand; nothing was '
+                              'changed.' % (where, toml_type(config)))
         tls = config.get('tls', MISSING)
         if tls is MISSING:
             continue
         if not isinstance(tls, dict):
-            raise TomlEditError('%s.tls is %s, but containerd expects a table. Fix the file by hand; nothing '
-                                'was changed.' % (where, toml_type(tls)))
+            raise SpegelError('%s.tls is %s, but containerd expects a table. Fix the file by hand; nothing '
+                              'was changed.' % (where, toml_type(tls)))
         tls_by_host[host.lower()] = _tls_fields(tls, where + '.tls')
 
     def host_entry(base, path):
@@ -304,14 +305,14 @@ def legacy_registries(data, layout, source):
         endpoints = _get(mirror, ('endpoint',), '%s: %s' % (source, key),
                          expect='strings') if isinstance(mirror, dict) else None
         if endpoints is None:
-            raise TomlEditError('%s: %s is %s, but containerd expects a table with an endpoint list. Fix the '
-                                'file by hand; nothing was changed.' % (source, key, toml_type(mirror)))
+            raise SpegelError('%s: %s is %s, but containerd expects a table with an endpoint list. Fix the '
+                              'file by hand; nothing was changed.' % (source, key, toml_type(mirror)))
         if registry != WILDCARD_MIRROR:
             try:
                 if registry == DEFAULT_HOSTS_REGISTRY:
-                    raise TomlEditError(registry)  # no image name's host: it is hosts.toml's own name
+                    raise SpegelError(registry)  # no image name's host: it is hosts.toml's own name
                 validate_registry(registry)
-            except TomlEditError:
+            except SpegelError:
                 dropped.append({'key': key, 'reason': 'not a registry host as image names carry it, so containerd '
                                                       'never matched it'})
                 continue
@@ -326,7 +327,7 @@ def legacy_registries(data, layout, source):
                                                         'endpoint moves without it (use configs."HOST".auth)'})
             try:
                 validate_host_url(base + path)
-            except TomlEditError:
+            except SpegelError:
                 dropped.append({'key': where, 'reason': 'not an http(s) URL containerd could reach'})
                 continue
             seen_hosts.add(base.split('://', 1)[1])
@@ -413,7 +414,7 @@ class ConfigPlan:
         registry = _get(self.data, layout.registry, self.source, expect=dict)
         if registry is not MISSING and _has_legacy_settings(registry):
             if not migrate_mirrors:
-                raise TomlEditError(
+                raise SpegelError(
                     '%s: %s holds legacy mirrors or configs.<host>.tls, and containerd drops the CRI plugin '
                     'when they are set together with config_path. Set migrate_mirrors: true to move them into '
                     'hosts.toml files, or remove them by hand; nothing was changed.'
@@ -433,7 +434,7 @@ class ConfigPlan:
 
         if use_local_image_pull is not None:
             if layout.use_local_image_pull is None:
-                raise TomlEditError(
+                raise SpegelError(
                     '%s: use_local_image_pull exists only in config version 3 and 4 (containerd 2.x), and this '
                     'file is version %d. Leave use_local_image_pull unset (containerd 1.x always pulls '
                     'locally); nothing was changed.' % (self.source, layout.version))
@@ -444,7 +445,7 @@ class ConfigPlan:
         for setting in extra_settings:
             overlap = [key for key in managed if _overlaps(key, setting['key'])]
             if overlap:
-                raise TomlEditError(
+                raise SpegelError(
                     'extra_settings: %s overlaps %s, which this module manages; use its own option instead.'
                     % (format_key(setting['key']), format_key(overlap[0])))
             if setting['state'] == 'absent':
@@ -459,7 +460,7 @@ class ConfigPlan:
             # Without a containerd on the node (an image bake) nothing else would catch it.
             unreadable = containerd1_unreadable(text)
             if unreadable:
-                raise TomlEditError(
+                raise SpegelError(
                     'Refusing to write %s: containerd 1.x cannot parse its key %s (go-toml v1 reads no "[" or "]" in a '
                     'table name and no escaped \\" in a key), so containerd would not start. Change that key (in '
                     'extra_settings, or by hand in the file); nothing was changed.' % (self.source, unreadable))
@@ -471,7 +472,7 @@ class ConfigPlan:
         if not cri:
             return
         if not enable_cri:
-            raise TomlEditError(
+            raise SpegelError(
                 '%s: disabled_plugins = %s turns off the CRI plugin (%s), so kubelet cannot use containerd '
                 '(Docker\'s containerd.io package ships it this way). Set enable_cri: true to remove it from '
                 'disabled_plugins; nothing was changed.' % (self.source, disabled, ', '.join(cri)))
@@ -497,20 +498,20 @@ class ConfigPlan:
         short_names = [name for name in names if '.' not in name and name not in CRI_PLUGINS]
         if short_names or 'cri' in plugins:
             if self.containerd is not None and self.containerd.major >= 2 and not self.containerd.migrates_each_file:
-                raise TomlEditError(
+                raise SpegelError(
                     '%s has no version line, so containerd reads it as version 1, and containerd %s ignores the '
                     'CRI settings of a version 1 file. Convert it with `containerd config migrate` (review the '
                     'output), or add version = 2 and use full plugin names; nothing was changed.'
                     % (self.source, self.containerd))
             return  # version 1 on containerd 1.x or 2.3+ (which migrates it): keep the file's layout
         if self.containerd is None:
-            raise TomlEditError(
+            raise SpegelError(
                 '%s has no version line, so its layout depends on the containerd version, and containerd is not '
                 'installed on the node. Set containerd_version to the version the node will run, such as 1.7.24; '
                 'nothing was changed.' % self.source)
         if self.containerd.major == 1:
             if CRI_IMAGES in plugins:
-                raise TomlEditError(
+                raise SpegelError(
                     '%s holds plugins."%s", a containerd 2.x table, but containerd %s on the node is 1.x. '
                     'Write the config for containerd 1.x (version = 2), or upgrade containerd first; nothing '
                     'was changed.' % (self.source, CRI_IMAGES, self.containerd))
@@ -540,7 +541,7 @@ class ConfigPlan:
                         self.source, format_key(new_table), format_key(old_table)))
             return
         if self.containerd is None:
-            raise TomlEditError(
+            raise SpegelError(
                 '%s: this version 2 file holds %s, the registry table containerd 2.x reads, while containerd 1.x '
                 'reads %s; which one to write depends on the containerd version, and containerd is not installed '
                 'on the node. Set containerd_version to the version the node will run, such as 2.1.5; nothing was '
@@ -567,7 +568,7 @@ class ConfigPlan:
             (old_layout.discard_unpacked_layers, isinstance(containerd_table, dict) and 'runtimes' in containerd_table
              and 'discard_unpacked_layers' in containerd_table)) if present]
         if leftovers:
-            raise TomlEditError(
+            raise SpegelError(
                 '%s: version = 3, but it also holds %s, a version 2 table that containerd %s migrates over '
                 'plugins."%s" (2.0-2.2 ignore it). Move its settings into the version 3 tables and remove it; nothing '
                 'was changed.' % (self.source, format_key(leftovers[0]), self.containerd, CRI_IMAGES))
@@ -584,14 +585,10 @@ class ConfigPlan:
                 # auth stays: containerd still uses configs.<host>.auth next to config_path, with
                 # the token exchange a static hosts.toml header cannot do.
                 self.editor.remove(layout.configs + (host, 'tls'))
-                if not self._data_at(layout.configs + (host,)):
+                if not self.editor.get(layout.configs + (host,)):
                     self.editor.remove(layout.configs + (host,))
-        if 'configs' in registry and not self._data_at(layout.configs):
+        if 'configs' in registry and not self.editor.get(layout.configs):
             self.editor.remove(layout.configs)
-
-    def _data_at(self, segments):
-        return self.editor.get(list(segments))
-
 
 def _with_version_line(text, version):
     """The text with `version = N` where containerd's own files have it: above the first
@@ -620,21 +617,21 @@ def normalise_extra_settings(settings):
     for index, setting in enumerate(settings or ()):
         where = 'extra_settings[%d]' % index
         if not isinstance(setting, dict) or 'key' not in setting:
-            raise TomlEditError('%s must be a dict with a key (a list of segments), got %r.' % (where, setting))
+            raise SpegelError('%s must be a dict with a key (a list of segments), got %r.' % (where, setting))
         unknown = set(setting) - {'key', 'value', 'state'}
         if unknown:
-            raise TomlEditError('%s: unknown field(s) %s; use key, value and state.' % (where, ', '.join(sorted(unknown))))
+            raise SpegelError('%s: unknown field(s) %s; use key, value and state.' % (where, ', '.join(sorted(unknown))))
         key = setting['key']
         if isinstance(key, str) or not isinstance(key, (list, tuple)) or not key or \
                 not all(isinstance(segment, str) and segment for segment in key):
-            raise TomlEditError('%s: key must be a list of non-empty strings such as '
-                                '[plugins, io.containerd.metadata.v1.bolt, content_sharing_policy], got %r.'
-                                % (where, key))
+            raise SpegelError('%s: key must be a list of non-empty strings such as '
+                              '[plugins, io.containerd.metadata.v1.bolt, content_sharing_policy], got %r.'
+                              % (where, key))
         state = str(setting.get('state') or 'present')
         if state not in ('present', 'absent'):
-            raise TomlEditError('%s: state must be present or absent, got %r.' % (where, state))
+            raise SpegelError('%s: state must be present or absent, got %r.' % (where, state))
         if state == 'present' and setting.get('value') is None:
-            raise TomlEditError('%s: %s needs a value (or state: absent).' % (where, format_key(key)))
+            raise SpegelError('%s: %s needs a value (or state: absent).' % (where, format_key(key)))
         result.append({'key': [str(segment) for segment in key], 'value': setting.get('value'), 'state': state})
     return result
 
@@ -759,12 +756,12 @@ def predict_effective(main, dropins, layout, containerd):
     for index, (path, data) in enumerate(files):
         version = _known_version(data)
         if index and containerd is not None and version > containerd.newest_config_version:
-            raise TomlEditError(
+            raise SpegelError(
                 '%s: the drop-in %s declares version = %d, newer than containerd %s loads (at most %d), so containerd '
                 'would not start. Lower the drop-in\'s version; nothing was changed.'
                 % (main[0], path, version, containerd, containerd.newest_config_version))
         if index and version > root_version and (containerd is None or containerd.refuses_newer_dropins):
-            raise TomlEditError(
+            raise SpegelError(
                 '%s: the drop-in %s declares version = %d, newer than the main file\'s version = %d, and containerd '
                 '2.3.0 to 2.3.4 refuse to start with it. Lower the drop-in\'s version or raise the main file\'s; nothing '
                 'was changed.' % (main[0], path, version, root_version))
@@ -805,19 +802,19 @@ def check_effective(effective, wanted, source):
             where = ('%s sets %s' % (setting.file, setting.key)) if setting.file and setting.file != source \
                 else None
             if where is None:
-                raise TomlEditError('%s: effective %s would be %r instead of %r (bug in this module; nothing '
-                                    'was changed).' % (source, name, setting.value, value))
+                raise SpegelError('%s: effective %s would be %r instead of %r (bug in this module; nothing '
+                                  'was changed).' % (source, name, setting.value, value))
             if setting.key.endswith(name):
                 what = 'the drop-in %s = %r overrides %s = %r' % (where, setting.value, name, value)
             else:  # containerd 1.x: the drop-in's plugin table replaced the main file's
                 what = ('the drop-in %s, which replaces that whole table on containerd 1.x, so %s is %r instead of %r'
                         % (where, name, setting.value, value))
-            raise TomlEditError(
+            raise SpegelError(
                 '%s: %s from %s. Change or remove that setting in %s (this module does not edit drop-ins other '
                 'tools own); nothing was changed.' % (source, what, source, setting.file))
     legacy = effective['legacy']
     if legacy.value and legacy.file != source:
-        raise TomlEditError(
+        raise SpegelError(
             '%s: the drop-in %s holds legacy registry mirrors or configs.<host>.tls at %s; with config_path set '
             'containerd drops the CRI plugin. Move them into hosts.toml files and remove them from %s; '
             'nothing was changed.' % (source, legacy.file, legacy.key, legacy.file))
@@ -842,10 +839,10 @@ def settings_from_dump(text, source):
     try:
         dump = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise TomlEditError('%s: containerd config dump printed no TOML (%s).' % (source, exc)) from None
+        raise SpegelError('%s: containerd config dump printed no TOML (%s).' % (source, exc)) from None
     layout = LAYOUTS.get(dump.get('version'))
     if layout is None or layout.version < 2:
-        raise TomlEditError('%s: containerd config dump printed version = %r.' % (source, dump.get('version')))
+        raise SpegelError('%s: containerd config dump printed version = %r.' % (source, dump.get('version')))
     result = {}
     for name, key in (('config_path', layout.config_path), ('discard_unpacked_layers', layout.discard_unpacked_layers),
                       ('use_local_image_pull', layout.use_local_image_pull)):

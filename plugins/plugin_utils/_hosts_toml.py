@@ -34,11 +34,12 @@ try:
 except ImportError:  # Python < 3.11: the boot step of an image bake renders, it parses no TOML
     tomllib = None
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     address_problem, destination_problem, parse_address,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    TomlEditError, TomlEditor, option_type, parse_plain, require_absolute, same_value,
+    TomlEditor, option_type, parse_plain, require_absolute, same_value,
 )
 
 DEFAULT_REGISTRY = '_default'
@@ -61,10 +62,6 @@ _URL_FORBIDDEN = re.compile(r'[\s\'"\\<>`{}|^]')
 DOTTED_NOTE = "# peerpull.spegel: containerd 1.x reads no '[' or ']' in a table header, so these are dotted keys"
 
 
-class HostsTomlError(TomlEditError):
-    """Bad input for a hosts.toml: the message names the value and how to fix it."""
-
-
 # --- names and URLs -----------------------------------------------------------------------
 
 def _valid_port(text):
@@ -72,11 +69,11 @@ def _valid_port(text):
 
 
 def port_number(value, option='port'):
-    """A TCP port from an integer or a string of digits; HostsTomlError naming `option`
+    """A TCP port from an integer or a string of digits; SpegelError naming `option`
     otherwise (a boolean is no port, though Python counts True as 1)."""
     text = '' if value is None or isinstance(value, (bool, float)) else str(value).strip()
     if not _valid_port(text):
-        raise HostsTomlError('%s: %r is not a port number from 1 to 65535; give ports such as 30020.' % (option, value))
+        raise SpegelError('%s: %r is not a port number from 1 to 65535; give ports such as 30020.' % (option, value))
     return int(text)
 
 
@@ -150,7 +147,7 @@ def validate_registry(registry):
         elif port is not None and not _valid_port(port):
             problem = 'the port must be a number from 1 to 65535'
     if problem:
-        raise HostsTomlError(
+        raise SpegelError(
             'Registry %r is not valid: %s. Use _default (all registries) or a registry host as it appears '
             'in image names, such as docker.io, ghcr.io or registry.example:5000; nothing was written.'
             % (registry, problem))
@@ -179,15 +176,15 @@ def mirror_url(ip, port, scheme='http'):
     try:
         address = parse_address(ip)
     except ValueError as exc:
-        raise HostsTomlError('%r cannot be the mirror address: %s; the mirror must point at the node\'s own IP '
-                             '(set spegel_node_ip, or leave it unset to discover it).' % (ip, exc)) from None
+        raise SpegelError('%r cannot be the mirror address: %s; the mirror must point at the node\'s own IP '
+                          '(set spegel_node_ip, or leave it unset to discover it).' % (ip, exc)) from None
     problem = address_problem(address)
     if problem:
-        raise HostsTomlError('%s cannot be the mirror address: %s. Use the node\'s own IP '
-                             '(set spegel_node_ip).' % (address, problem))
+        raise SpegelError('%s cannot be the mirror address: %s. Use the node\'s own IP '
+                          '(set spegel_node_ip).' % (address, problem))
     port = port_number(port, 'Mirror port')
     if str(scheme) not in ('http', 'https'):
-        raise HostsTomlError('Mirror scheme must be http or https, got %r.' % (scheme,))
+        raise SpegelError('Mirror scheme must be http or https, got %r.' % (scheme,))
     return '%s://%s:%s' % (scheme, _url_host(address), port)
 
 
@@ -244,7 +241,7 @@ def validate_host_url(url):
                 else:
                     host, problem = _url_address(host)
     if problem:
-        raise HostsTomlError('Mirror URL %r is not valid: %s. Example: http://198.18.0.5:30020.' % (text, problem))
+        raise SpegelError('Mirror URL %r is not valid: %s. Example: http://198.18.0.5:30020.' % (text, problem))
     path = '' if parts.path == '/' else parts.path
     netloc = host.lower() + ('' if port_text is None else ':' + port_text)
     return '%s://%s%s' % (parts.scheme.lower(), netloc, path)
@@ -256,17 +253,17 @@ def validate_servers(servers, registries, option='server', registries_option='re
     if servers is None or servers == '':
         return {}
     if not isinstance(servers, dict):
-        raise HostsTomlError('%s must be a dict of registry to server URL, such as '
-                             '{docker.io: https://registry-1.docker.io}; got %s.' % (option, option_type(servers)))
+        raise SpegelError('%s must be a dict of registry to server URL, such as '
+                          '{docker.io: https://registry-1.docker.io}; got %s.' % (option, option_type(servers)))
     checked = {}
     for registry, url in servers.items():
         registry = str(registry)
         if registry not in registries:
-            raise HostsTomlError('%s names registry %r, which is not in %s (%s).'
-                                 % (option, registry, registries_option, ', '.join(registries)))
+            raise SpegelError('%s names registry %r, which is not in %s (%s).'
+                              % (option, registry, registries_option, ', '.join(registries)))
         if registry == DEFAULT_REGISTRY:
-            raise HostsTomlError('%s: _default takes no server: it would send every registry to one host. '
-                                 'Name the registry instead.' % option)
+            raise SpegelError('%s: _default takes no server: it would send every registry to one host. '
+                              'Name the registry instead.' % option)
         checked[registry] = validate_host_url(url)
     return checked
 
@@ -277,8 +274,8 @@ def _credential(item, name, option):
     if isinstance(item, int) and not isinstance(item, bool):
         return str(int(item))
     if item is not None and not isinstance(item, str):
-        raise HostsTomlError('%s: its %s must be a string (quote it in YAML), got %s.'
-                             % (option, name, option_type(item)))
+        raise SpegelError('%s: its %s must be a string (quote it in YAML), got %s.'
+                          % (option, name, option_type(item)))
     return None if item is None else str(item)
 
 
@@ -290,20 +287,20 @@ def authorization_header(value, option='authorization'):
     if isinstance(value, dict):
         unknown = sorted(str(key) for key in set(value) - {'username', 'password'})
         if unknown:
-            raise HostsTomlError('%s must be a header value such as "Basic dXNlcjpwdw==" or a dict with a username '
-                                 'and a password and no other keys; got a dict with the keys %s: remove %s.'
-                                 % (option, ', '.join(sorted(str(k) for k in value)), ', '.join(unknown)))
+            raise SpegelError('%s must be a header value such as "Basic dXNlcjpwdw==" or a dict with a username '
+                              'and a password and no other keys; got a dict with the keys %s: remove %s.'
+                              % (option, ', '.join(sorted(str(k) for k in value)), ', '.join(unknown)))
         username, password = (_credential(value.get(name), name, option) for name in ('username', 'password'))
         if not username:
-            raise HostsTomlError('%s: its username is empty; give a dict with a username and a password, '
-                                 'or a header value such as "Basic dXNlcjpwdw==".' % option)
+            raise SpegelError('%s: its username is empty; give a dict with a username and a password, '
+                              'or a header value such as "Basic dXNlcjpwdw==".' % option)
         pair = '%s:%s' % (username, password or '')
         return 'Basic ' + base64.b64encode(pair.encode('utf-8')).decode('ascii')
     if not isinstance(value, str):
-        raise HostsTomlError('%s must be a header value such as "Basic dXNlcjpwdw==" or a dict with username and '
-                             'password, got %s.' % (option, option_type(value)))
+        raise SpegelError('%s must be a header value such as "Basic dXNlcjpwdw==" or a dict with username and '
+                          'password, got %s.' % (option, option_type(value)))
     if '\n' in value or '\r' in value or value.strip() != value:
-        raise HostsTomlError('%s must be one line without leading or trailing spaces.' % option)
+        raise SpegelError('%s must be one line without leading or trailing spaces.' % option)
     return str(value)
 
 
@@ -329,7 +326,7 @@ def _toml_value(value):
         return _toml_string(str(value))
     if isinstance(value, (list, tuple)):
         return '[%s]' % ', '.join(_toml_value(item) for item in value)
-    raise HostsTomlError('Cannot write %r to hosts.toml.' % (value,))
+    raise SpegelError('Cannot write %r to hosts.toml.' % (value,))
 
 
 def _plain(value):
@@ -348,11 +345,11 @@ def normalise_host(host):
     """Check one host entry {url, capabilities, ca, client, skip_verify, header, override_path,
     dial_timeout}; returns (url, fields) with unset keys dropped, in Spegel's key order."""
     if not isinstance(host, dict) or 'url' not in host:
-        raise HostsTomlError('A host entry is a dict with at least a url, got %r.' % (host,))
+        raise SpegelError('A host entry is a dict with at least a url, got %r.' % (host,))
     unknown = set(host) - set(HOST_FIELDS) - {'url'}
     if unknown:
-        raise HostsTomlError('Unknown hosts.toml host fields %s; known: url, %s.'
-                             % (', '.join(sorted(unknown)), ', '.join(HOST_FIELDS)))
+        raise SpegelError('Unknown hosts.toml host fields %s; known: url, %s.'
+                          % (', '.join(sorted(unknown)), ', '.join(HOST_FIELDS)))
     url = validate_host_url(host['url'])
     fields = {}
     for name in HOST_FIELDS:
@@ -369,7 +366,7 @@ def _check_field(url, name, value):
     def fail(expected):
         # Header values may be secrets: never echo them.
         got = 'something else' if name == 'header' else repr(value)
-        raise HostsTomlError('host %s: %s must be %s, got %s.' % (url, name, expected, got))
+        raise SpegelError('host %s: %s must be %s, got %s.' % (url, name, expected, got))
 
     def strings(item):
         return isinstance(item, list) and all(isinstance(s, str) and s for s in item)
@@ -668,7 +665,7 @@ def _check_containerd_order(text, source, intended, urls, containerd_major):
         majors = [2] if bracketed else [1, 2]
     for major in majors:
         if major == 1 and bracketed:
-            raise TomlEditError(
+            raise SpegelError(
                 'Refusing to write %s: containerd 1.x would ignore the whole file, because its table header '
                 '[%s] holds "[" or "]", which containerd 1.x\'s TOML parser rejects. Write that host as dotted keys '
                 'under [host] (\'URL\'.capabilities = [...]); nothing was changed.' % (source, bracketed.raw_key))
@@ -677,7 +674,7 @@ def _check_containerd_order(text, source, intended, urls, containerd_major):
         ranks = [rank for rank, _url in listing]
         if listed != [url for url in intended if url in listed] or len(set(ranks)) != len(ranks) \
                 or not set(urls) <= set(listed):
-            raise TomlEditError(
+            raise SpegelError(
                 'Refusing to write %s: containerd %d.x would try its hosts in the order %s, not %s (1.x takes them '
                 'in the order of the line each starts on, inline tables first in no fixed order; 2.x takes only '
                 '[host."URL"] tables); nothing was changed. Edit the file by hand.'
@@ -688,13 +685,13 @@ def _verify(text, source, expected_model, expected_order=None):
     try:
         reparsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise TomlEditError('Refusing to write %s: the merged text is not valid TOML (%s); nothing was '
-                            'changed. Report the file shape.' % (source, exc)) from None
+        raise SpegelError('Refusing to write %s: the merged text is not valid TOML (%s); nothing was '
+                          'changed. Report the file shape.' % (source, exc)) from None
     if not same_value(reparsed, expected_model) or (expected_order is not None
                                                     and _host_order(reparsed) != expected_order):
-        raise TomlEditError('Refusing to write %s: the merged text does not hold exactly the intended '
-                            'hosts in the intended order (an unusual file shape, such as hosts defined '
-                            'inline); nothing was changed. Edit the file by hand.' % source)
+        raise SpegelError('Refusing to write %s: the merged text does not hold exactly the intended '
+                          'hosts in the intended order (an unusual file shape, such as hosts defined '
+                          'inline); nothing was changed. Edit the file by hand.' % source)
     return text
 
 
@@ -732,38 +729,38 @@ def merge_registry(existing_text, source, registry, server, hosts, position='fir
       containerd `containerd_major` (None: unknown), else the file is refused.
     """
     if position not in ('first', 'last'):
-        raise HostsTomlError("position must be 'first' or 'last', got %r." % (position,))
+        raise SpegelError("position must be 'first' or 'last', got %r." % (position,))
     validate_registry(registry)
     entries = [normalise_host(host) for host in hosts]
     urls = [url for url, _fields in entries]
     if len(set(urls)) != len(urls):
-        raise HostsTomlError('%s: the same mirror URL is given twice: %s.' % (source, ', '.join(urls)))
+        raise SpegelError('%s: the same mirror URL is given twice: %s.' % (source, ', '.join(urls)))
     if server is not None:
         server = validate_host_url(server)
     existing_text = existing_text or ''
     model = parse_plain(existing_text, source)
     if 'host' in model and not isinstance(model['host'], dict):
-        raise HostsTomlError('%s: "host" is not a table; fix the file by hand (nothing was changed).' % source)
+        raise SpegelError('%s: "host" is not a table; fix the file by hand (nothing was changed).' % source)
     for url in urls:
         if not isinstance(model.get('host', {}).get(url, {}), dict):
-            raise HostsTomlError('%s: host %s is not a table; fix the file by hand.' % (source, url))
+            raise SpegelError('%s: host %s is not a table; fix the file by hand.' % (source, url))
     text = existing_text
     if existing_text.strip() == '':
         text = ("server = %s\n\n" % _toml_string(server)) if server else ''
 
     statements = _statements(text)
     if any(s.kind == 'pair' and s.path == ['host'] for s in statements):
-        raise TomlEditError('Refusing to write %s: its hosts are one inline table (host = {...}), which takes no '
-                            'more entries; nothing was changed. Write them as [host."URL"] tables.' % source)
+        raise SpegelError('Refusing to write %s: its hosts are one inline table (host = {...}), which takes no '
+                          'more entries; nothing was changed. Write them as [host."URL"] tables.' % source)
 
     # 1. Cut out the dotted entries, and ours written other than as a table (dotted keys or an
     # inline table): they are written afresh below.
     dotted = [(url, fields) for url, fields in entries if dotted_form(url, containerd_major)]
     places = [urls.index(url) for url, _fields in dotted]
     if places and places[-1] - places[0] != len(places) - 1:
-        raise HostsTomlError('%s: containerd 1.x gets the mirrors with "[" or "]" in their URL (IPv6 addresses) as '
-                             'dotted keys in one place, so they must follow each other in the list, got %s.'
-                             % (source, ', '.join(urls)))
+        raise SpegelError('%s: containerd 1.x gets the mirrors with "[" or "]" in their URL (IPv6 addresses) as '
+                          'dotted keys in one place, so they must follow each other in the list, got %s.'
+                          % (source, ', '.join(urls)))
     outside = {s.host() for s in statements if s.outside_host_table()}
     rewrite = [url for url in urls if url in model.get('host', {}) and (url in outside or url in dict(dotted))]
     if rewrite:
@@ -1003,7 +1000,7 @@ def stale_mirrors(existing_text, source, ports, capabilities, node_ips):
         try:
             if mirror_url(address, port) == url:
                 stale.append(url)
-        except HostsTomlError:
+        except SpegelError:
             continue
     return stale
 
@@ -1013,6 +1010,7 @@ def stale_mirrors(existing_text, source, ports, capabilities, node_ips):
 # A file gets mode 0600 while it carries an Authorization header. A file that had another mode
 # keeps a note of it right above the first mirror entry, which goes with that entry, so that
 # removing the secret or the entries gives the file its own mode back.
+SECRET_FILE_MODE = '0600'
 _MODE_NOTE = '# peerpull.spegel: mode %s before the Authorization header; removing the header restores it'
 _MODE_NOTE_LINE = re.compile(r'^# peerpull\.spegel: mode (0[0-7]{3}) before the Authorization header\b.*$',
                              re.MULTILINE)

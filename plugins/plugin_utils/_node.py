@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import parse_containerd_version
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
 
 NODE_FILES = 'peerpull.spegel.node_files'
 
@@ -39,7 +38,7 @@ class NodeFile:
         self.mtime_us = info.get('mtime_us')
         self.text = None
         if info.get('error'):
-            raise TomlEditError('%s cannot be read on the node: %s' % (path, info['error']))
+            raise SpegelError('%s cannot be read on the node: %s' % (path, info['error']))
         if self.exists:
             self.text = decode(path, info.get('content_b64', ''))
 
@@ -52,11 +51,7 @@ def decode(path, content_b64):
     try:
         return base64.b64decode(content_b64).decode('utf-8')
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise TomlEditError('%s is not UTF-8 text (%s); nothing was changed.' % (path, exc)) from None
-
-
-def checksum_of(text):
-    return hashlib.sha1(text.encode('utf-8')).hexdigest()
+        raise SpegelError('%s is not UTF-8 text (%s); nothing was changed.' % (path, exc)) from None
 
 
 class NodeState:
@@ -81,7 +76,7 @@ class NodeState:
         return None
 
 
-class NodeFilesError(Exception):
+class NodeFilesError(SpegelError):
     """node_files failed on the node; result holds what it returned. changed: whether files
     stay changed all the same (a failure part-way that could not be undone)."""
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 
 # Where a kubelet's flags live, in the order their --node-ip wins: kubeadm's drop-in runs
 # `kubelet ... $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS` and the last flag counts, so the
@@ -120,10 +120,6 @@ def discover_from_node(node_result, state, override=None):
     return discover(node_result.get('network') or {}, kubelet_sources(texts, state.globs), override)
 
 
-class NodeIPError(TomlEditError):
-    """No certain answer: the message says why and names spegel_node_ip."""
-
-
 class NodeIP:
     """The answer: ip (the one for the mirror URL), ips (every node IP found, primary first), source."""
 
@@ -181,10 +177,10 @@ def kubelet_node_ips(path, text):
         try:
             address = parse_address(item)
         except ValueError as exc:
-            raise NodeIPError('%s: the kubelet flag --node-ip=%s is not a list of IP addresses (%s: %s). Fix the '
+            raise SpegelError('%s: the kubelet flag --node-ip=%s is not a list of IP addresses (%s: %s). Fix the '
                               'flag, or set spegel_node_ip for this host.' % (path, values[-1], item, exc)) from None
         if not address.is_unspecified and address_problem(address):
-            raise NodeIPError('%s: --node-ip=%s cannot be the mirror address: %s. Set spegel_node_ip for '
+            raise SpegelError('%s: --node-ip=%s cannot be the mirror address: %s. Set spegel_node_ip for '
                               'this host.' % (path, values[-1], address_problem(address)))
         addresses.append(address)
     return addresses
@@ -277,7 +273,7 @@ def default_route_sources(network):
 # --- the decision ------------------------------------------------------------------------------
 
 def discover(network, kubelet_files, override=None):
-    """This node's IP for the mirror, or NodeIPError.
+    """This node's IP for the mirror, or SpegelError.
 
     network: node_files' `network` result; kubelet_files: kubelet_sources() output;
     override: spegel_node_ip (empty, None or 'auto' mean discover).
@@ -286,7 +282,7 @@ def discover(network, kubelet_files, override=None):
     if override not in UNSET:
         address, problem = node_address(override)
         if problem:
-            raise NodeIPError("spegel_node_ip=%r cannot be the mirror address: %s. Set spegel_node_ip to the "
+            raise SpegelError("spegel_node_ip=%r cannot be the mirror address: %s. Set spegel_node_ip to the "
                               "node's own IP, or leave it empty to discover it." % (override, problem))
         return NodeIP(address.compressed, 'spegel_node_ip')
 
@@ -327,7 +323,7 @@ def discover(network, kubelet_files, override=None):
             break
 
     listed = ', '.join('%s%s' % (a.compressed, ' on %s' % dev if dev else '') for a, dev in candidates) or 'none'
-    raise NodeIPError(
+    raise SpegelError(
         "Cannot tell this node's own IP for certain: no kubelet --node-ip (looked in %s), no default route, "
         "and not exactly one global address (found: %s). Set spegel_node_ip for this host to the IP Spegel "
         "listens on (the node's InternalIP)."

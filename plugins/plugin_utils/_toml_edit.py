@@ -18,6 +18,12 @@ import copy
 import math
 import re
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
+
+# The former name of SpegelError, the same class: plugins/filter/node_artefact.py and
+# plugin_utils/_artefacts.py still import it. Goes once they import SpegelError.
+TomlEditError = SpegelError
+
 try:
     import tomllib
 except ImportError:  # Python < 3.11: the boot step of an image bake renders, it parses no TOML
@@ -60,22 +66,18 @@ _COMMENT_CREDENTIAL = re.compile(
     r'[^\r\n]+|\b((?:basic|bearer)\s+)[^\s\'"]+')
 
 
-class TomlEditError(Exception):
-    """A user-facing failure: the message names the file, the key or line, and the fix."""
-
-
 def require_absolute(path, option, example):
     """Refuse a relative path: on the node it would name a file under the connection's working directory."""
     path = '' if path is None else str(path)
     if not path.startswith('/'):
-        raise TomlEditError('%s must be an absolute path such as %s, got %r; nothing was changed.'
-                            % (option, example, path))
+        raise SpegelError('%s must be an absolute path such as %s, got %r; nothing was changed.'
+                          % (option, example, path))
     return path
 
 
 def require_tomlkit():
     if not HAS_TOMLKIT:
-        raise TomlEditError(
+        raise SpegelError(
             'The Python library tomlkit is required on the Ansible controller (not on the nodes): '
             'pip install tomlkit (import error: %s)' % TOMLKIT_IMPORT_ERROR)
 
@@ -102,23 +104,23 @@ def same_value(left, right):
 def check_value(value, segments):
     """Refuse values TOML cannot hold (None, sets, objects, integers beyond 64 bits), naming the key."""
     if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
-        raise TomlEditError('%s: %d is outside the range of a TOML integer (%d to %d); containerd refuses '
-                            'such a file (1.7 reads another number). Give a number in that range, or '
-                            'a string if the setting takes one.' % (format_key(segments), value, INT64_MIN, INT64_MAX))
+        raise SpegelError('%s: %d is outside the range of a TOML integer (%d to %d); containerd refuses '
+                          'such a file (1.7 reads another number). Give a number in that range, or '
+                          'a string if the setting takes one.' % (format_key(segments), value, INT64_MIN, INT64_MAX))
     if isinstance(value, bool) or isinstance(value, (int, float, str)):
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise TomlEditError('%s: table keys must be strings, got %r' % (format_key(segments), key))
+                raise SpegelError('%s: table keys must be strings, got %r' % (format_key(segments), key))
             check_value(item, list(segments) + [key])
         return
     if isinstance(value, (list, tuple)):
         for item in value:
             check_value(item, segments)
         return
-    raise TomlEditError('%s: a %s cannot be written to TOML (use a string, number, boolean, list or dict)'
-                        % (format_key(segments), 'null' if value is None else type(value).__name__))
+    raise SpegelError('%s: a %s cannot be written to TOML (use a string, number, boolean, list or dict)'
+                      % (format_key(segments), 'null' if value is None else type(value).__name__))
 
 
 def toml_type(value):
@@ -157,8 +159,8 @@ def parse_plain(text, source):
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise TomlEditError('%s is not valid TOML: %s. Fix the file by hand (nothing was changed).'
-                            % (source, exc)) from None
+        raise SpegelError('%s is not valid TOML: %s. Fix the file by hand (nothing was changed).'
+                          % (source, exc)) from None
 
 
 def redact_url_credentials(text):
@@ -216,7 +218,7 @@ def redact_secrets(text, source='', before=None):
                 shown = REDACTED if known is None or value in known else REDACTED_NEW
             editor.set(list(path), shown, literal=True)
         masked = editor.render() if found else text
-    except TomlEditError:
+    except SpegelError:
         return '(%s is not shown: it cannot be parsed here and may hold secrets)\n' % (source or 'the file')
     # Keys and comments are no values: a URL with credentials there is masked as text.
     return redact_url_credentials(_redact_comments(masked))
@@ -234,8 +236,8 @@ class TomlEditor:
         try:
             self.doc = tomlkit.parse(text)
         except TomlkitParseError as exc:
-            raise TomlEditError('%s could not be parsed for editing (line %s, column %s): %s. '
-                                'Nothing was changed.' % (source, exc.line, exc.col, exc)) from None
+            raise SpegelError('%s could not be parsed for editing (line %s, column %s): %s. '
+                              'Nothing was changed.' % (source, exc.line, exc.col, exc)) from None
 
     def get(self, segments, default=None):
         node = self.model
@@ -278,33 +280,29 @@ class TomlEditor:
         return True
 
     def render(self):
-        """The new text, verified against the model. Raises TomlEditError on any mismatch."""
+        """The new text, verified against the model. Raises SpegelError on any mismatch."""
         text = self.doc.as_string()
         if self.newline == '\r\n':
             text = re.sub(r'(?<!\r)\n', '\r\n', text)
         try:
             reparsed = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise TomlEditError('Refusing to write %s: the edited text is not valid TOML (%s). '
-                                'This is a bug in the TOML library; nothing was changed.' % (self.source, exc)) from None
+            raise SpegelError('Refusing to write %s: the edited text is not valid TOML (%s). '
+                              'This is a bug in the TOML library; nothing was changed.' % (self.source, exc)) from None
         if not same_value(reparsed, self.model):
-            raise TomlEditError('Refusing to write %s: the edited text does not hold exactly the intended data '
-                                '(a known tomlkit limitation with this file shape); nothing was changed. '
-                                'Edit the file by hand or report the file shape.' % self.source)
+            raise SpegelError('Refusing to write %s: the edited text does not hold exactly the intended data '
+                              '(a known tomlkit limitation with this file shape); nothing was changed. '
+                              'Edit the file by hand or report the file shape.' % self.source)
         return text
-
-    @property
-    def changed(self):
-        return self.render() != self.original
 
     def _check_segments(self, segments):
         if isinstance(segments, str) or not segments:
-            raise TomlEditError('%s: a key is a non-empty list of segments, got %r' % (self.source, segments))
+            raise SpegelError('%s: a key is a non-empty list of segments, got %r' % (self.source, segments))
         segments = list(segments)
         for segment in segments:
             if not isinstance(segment, str) or segment == '':
-                raise TomlEditError('%s: every key segment must be a non-empty string, got %r'
-                                    % (self.source, segments))
+                raise SpegelError('%s: every key segment must be a non-empty string, got %r'
+                                  % (self.source, segments))
         return segments
 
     def _descend(self, segments, create):
@@ -323,11 +321,11 @@ class TomlEditor:
                 node_model[segment] = {}
             child_doc = node_doc[segment]
             if isinstance(child_doc, AoT) or isinstance(node_model[segment], list):
-                raise TomlEditError('%s: %s is an array of tables; this key cannot be addressed inside it.'
-                                    % (self.source, format_key(here)))
+                raise SpegelError('%s: %s is an array of tables; this key cannot be addressed inside it.'
+                                  % (self.source, format_key(here)))
             if not isinstance(child_doc, (Table, InlineTable)) and not hasattr(child_doc, 'keys'):
-                raise TomlEditError('%s: %s is %s, not a table, so %s cannot be set. Fix or remove that key.'
-                                    % (self.source, format_key(here), toml_type(node_model[segment]),
+                raise SpegelError('%s: %s is %s, not a table, so %s cannot be set. Fix or remove that key.'
+                                  % (self.source, format_key(here), toml_type(node_model[segment]),
                                        format_key(segments)))
             node_doc, node_model = child_doc, node_model[segment]
         return node_doc, node_model

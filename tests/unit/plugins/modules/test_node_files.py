@@ -17,6 +17,7 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.modules import node_files
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 
@@ -98,7 +99,7 @@ def test_no_regular_file_is_reported_never_opened(capsys, tmp_path, make, kind):
     result = run(capsys, read=[path], read_globs=[str(tmp_path / '*.toml')])
     assert kind in result['files'][path]['error']
     assert result['globs'][str(tmp_path / '*.toml')] == ([] if kind == 'a directory' else [path])
-    with pytest.raises(node.TomlEditError, match='cannot be read on the node'):
+    with pytest.raises(SpegelError, match='cannot be read on the node'):
         node.NodeState(result)
 
 

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _boot_hosts as boot
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import default_server, merge_registry
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import NodeIP, NodeIPError
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import NodeIP
 
 from test_hosts_toml_containerd import (  # noqa: E402  (same directory)
     AUTH, MANIFEST, USER, USER_DOCKER_IO, USER_HOST_TABLE, binaries, containerd_reads, hosts_dir, ipv4_spegel,
@@ -101,18 +102,18 @@ def test_a_configured_server_is_written_normalised():
 
 def test_a_server_with_credentials_is_never_written():
     settings = dict(SETTINGS, server={'docker.io': 'https://bob:S3cretPw@r.corp'})
-    with pytest.raises(boot.TomlEditError, match='credentials do not belong in the URL'):
+    with pytest.raises(SpegelError, match='credentials do not belong in the URL'):
         rendered(None, V4, 2, settings)
 
 
 def test_a_users_host_table_refuses_the_dotted_form_only():
     assert rendered(USER_HOST_TABLE, V6, 2)
-    with pytest.raises(boot.BootError, match=r'\[host\] table'):
+    with pytest.raises(SpegelError, match=r'\[host\] table'):
         rendered(USER_HOST_TABLE, V6, 1)
 
 
 def test_an_unclosed_block_is_refused():
-    with pytest.raises(boot.BootError, match='never closes'):
+    with pytest.raises(SpegelError, match='never closes'):
         boot.without_block(boot.BEGIN + '\n[host."x"]\n')
 
 
@@ -144,7 +145,7 @@ def node(tmp_path, monkeypatch):
 
     def node_ip(_settings):
         if answer['ip'] is None:
-            raise NodeIPError("Cannot tell this node's own IP for certain. Set spegel_node_ip for this host.")
+            raise SpegelError("Cannot tell this node's own IP for certain. Set spegel_node_ip for this host.")
         return NodeIP(answer['ip'], 'test')
 
     monkeypatch.setattr(boot, 'node_ip', node_ip)
@@ -232,7 +233,7 @@ def test_the_installed_tree_runs_on_the_standard_library_alone(tmp_path):
     """The files the mirror role's boot entry point copies, under the same package path; run
     with -S (no site-packages: no Ansible, no tomlkit) and tomllib made unimportable, as on a
     Python older than 3.11."""
-    sources = ['plugin_utils/_boot_hosts.py', 'plugin_utils/_hosts_toml.py', 'plugin_utils/_node_ip.py',
+    sources = ['plugin_utils/_boot_hosts.py', 'plugin_utils/_errors.py', 'plugin_utils/_hosts_toml.py', 'plugin_utils/_node_ip.py',
                'plugin_utils/_toml_edit.py', 'module_utils/_network.py']
     role_vars = (REPO / 'roles/mirror/vars/main.yml').read_text()
     assert all('  - %s\n' % source in role_vars for source in sources)
@@ -289,5 +290,5 @@ def test_settings_every_boot_can_render_pass(change):
     ({'registries': ['docker.io'], 'server': ['https://r.corp']}, 'mirror_server must be a dict'),
 ])
 def test_settings_no_boot_could_render_are_refused_at_bake_time(change, message):
-    with pytest.raises(boot.TomlEditError, match=re.escape(message)):
+    with pytest.raises(SpegelError, match=re.escape(message)):
         boot.check_settings(dict(BAKED, **change))

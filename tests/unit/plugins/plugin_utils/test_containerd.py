@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as c
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, redact_secrets
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
 
 FIXTURES = Path(__file__).resolve().parents[3] / 'fixtures' / 'containerd'
 HOSTS_DIR = '/etc/containerd/certs.d'
@@ -128,7 +129,7 @@ def test_every_fixture_has_an_expected_outcome():
 def test_engine_over_fixture(name, version, outcome):
     text = read(name)
     if isinstance(outcome, str):
-        with pytest.raises(TomlEditError) as error:
+        with pytest.raises(SpegelError) as error:
             plan(text, version).render()
         assert outcome in str(error.value)
         assert '/etc/containerd/config.toml' in str(error.value)
@@ -251,12 +252,12 @@ def test_a_wildcard_mirror_without_endpoints_is_dropped():
 
 
 def test_legacy_mirrors_without_migration_is_an_error():
-    with pytest.raises(TomlEditError, match='Set migrate_mirrors: true'):
+    with pytest.raises(SpegelError, match='Set migrate_mirrors: true'):
         plan(read('gke.toml'), V1_7, migrate_mirrors=False)
 
 
 def test_docker_containerd_io_needs_enable_cri():
-    with pytest.raises(TomlEditError, match=r'turns off the CRI plugin \(cri\).*Set enable_cri: true'):
+    with pytest.raises(SpegelError, match=r'turns off the CRI plugin \(cri\).*Set enable_cri: true'):
         plan(read('docker-containerd-io.toml'), V1_7, enable_cri=False)
     result = plan(read('docker-containerd-io.toml'), V1_7)
     assert result.enabled_cri == ['cri']
@@ -277,7 +278,7 @@ def test_empty_file_gets_a_minimal_file_with_the_version_that_fits():
 
 
 def test_versionless_file_without_containerd_version_asks_for_it():
-    with pytest.raises(TomlEditError, match='Set containerd_version'):
+    with pytest.raises(SpegelError, match='Set containerd_version'):
         plan('', None)
 
 
@@ -302,26 +303,26 @@ def test_v2_file_on_containerd_2_keeps_its_layout():
      'endpoint is a string, but containerd expects an array of strings'),
 ])
 def test_bad_input_names_file_and_key(text, message):
-    with pytest.raises(TomlEditError) as error:
+    with pytest.raises(SpegelError) as error:
         plan(text, V1_7).render()
     assert message in str(error.value)
     assert str(error.value).startswith('/etc/containerd/config.toml')
 
 
 def test_invalid_toml_names_the_line():
-    with pytest.raises(TomlEditError, match=r'config.toml is not valid TOML: .*line 4'):
+    with pytest.raises(SpegelError, match=r'config.toml is not valid TOML: .*line 4'):
         plan(read('invalid.toml'), V1_7)
 
 
 def test_layout_newer_than_containerd_is_refused():
-    with pytest.raises(TomlEditError, match=r'version = 4 is newer than containerd 2.1.9 loads \(at most 3\)'):
+    with pytest.raises(SpegelError, match=r'version = 4 is newer than containerd 2.1.9 loads \(at most 3\)'):
         plan('version = 4\n', V2_1)
 
 
 def test_use_local_image_pull_only_on_v3_and_v4():
     out = plan(read('default-2.1.toml'), V2_1, use_local_image_pull=True).render()
     assert tomllib.loads(out)['plugins'][c.CRI_IMAGES]['use_local_image_pull'] is True
-    with pytest.raises(TomlEditError, match='use_local_image_pull exists only in config version 3 and 4'):
+    with pytest.raises(SpegelError, match='use_local_image_pull exists only in config version 3 and 4'):
         plan(read('eks-al2.toml'), V2_1, use_local_image_pull=True)
 
 
@@ -345,7 +346,7 @@ def test_extra_settings_set_and_remove_through_the_engine():
     ({'key': ['a'], 'value': 1, 'typo': 2}, 'unknown field'),
 ])
 def test_extra_settings_refuse_bad_or_managed_keys(setting, message):
-    with pytest.raises(TomlEditError, match=message):
+    with pytest.raises(SpegelError, match=message):
         plan(read('kind.toml'), V1_7, extra_settings=[setting])
 
 
@@ -362,7 +363,7 @@ UNREADABLE_ON_1X = [
 def test_keys_containerd_1x_cannot_parse_are_refused_without_a_binary(setting, key, version):
     """containerd 1.x's go-toml v1 fails on them and containerd does not start; with no
     containerd on the node (an image bake: version None) nothing else would notice."""
-    with pytest.raises(TomlEditError, match='containerd 1.x cannot parse its key ' + key):
+    with pytest.raises(SpegelError, match='containerd 1.x cannot parse its key ' + key):
         plan('version = 2\n', version, extra_settings=[setting]).render()
 
 
@@ -390,7 +391,7 @@ def test_containerd_version_strings(text, version):
 
 
 def test_unparsable_containerd_version_says_what_to_set():
-    with pytest.raises(TomlEditError, match='set containerd_version'):
+    with pytest.raises(SpegelError, match='set containerd_version'):
         c.parse_containerd_version('containerd nightly')
 
 
@@ -415,7 +416,7 @@ def test_on_1x_a_dropin_replacing_the_cri_table_is_named_and_fails():
     assert all(entry['effect'] == 'replaces the whole table on containerd 1.x' for entry in overriding)
     # The last drop-in's CRI table has no config_path: containerd falls back to the default.
     assert effective['config_path'].value == ''
-    with pytest.raises(TomlEditError, match=r'the drop-in .*20-keep-layers.toml sets plugins."io.containerd.grpc.v1.cri", '
+    with pytest.raises(SpegelError, match=r'the drop-in .*20-keep-layers.toml sets plugins."io.containerd.grpc.v1.cri", '
                                             r"which replaces that whole table on containerd 1.x, so config_path is ''"):
         c.check_effective(effective, c.wanted_settings(HOSTS_DIR), main[0])
 
@@ -431,7 +432,7 @@ def test_on_2x_dropins_merge_and_are_reported():
         ('10-registry.toml', 'plugins."io.containerd.grpc.v1.cri".registry.config_path', HOSTS_DIR),
         ('20-keep-layers.toml', 'plugins."io.containerd.grpc.v1.cri".containerd.discard_unpacked_layers', False)]
     c.check_effective(effective, c.wanted_settings(HOSTS_DIR), main[0])
-    with pytest.raises(TomlEditError, match="10-registry.toml sets .*config_path = '/etc/containerd/certs.d' "
+    with pytest.raises(SpegelError, match="10-registry.toml sets .*config_path = '/etc/containerd/certs.d' "
                                             "overrides config_path = '/srv/hosts'"):
         c.check_effective(effective, c.wanted_settings('/srv/hosts'), main[0])
 
@@ -467,7 +468,7 @@ def test_on_2_1_the_last_file_declaring_a_version_decides_the_migration():
 
 
 def test_v1_file_keeps_its_layout_on_2_3_and_is_refused_on_2_1():
-    with pytest.raises(TomlEditError, match='containerd 2.1.9 ignores the CRI settings of a version 1 file'):
+    with pytest.raises(SpegelError, match='containerd 2.1.9 ignores the CRI settings of a version 1 file'):
         plan(read('v1-legacy.toml'), V2_1)
     result = plan(read('v1-legacy.toml'), V2_3)
     data = tomllib.loads(result.render())
@@ -504,7 +505,7 @@ def test_v3_file_with_leftover_v2_cri_tables():
         'config_path': '/b', 'discard_unpacked_layers': True}
     assert tomllib.loads(plan(LEFTOVER_V2_TABLES, V2_1).render())['plugins'][c.CRI_IMAGES]['registry'] == {
         'config_path': HOSTS_DIR}
-    with pytest.raises(TomlEditError, match=r'version = 3, but it also holds plugins."io.containerd.grpc.v1.cri".registry, '
+    with pytest.raises(SpegelError, match=r'version = 3, but it also holds plugins."io.containerd.grpc.v1.cri".registry, '
                                             r'a version 2 table that containerd 2.3.7 migrates over'):
         plan(LEFTOVER_V2_TABLES, V2_3)
 
@@ -521,14 +522,14 @@ def test_a_version_4_dropin_below_a_version_3_main_file(containerd, refused):
     dropin = [('/d/a.toml', {'version': 4})]
     version = c.parse_containerd_version(containerd)
     if refused:
-        with pytest.raises(TomlEditError, match=r'the drop-in /d/a.toml declares version = 4, %s' % refused):
+        with pytest.raises(SpegelError, match=r'the drop-in /d/a.toml declares version = 4, %s' % refused):
             c.predict_effective(main, dropin, c.LAYOUTS[3], version)
     else:
         c.predict_effective(main, dropin, c.LAYOUTS[3], version)
     # A version 3 drop-in below a version 2 main file: only 2.3.0-2.3.4 refuse it.
     v3_below_v2 = (('/c.toml', {'version': 2}), [('/d/a.toml', {'version': 3})], c.LAYOUTS[2], version)
     if refused == 'newer than the main':
-        with pytest.raises(TomlEditError, match='newer than the main file'):
+        with pytest.raises(SpegelError, match='newer than the main file'):
             c.predict_effective(*v3_below_v2)
     else:
         c.predict_effective(*v3_below_v2)

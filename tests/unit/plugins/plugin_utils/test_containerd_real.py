@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as c
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import harness  # noqa: E402  (tests/containerd, put on sys.path just above)
@@ -120,7 +120,7 @@ def test_real_containerd_accepts_the_output_with_spegel_settings(name, family, b
         effective, _overriding = c.predict_effective(
             (str(config), tomllib.loads(out_text)), read_dropins(config), result.layout, version)
         c.check_effective(effective, c.wanted_settings(HOSTS_DIR), str(config))
-    except TomlEditError as error:
+    except SpegelError as error:
         assert isinstance(outcome, str), 'engine refused %s for containerd %s: %s' % (name, version, error)
         assert outcome in str(error)
         return
@@ -180,7 +180,7 @@ def test_prediction_of_migrations_matches_containerd(case, family, binaries, tmp
     try:
         dump = harness.config_dump(binaries[family], config)
     except harness.ConfigDumpError:
-        with pytest.raises(TomlEditError, match='newer than containerd %s loads' % (version,)):
+        with pytest.raises(SpegelError, match='newer than containerd %s loads' % (version,)):
             predicted(config, version)
         return
     assert predicted(config, version) == harness.effective_registry_settings(dump)
@@ -221,7 +221,7 @@ def test_a_version_2_file_with_the_2x_registry_table_changes_only_config_path(te
 
 
 def test_a_version_2_file_with_the_2x_registry_table_needs_the_containerd_version():
-    with pytest.raises(TomlEditError, match='Set containerd_version'):
+    with pytest.raises(SpegelError, match='Set containerd_version'):
         c.ConfigPlan(MIXED_V2_TEMPLATES['headers-only'], 'config.toml', None).apply(hosts_dir=HOSTS_DIR)
 
 
@@ -247,7 +247,7 @@ def test_nan_and_inf_are_written_so_every_family_reads_them(value, dumped, binar
 
 def test_the_integers_the_engine_refuses_break_containerd(binaries, tmp_path):
     """2 ** 63: containerd 1.6 and 2.x refuse the file, 1.7 reads -2 ** 63 instead."""
-    with pytest.raises(TomlEditError, match='outside the range of a TOML integer'):
+    with pytest.raises(SpegelError, match='outside the range of a TOML integer'):
         c.ConfigPlan('version = 2\n', 'config.toml', None).apply(
             hosts_dir=HOSTS_DIR, extra_settings=[{'key': ['plugins', c.GRPC_CRI, 'max_concurrent_downloads'],
                                                   'value': 2 ** 63}])

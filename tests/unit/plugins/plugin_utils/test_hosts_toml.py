@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import (
-    HostsTomlError, default_server, drop_mode_note, merge_registry, mirror_url, note_mode, recorded_mode,
+    default_server, drop_mode_note, merge_registry, mirror_url, note_mode, recorded_mode,
     registry_hosts_file, shadowing_files, shadowing_glob, stale_mirrors, unmerge_registry,
     validate_host_url,
 )
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import harness  # noqa: E402  (tests/containerd, put on sys.path just above)
@@ -91,13 +91,13 @@ def test_registry_hosts_file(registry, expected):
     (None, 'empty'),
 ])
 def test_registry_names_refused(registry, reason):
-    with pytest.raises(HostsTomlError, match=reason) as raised:
+    with pytest.raises(SpegelError, match=reason) as raised:
         registry_hosts_file('/etc/containerd/certs.d', registry)
     assert 'nothing was written' in str(raised.value)
 
 
 def test_hosts_dir_must_be_absolute():
-    with pytest.raises(TomlEditError, match="hosts_dir must be an absolute path"):
+    with pytest.raises(SpegelError, match="hosts_dir must be an absolute path"):
         registry_hosts_file('etc/containerd/certs.d', 'docker.io')
 
 
@@ -145,7 +145,7 @@ def test_mirror_url(ip, port, expected):
     ('999.1.1.1', 30020, 'not an IP'),
 ])
 def test_mirror_url_refused(ip, port, reason):
-    with pytest.raises(HostsTomlError, match=reason):
+    with pytest.raises(SpegelError, match=reason):
         mirror_url(ip, port)
 
 
@@ -172,7 +172,7 @@ def test_validate_host_url(url, expected):
     'http://user:pw@mirror.example', 'http://fd00::5:30020', 'http://-x.example', '',
 ])
 def test_validate_host_url_refused(url):
-    with pytest.raises(HostsTomlError, match='not valid'):
+    with pytest.raises(SpegelError, match='not valid'):
         validate_host_url(url)
 
 
@@ -189,7 +189,7 @@ def test_validate_host_url_refused(url):
     ('http://[ff02::1]:30020', 'multicast'),
 ])
 def test_validate_host_url_refuses_addresses_no_connection_can_go_to(url, reason):
-    with pytest.raises(HostsTomlError, match='not valid: .*%s' % reason):
+    with pytest.raises(SpegelError, match='not valid: .*%s' % reason):
         validate_host_url(url)
 
 
@@ -312,23 +312,23 @@ def test_all_fields_render_and_parse():
     (dict(SPEGEL, url='http://localhost:30020/?q'), 'not valid'),
 ])
 def test_bad_host_entries_refused(host, reason):
-    with pytest.raises(HostsTomlError, match=reason):
+    with pytest.raises(SpegelError, match=reason):
         merge_registry('', 'f', '_default', None, [host])
 
 
 def test_duplicate_urls_refused():
-    with pytest.raises(HostsTomlError, match='twice'):
+    with pytest.raises(SpegelError, match='twice'):
         merge_registry('', 'f', '_default', None, [V4, dict(V4)])
 
 
 def test_invalid_existing_file_is_refused_naming_the_file():
-    with pytest.raises(TomlEditError, match='/etc/containerd/certs.d/_default/hosts.toml is not valid TOML'):
+    with pytest.raises(SpegelError, match='/etc/containerd/certs.d/_default/hosts.toml is not valid TOML'):
         merge_registry('[host.\n', '/etc/containerd/certs.d/_default/hosts.toml', '_default', None, [V4])
 
 
 def test_inline_hosts_table_is_refused_not_mangled():
     inline = "host = { 'https://mirror.corp.example' = { capabilities = ['pull'] } }\n"
-    with pytest.raises(TomlEditError, match='nothing was changed'):
+    with pytest.raises(SpegelError, match='nothing was changed'):
         merge_registry(inline, 'f', '_default', None, [V4])
 
 
@@ -527,7 +527,7 @@ def test_port_number(value, port):
 
 @pytest.mark.parametrize('value', [True, False, 0, -1, 65536, '-1', 'abc', '30020.5', 30020.0, '', None, '030020'])
 def test_port_number_refused_naming_the_option(value):
-    with pytest.raises(HostsTomlError, match=r"^ports: .* is not a port number from 1 to 65535"):
+    with pytest.raises(SpegelError, match=r"^ports: .* is not a port number from 1 to 65535"):
         hosts_toml.port_number(value, 'ports')
 
 
@@ -558,7 +558,7 @@ def test_authorization_header(value, header):
     ('Basic c3Bl\nZ2Vs', 'must be one line'), (' Basic c3BlZ2VsOnB3', 'must be one line'),
 ])
 def test_authorization_of_another_shape_is_refused_naming_the_problem_without_showing_it(value, problem):
-    with pytest.raises(HostsTomlError, match='^mirror_authorization[ :]') as refused:
+    with pytest.raises(SpegelError, match='^mirror_authorization[ :]') as refused:
         hosts_toml.authorization_header(value, 'mirror_authorization')
     assert problem in str(refused.value)
     for shown in ('c3Bl', "'pw'", '1500', 'spegel'):

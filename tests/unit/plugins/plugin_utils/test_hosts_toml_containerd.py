@@ -24,12 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import (
-    DOTTED_NOTE, HostsTomlError, default_server, merge_registry, note_mode, stale_mirrors,
+    DOTTED_NOTE, default_server, merge_registry, note_mode, stale_mirrors,
     unmerge_registry,
 )
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, redact_secrets
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
@@ -205,7 +206,7 @@ def test_ipv4_tables_go_before_a_users_host_table():
     (USER_ROOT_KEYS, [V4], 1, 'containerd 1.x would try'),
 ])
 def test_layouts_that_cannot_keep_the_order_are_refused(user, hosts, containerd_major, refusal):
-    with pytest.raises(TomlEditError, match='Refusing to write /etc/containerd/certs.d/docker.io/hosts.toml: ' + refusal):
+    with pytest.raises(SpegelError, match='Refusing to write /etc/containerd/certs.d/docker.io/hosts.toml: ' + refusal):
         merge_registry(user, '/etc/containerd/certs.d/docker.io/hosts.toml', 'docker.io', None, hosts,
                        containerd_major=containerd_major)
     # containerd 2.x reads that header, and ignores the user's dotted and inline hosts anyway.
@@ -215,7 +216,7 @@ def test_layouts_that_cannot_keep_the_order_are_refused(user, hosts, containerd_
 
 
 def test_dotted_entries_must_follow_each_other():
-    with pytest.raises(HostsTomlError, match='must follow each other'):
+    with pytest.raises(SpegelError, match='must follow each other'):
         merge_registry('', 'f', '_default', None, [V6, V4, V6_NODEPORT], containerd_major=1)
     mixed = merge_registry('', 'f', '_default', None, [V4, V6, V6_NODEPORT], containerd_major=1)
     assert mixed.index("[host.'http://198.18.0.5:30020']") < mixed.index('[host]\n')
@@ -420,7 +421,7 @@ LONGEST_GO_DURATION = '2562047h47m16.854775807s'
 
 @pytest.mark.parametrize('timeout', ['2562048h', '2562047h47m16.854775808s', '300y', '1', '-1s', '0s', '', 5])
 def test_a_dial_timeout_go_cannot_read_is_refused(timeout):
-    with pytest.raises(HostsTomlError, match="dial_timeout must be a Go duration"):
+    with pytest.raises(SpegelError, match="dial_timeout must be a Go duration"):
         merged('', [dict(V4, dial_timeout=timeout)], 2)
 
 

@@ -11,8 +11,9 @@ import json
 
 import pytest
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
-    NodeIPError, discover, global_addresses, kubelet_node_ips, kubelet_sources,
+    discover, global_addresses, kubelet_node_ips, kubelet_sources,
 )
 
 # Captured with iproute2 6.1 in network namespaces on the test host (unshare -n; veth links,
@@ -285,7 +286,7 @@ def test_empty_spegel_node_ip_means_discover(override):
                                       '::ffff:127.0.0.1', 'fe80::1%eth0', 'fd00::5%eth0', '255.255.255.255', '::',
                                       '224.0.0.1', 'ff02::1', '999.1.1.1', '[::ffff:127.0.0.1]'])
 def test_bad_spegel_node_ip_refused(override):
-    with pytest.raises(NodeIPError, match='spegel_node_ip'):
+    with pytest.raises(SpegelError, match='spegel_node_ip'):
         discover(ROUTED, [], override=override)
 
 
@@ -295,7 +296,7 @@ def test_ipv4_mapped_spegel_node_ip_is_the_ipv4_address(override):
 
 
 def test_kubelet_flag_with_a_zone_id_is_an_error_naming_the_file():
-    with pytest.raises(NodeIPError, match='zone ID'):
+    with pytest.raises(SpegelError, match='zone ID'):
         kubelet_node_ips('/etc/default/kubelet', 'KUBELET_EXTRA_ARGS=--node-ip=fe80::5%eth0')
 
 
@@ -349,7 +350,7 @@ def test_unspecified_node_ip_asks_for_the_ipv6_route():
 
 @pytest.mark.parametrize('flag', ['--node-ip=node1', '--node-ip=127.0.0.1', '--node-ip=198.18.0.5,nope'])
 def test_broken_kubelet_flag_is_an_error_naming_the_file(flag):
-    with pytest.raises(NodeIPError, match='/var/lib/kubelet/kubeadm-flags.env.*spegel_node_ip'):
+    with pytest.raises(SpegelError, match='/var/lib/kubelet/kubeadm-flags.env.*spegel_node_ip'):
         discover(ROUTED, kubeadm_node(flags='KUBELET_KUBEADM_ARGS="%s"\n' % flag))
 
 
@@ -377,7 +378,7 @@ def test_airgapped_ipv6_only_node():
 
 
 def test_two_nics_and_no_route_is_uncertain():
-    with pytest.raises(NodeIPError) as raised:
+    with pytest.raises(SpegelError) as raised:
         discover(ip_network(ADDR_TWO_NICS), [])
     message = str(raised.value)
     assert 'spegel_node_ip' in message
@@ -385,7 +386,7 @@ def test_two_nics_and_no_route_is_uncertain():
 
 
 def test_nothing_at_all_is_uncertain():
-    with pytest.raises(NodeIPError, match='found: none.*spegel_node_ip'):
+    with pytest.raises(SpegelError, match='found: none.*spegel_node_ip'):
         discover({'source': 'ip', 'addresses': json.loads(ADDR_NODE)[:1]}, [])
 
 
@@ -403,7 +404,7 @@ def test_proc_fallback_reads_addresses_and_the_ipv6_route():
 
 def test_proc_fallback_without_routes_refuses_ambiguous_ipv4():
     proc = dict(PROC_NODE, ipv6_route='', route='')
-    with pytest.raises(NodeIPError, match='spegel_node_ip'):
+    with pytest.raises(SpegelError, match='spegel_node_ip'):
         discover({'source': 'proc', 'proc': proc}, [])
 
 

@@ -6,8 +6,9 @@ import tomllib
 
 import pytest
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    REDACTED, TomlEditError, TomlEditor, format_key, redact_secrets, redact_url_credentials, same_value)
+    REDACTED, TomlEditor, format_key, redact_secrets, redact_url_credentials, same_value)
 
 CRI = 'io.containerd.grpc.v1.cri'
 CONFIG_PATH = ['plugins', CRI, 'registry', 'config_path']
@@ -157,7 +158,7 @@ def test_remove_key_and_table():
 
 def test_scalar_in_the_way_is_an_error_naming_the_keys():
     editor = TomlEditor('version = 2\n[plugins."io.containerd.grpc.v1.cri"]\nregistry = "x"\n', 'config.toml')
-    with pytest.raises(TomlEditError) as err:
+    with pytest.raises(SpegelError) as err:
         editor.set(CONFIG_PATH, '/etc/containerd/certs.d')
     assert str(err.value) == ('config.toml: plugins."io.containerd.grpc.v1.cri".registry is a string, not a table, '
                               'so plugins."io.containerd.grpc.v1.cri".registry.config_path cannot be set. '
@@ -166,31 +167,31 @@ def test_scalar_in_the_way_is_an_error_naming_the_keys():
 
 def test_array_of_tables_cannot_be_entered():
     editor = TomlEditor('[[a]]\nb = 1\n', 'f.toml')
-    with pytest.raises(TomlEditError, match='array of tables'):
+    with pytest.raises(SpegelError, match='array of tables'):
         editor.set(['a', 'b'], 2)
 
 
 def test_invalid_toml_names_file_and_line():
-    with pytest.raises(TomlEditError, match=r'bad\.toml is not valid TOML: .*line 2'):
+    with pytest.raises(SpegelError, match=r'bad\.toml is not valid TOML: .*line 2'):
         TomlEditor('a = 1\nb = \n', 'bad.toml')
 
 
 def test_duplicate_key_is_invalid():
-    with pytest.raises(TomlEditError, match='not valid TOML'):
+    with pytest.raises(SpegelError, match='not valid TOML'):
         TomlEditor('a = 1\na = 2\n', 'dup.toml')
 
 
 @pytest.mark.parametrize('value', [None, {1: 'x'}, {'a': None}, [1, None], object()])
 def test_values_toml_cannot_hold_are_refused(value):
     editor = TomlEditor('', 'f.toml')
-    with pytest.raises(TomlEditError, match='cannot be written to TOML|keys must be strings'):
+    with pytest.raises(SpegelError, match='cannot be written to TOML|keys must be strings'):
         editor.set(['k'], value)
     assert editor.render() == ''
 
 
 @pytest.mark.parametrize('key', ['a.b', [], [''], ['a', 3]])
 def test_malformed_keys_are_refused(key):
-    with pytest.raises(TomlEditError, match='segment'):
+    with pytest.raises(SpegelError, match='segment'):
         TomlEditor('', 'f.toml').set(key, 1)
 
 
@@ -324,7 +325,7 @@ def test_text_without_secrets_is_unchanged_and_invalid_text_is_not_shown():
 @pytest.mark.parametrize('value', [2 ** 63, -2 ** 63 - 1, [1, 2 ** 64], {'deep': 10 ** 30}])
 def test_integers_beyond_64_bits_are_refused_naming_the_key(value):
     editor = TomlEditor('a = 1\n', 'config.toml')
-    with pytest.raises(TomlEditError, match=r'^b(\.deep)?: -?\d+ is outside the range of a TOML integer'):
+    with pytest.raises(SpegelError, match=r'^b(\.deep)?: -?\d+ is outside the range of a TOML integer'):
         editor.set(['b'], value)
     assert editor.render() == 'a = 1\n'
 
