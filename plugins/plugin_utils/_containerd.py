@@ -611,6 +611,11 @@ def _overlaps(left, right):
     return left[:shorter] == right[:shorter]
 
 
+# The fields of an extra_settings item (DOCUMENTATION's suboptions). Checked here, not by the
+# argument spec: its list type would take a string key apart at commas instead of refusing it.
+EXTRA_SETTING_FIELDS = ('key', 'value', 'state')
+
+
 def normalise_extra_settings(settings):
     """[{key: [segments], value: any} | {key: [...], state: absent}] with plain types."""
     result = []
@@ -618,7 +623,7 @@ def normalise_extra_settings(settings):
         where = 'extra_settings[%d]' % index
         if not isinstance(setting, dict) or 'key' not in setting:
             raise SpegelError('%s must be a dict with a key (a list of segments), got %r.' % (where, setting))
-        unknown = set(setting) - {'key', 'value', 'state'}
+        unknown = set(setting) - set(EXTRA_SETTING_FIELDS)
         if unknown:
             raise SpegelError('%s: unknown field(s) %s; use key, value and state.' % (where, ', '.join(sorted(unknown))))
         key = setting['key']
