@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""toml_file's options that are wrong whatever the node holds."""
+"""toml_file: options that are wrong whatever the node holds, and runs against real files."""
 
 import pytest
+from ansible.errors import AnsibleActionFail
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.action.toml_file import check_options, normalise_mode
@@ -38,3 +39,62 @@ def test_options_refused_before_the_node_is_read(path, validate, message):
 def test_good_options_pass():
     check_options('/etc/containerd/config.toml', 'containerd --config %s config dump')
     check_options('/etc/containerd/config.toml', None)
+
+
+# --- the action run against real files (conftest: node_files in this process) ----------------
+
+SEED = '# hand-written\n[registry]\n  config_path = "/etc/docker/certs.d"  # old\n'
+
+
+def test_a_key_is_set_in_one_read_and_one_write_then_left_alone(run_action, tmp_path):
+    path = tmp_path / 'config.toml'
+    path.write_text(SEED)
+    args = dict(path=str(path), key=['registry', 'config_path'], value='/etc/containerd/certs.d')
+    result = run_action('toml_file', args)
+    assert result['changed'] and result['key'] == 'registry.config_path' and 'failed' not in result
+    assert path.read_text() == SEED.replace('/etc/docker/certs.d', '/etc/containerd/certs.d')
+    assert [sorted(call) for call in run_action.calls] == [
+        ['containerd_version', 'read', 'read_globs'], ['remove', 'write']]
+    again = run_action('toml_file', args)
+    assert not again['changed'] and len(run_action.calls) == 3  # one read, no write
+
+
+def test_check_mode_reports_the_change_with_secrets_masked_and_writes_nothing(run_action, tmp_path):
+    path = tmp_path / 'config.toml'
+    path.write_text('[auth]\n  password = "old-secret"\n')
+    result = run_action('toml_file', dict(path=str(path), key=['auth', 'password'], value='new-secret'),
+                        check_mode=True, diff=True)
+    assert result['changed'] and path.read_text() == '[auth]\n  password = "old-secret"\n'
+    assert 'secret' not in str(result['diff']) and '********' in result['diff']['after']
+    assert len(run_action.calls) == 1
+
+
+def test_a_missing_file_is_refused_unless_create(run_action, tmp_path):
+    path = tmp_path / 'config.toml'
+    result = run_action('toml_file', dict(path=str(path), key=['version'], value=2))
+    assert result['failed'] and not result['changed']
+    assert result['msg'] == '%s does not exist; set create: true to create it.' % path
+    assert not path.exists()
+    created = run_action('toml_file', dict(path=str(path), key=['version'], value=2, create=True, mode='0640'))
+    assert created['changed'] and path.read_text() == 'version = 2\n' and oct(path.stat().st_mode)[-3:] == '640'
+
+
+def test_a_bad_mode_is_refused_before_the_node_is_read(run_action, tmp_path):
+    result = run_action('toml_file', dict(path=str(tmp_path / 'c.toml'), key=['a'], value=1, mode='rw-r--r--'))
+    assert result['failed'] and 'mode must be octal' in result['msg'] and run_action.calls == []
+
+
+def test_a_failed_validation_changes_nothing_and_shows_no_diff(run_action, tmp_path):
+    path = tmp_path / 'config.toml'
+    path.write_text(SEED)
+    result = run_action('toml_file', dict(path=str(path), key=['registry', 'config_path'], value='/x',
+                                          validate='false %s'), diff=True)
+    assert result['failed'] and result['changed'] is False and 'diff' not in result
+    assert str(path) in result['msg'] and path.read_text() == SEED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']  # no temporary file behind
+
+
+def test_state_present_without_value_is_refused_by_the_argument_spec(run_action, tmp_path):
+    with pytest.raises(AnsibleActionFail, match='state is present but all of the following are missing: value'):
+        run_action('toml_file', dict(path=str(tmp_path / 'c.toml'), key=['a']))
+    assert run_action.calls == []

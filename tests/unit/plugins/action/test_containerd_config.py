@@ -1,0 +1,91 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""containerd_config run against real files: the restore marker in the same write as the
+change, options refused before the node is read, a node failure reported as nothing changed,
+and (with the real containerd on PATH) the validating round trip before the write."""
+
+from __future__ import annotations
+
+import errno
+import sys
+from pathlib import Path
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
+import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
+
+SEED = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "overlayfs"\n'
+NO_NODE_PROBES = dict(containerd_version='1.7.24', validate=False, service_name='')
+
+
+def args_for(tmp_path, **args):
+    return dict(NO_NODE_PROBES, path=str(tmp_path / 'config.toml'), hosts_dir=str(tmp_path / 'certs.d'), **args)
+
+
+def test_a_new_file_is_created_with_its_marker_then_left_alone(run_action, tmp_path):
+    result = run_action('containerd_config', args_for(tmp_path))
+    assert result['changed'] and result['created'] and result['restart_required'] and 'failed' not in result
+    assert result['config_path'] == str(tmp_path / 'certs.d') and result['effective_from'] == 'files'
+    assert (tmp_path / ('config.toml' + containerd.CREATED_SUFFIX)).exists()
+    assert len(run_action.calls) == 2  # read, write (no imports, no migrated mirrors: no second read)
+    again = run_action('containerd_config', args_for(tmp_path))
+    assert not again['changed'] and not again['restart_required'] and len(run_action.calls) == 3
+
+
+def test_the_first_change_keeps_the_original_byte_for_byte(run_action, tmp_path):
+    (tmp_path / 'config.toml').write_text(SEED)
+    result = run_action('containerd_config', args_for(tmp_path), diff=True)
+    assert result['changed'] and result['original_file'] == str(tmp_path / 'config.toml.peerpull-orig')
+    assert (tmp_path / 'config.toml.peerpull-orig').read_text() == SEED
+    assert result['diff'][0]['before'] == SEED and 'config_path' in result['diff'][0]['after']
+
+
+def test_check_mode_reports_and_writes_nothing(run_action, tmp_path):
+    (tmp_path / 'config.toml').write_text(SEED)
+    result = run_action('containerd_config', args_for(tmp_path), check_mode=True)
+    assert result['changed'] and sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
+    assert len(run_action.calls) == 1
+
+
+def test_a_relative_path_or_a_list_of_hosts_dirs_is_refused_before_the_node_is_read(run_action, tmp_path):
+    relative = run_action('containerd_config', dict(args_for(tmp_path), path='config.toml'))
+    assert relative['failed'] and relative['changed'] is False and 'path must be an absolute path' in relative['msg']
+    listed = run_action('containerd_config', dict(args_for(tmp_path), hosts_dir='/etc/containerd/certs.d:/etc/docker'))
+    assert listed['failed'] and 'hosts_dir must be ONE absolute directory' in listed['msg']
+    assert run_action.calls == []
+
+
+def test_a_managed_key_in_extra_settings_is_refused_naming_it(run_action, tmp_path):
+    (tmp_path / 'config.toml').write_text(SEED)
+    bad = [{'key': ['plugins', 'io.containerd.grpc.v1.cri', 'registry', 'config_path'], 'value': '/x'}]
+    result = run_action('containerd_config', args_for(tmp_path, extra_settings=bad))
+    assert result['failed'] and 'extra_settings' in result['msg'] and 'config_path' in result['msg']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
+
+
+def test_a_write_that_fails_on_the_node_reports_the_node_as_it_still_is(run_action, tmp_path, monkeypatch):
+    (tmp_path / 'config.toml').write_text(SEED)
+
+    def atomic_move(self, src, dest, *args, **kwargs):
+        raise Exception('Could not replace %r with %r.' % (dest, src)) from OSError(errno.EROFS, 'Read-only')
+    monkeypatch.setattr(AnsibleModule, 'atomic_move', atomic_move)
+    result = run_action('containerd_config', args_for(tmp_path), diff=True)
+    assert result['failed'] and result['changed'] is False and 'diff' not in result
+    assert result['restart_required'] is False and result['hosts_files'] == [] and result['original_file'] is None
+    assert str(tmp_path / 'config.toml') in result['msg']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml'] and (tmp_path / 'config.toml').read_text() == SEED
+
+
+def test_with_containerd_installed_the_new_file_is_validated_before_it_is_written(run_action, tmp_path,
+                                                                                  monkeypatch):
+    found = {binary.family: binary for binary in binaries.all_binaries()}['2.1']
+    monkeypatch.setenv('PATH', '%s:/usr/bin:/bin' % found.directory)
+    result = run_action('containerd_config', dict(args_for(tmp_path), containerd_version=None, validate=True))
+    assert result['changed'] and result['validated'] and result['effective_from'] == 'containerd config dump'
+    assert result['containerd_version'].startswith('2.1') and result['config_path'] == str(tmp_path / 'certs.d')
+    assert [bool(call.get('commit', True)) for call in run_action.calls] == [True, False, True]

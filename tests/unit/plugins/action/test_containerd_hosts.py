@@ -1,0 +1,78 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""containerd_hosts run against real files: one read round trip, then one write; options
+refused before the node is read; the Authorization header never shown, its file 0600."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from ansible_collections.peerpull.spegel.plugins.action.containerd_hosts import plain_list
+
+MIRROR = 'http://198.18.0.5:30020'
+
+
+def hosts_file(tmp_path, registry='_default'):
+    return tmp_path / 'certs.d' / registry / 'hosts.toml'
+
+
+def test_hosts_files_are_written_once_then_left_alone(run_action, tmp_path):
+    args = dict(hosts_dir=str(tmp_path / 'certs.d'), registries=['_default', 'docker.io'], node_ip='198.18.0.5',
+                containerd_version='2.1.9')
+    result = run_action('containerd_hosts', args)
+    assert result['changed'] and result['mirrors'] == [MIRROR] and result['restart_required'] is False
+    assert result['node_ip']['source'] == 'spegel_node_ip'
+    assert set(result['files']) == {'_default', 'docker.io'}
+    assert MIRROR in hosts_file(tmp_path).read_text()
+    assert "server = 'https://registry-1.docker.io'" in hosts_file(tmp_path, 'docker.io').read_text()
+    assert len(run_action.calls) == 2
+    again = run_action('containerd_hosts', args)
+    assert not again['changed'] and len(run_action.calls) == 3
+
+
+def test_the_authorization_header_is_masked_and_its_file_is_0600(run_action, tmp_path):
+    args = dict(hosts_dir=str(tmp_path / 'certs.d'), mirrors=[MIRROR], authorization='Basic c2VjcmV0LXRva2Vu',
+                containerd_version='2.1.9')
+    result = run_action('containerd_hosts', args, diff=True)
+    assert result['changed'] and 'c2VjcmV0LXRva2Vu' not in str(result)
+    assert 'c2VjcmV0LXRva2Vu' in hosts_file(tmp_path).read_text()
+    assert stat.S_IMODE(hosts_file(tmp_path).stat().st_mode) == 0o600
+
+
+def test_state_absent_removes_the_entries_and_the_file_it_made(run_action, tmp_path):
+    args = dict(hosts_dir=str(tmp_path / 'certs.d'), mirrors=[MIRROR], containerd_version='2.1.9')
+    run_action('containerd_hosts', args)
+    removed = run_action('containerd_hosts', dict(args, state='absent'))
+    assert removed['changed'] and not hosts_file(tmp_path).exists()
+    assert not hosts_file(tmp_path).parent.exists()
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(server={'quay.io': 'https://quay.io'}), "server names registry 'quay.io', which is not in registries"),
+    (dict(server={'_default': 'https://x.example'}), '_default takes no server'),
+    (dict(mirrors=['http://user:pw@198.18.0.5:30020']), 'http://********@198.18.0.5:30020'),
+    (dict(node_ip='127.0.0.1'), 'loopback'),
+    (dict(ports=[]), 'Give mirrors, or ports'),
+])
+def test_bad_options_are_refused_before_the_node_is_read(run_action, tmp_path, args, message):
+    result = run_action('containerd_hosts', dict(args, hosts_dir=str(tmp_path / 'certs.d')))
+    assert result['failed'] and message in result['msg'] and 'pw@' not in result['msg']
+    assert run_action.calls == [] and not (tmp_path / 'certs.d').exists()
+
+
+def test_a_node_failure_leaves_no_file_and_no_diff(run_action, tmp_path):
+    (tmp_path / 'certs.d').write_text('a file where the hosts directory should be\n')
+    result = run_action('containerd_hosts', dict(hosts_dir=str(tmp_path / 'certs.d'), mirrors=[MIRROR],
+                                                 containerd_version='2.1.9'), diff=True)
+    assert result['failed'] and result['changed'] is False and 'diff' not in result
+    assert str(tmp_path / 'certs.d') in result['msg']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['certs.d']
+
+
+@pytest.mark.parametrize('values, plain', [([''], []), (None, []), (['a', 1], ['a', '1'])])
+def test_an_empty_survey_answer_is_no_list(values, plain):
+    assert plain_list(values) == plain
