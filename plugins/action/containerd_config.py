@@ -153,7 +153,7 @@ class ActionModule(ActionModuleBase):
             if dump['rc'] != 0:
                 raise SpegelError('%s: containerd (%s) rejects the current file, which already holds what this module '
                                   'sets: %s. Fix the file or its imports by hand; nothing was changed.' % (
-                                        path, binary, (dump.get('stderr') or dump.get('stdout') or '').strip()))
+                                      path, binary, (dump.get('stderr') or dump.get('stdout') or '').strip()))
             from_dump = containerd.settings_from_dump(dump['stdout'], path)
         outcome.writes = writes
         outcome.diffs = diffs

@@ -590,6 +590,7 @@ class ConfigPlan:
         if 'configs' in registry and not self.editor.get(layout.configs):
             self.editor.remove(layout.configs)
 
+
 def _with_version_line(text, version):
     """The text with `version = N` where containerd's own files have it: above the first
     setting and the comment block attached to it, below a file's header comment."""

@@ -326,7 +326,7 @@ class TomlEditor:
             if not isinstance(child_doc, (Table, InlineTable)) and not hasattr(child_doc, 'keys'):
                 raise SpegelError('%s: %s is %s, not a table, so %s cannot be set. Fix or remove that key.'
                                   % (self.source, format_key(here), toml_type(node_model[segment]),
-                                       format_key(segments)))
+                                     format_key(segments)))
             node_doc, node_model = child_doc, node_model[segment]
         return node_doc, node_model
 

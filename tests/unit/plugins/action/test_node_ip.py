@@ -48,7 +48,7 @@ def test_discovery_is_one_round_trip(run_action, monkeypatch, given):
 
 def test_no_certain_answer_asks_for_spegel_node_ip(run_action, monkeypatch):
     two = dict(ETH0, ifname='eth1', addr_info=[{'family': 'inet', 'local': '198.18.1.5', 'prefixlen': 24,
-                                                  'scope': 'global'}])
+                                                'scope': 'global'}])
     monkeypatch.setattr(node_files, 'network_facts', lambda module: {'source': 'ip', 'addresses': [ETH0, two],
                                                                      'route_v4': None, 'route_v6': None})
     monkeypatch.setattr(node_files, 'describe', lambda path: {'exists': False, 'checksum': ''})

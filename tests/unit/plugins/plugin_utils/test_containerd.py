@@ -417,7 +417,7 @@ def test_on_1x_a_dropin_replacing_the_cri_table_is_named_and_fails():
     # The last drop-in's CRI table has no config_path: containerd falls back to the default.
     assert effective['config_path'].value == ''
     with pytest.raises(SpegelError, match=r'the drop-in .*20-keep-layers.toml sets plugins."io.containerd.grpc.v1.cri", '
-                                            r"which replaces that whole table on containerd 1.x, so config_path is ''"):
+                                          r"which replaces that whole table on containerd 1.x, so config_path is ''"):
         c.check_effective(effective, c.wanted_settings(HOSTS_DIR), main[0])
 
 
@@ -433,7 +433,7 @@ def test_on_2x_dropins_merge_and_are_reported():
         ('20-keep-layers.toml', 'plugins."io.containerd.grpc.v1.cri".containerd.discard_unpacked_layers', False)]
     c.check_effective(effective, c.wanted_settings(HOSTS_DIR), main[0])
     with pytest.raises(SpegelError, match="10-registry.toml sets .*config_path = '/etc/containerd/certs.d' "
-                                            "overrides config_path = '/srv/hosts'"):
+                                          "overrides config_path = '/srv/hosts'"):
         c.check_effective(effective, c.wanted_settings('/srv/hosts'), main[0])
 
 
@@ -506,7 +506,7 @@ def test_v3_file_with_leftover_v2_cri_tables():
     assert tomllib.loads(plan(LEFTOVER_V2_TABLES, V2_1).render())['plugins'][c.CRI_IMAGES]['registry'] == {
         'config_path': HOSTS_DIR}
     with pytest.raises(SpegelError, match=r'version = 3, but it also holds plugins."io.containerd.grpc.v1.cri".registry, '
-                                            r'a version 2 table that containerd 2.3.7 migrates over'):
+                                          r'a version 2 table that containerd 2.3.7 migrates over'):
         plan(LEFTOVER_V2_TABLES, V2_3)
 
 
