@@ -12,6 +12,7 @@ module files hold documentation only. A list of dicts whose fields the action ch
 """
 
 import importlib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -20,7 +21,9 @@ from ansible_collections.peerpull.spegel.plugins.modules import node_files
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
 
 COLLECTION = 'ansible_collections.peerpull.spegel.plugins'
-ACTION_MODULES = ['containerd_config', 'containerd_hosts', 'node_ip', 'toml_file']
+PLUGINS = Path(__file__).resolve().parents[4] / 'plugins'
+# Every action plugin, each with its module's documentation.
+ACTION_MODULES = sorted(path.stem for path in (PLUGINS / 'action').glob('*.py') if path.stem != '__init__')
 # (module, option): the fields its Python check accepts.
 SUBOPTIONS_CHECKED_IN_PYTHON = {('containerd_config', 'extra_settings'): containerd.EXTRA_SETTING_FIELDS}
 
@@ -133,3 +136,8 @@ def test_suboptions_checked_in_python_must_be_documented_as_accepted():
     assert disagreements(spec, docs, checked_in_python={'extra': ('key', 'value')}) == [
         "extra: suboptions: checked in Python ['key', 'value'], docs ['key', 'other']"]
     assert disagreements(spec, docs) == ['extra.key: documented, not in the spec', 'extra.other: documented, not in the spec']
+
+
+def test_every_module_is_compared():
+    modules = {path.stem for path in (PLUGINS / 'modules').glob('*.py') if path.stem != '__init__'}
+    assert modules == set(ACTION_MODULES) | {'node_files'}
