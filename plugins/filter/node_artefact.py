@@ -10,7 +10,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.peerpull.spegel.plugins.filter.role_list import role_list
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import node_artefact as render
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, redact_url_credentials
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_url_credentials
 
 # List options, as the roles read them: a list, or an AWX string of items.
 LISTS = {'registries': ('mirror_registries', 'str'), 'ports': ('mirror_ports', 'port'),
@@ -24,7 +25,7 @@ def node_artefact(distribution, **options):
             options[name] = role_list(options[name], option, kind)
     try:
         return render(distribution, **options)
-    except TomlEditError as exc:
+    except SpegelError as exc:
         # The messages name options, never a secret's value.
         raise AnsibleFilterError('peerpull.spegel.node_artefact(%s): %s'
                                  % (distribution, redact_url_credentials(str(exc)))) from None

@@ -52,8 +52,9 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts import
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import (
     HOSTS_DIR, ConfigPlan, parse_containerd_version,
 )
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import UNSET
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import TomlEditError, require_absolute
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import require_absolute
 
 DISTRIBUTIONS = ('kind', 'talos', 'k0s', 'bottlerocket', 'cloud-init')
 
@@ -76,7 +77,7 @@ CONTENT_SHARING = {'key': ['plugins', 'io.containerd.metadata.v1.bolt', 'content
                    'value': 'isolated'}
 
 
-class ArtefactError(TomlEditError):
+class ArtefactError(SpegelError):
     """An option the distribution's artefact cannot carry: the message names it and the fix."""
 
 

@@ -20,10 +20,6 @@ import re
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 
-# The former name of SpegelError, the same class: plugins/filter/node_artefact.py and
-# plugin_utils/_artefacts.py still import it. Goes once they import SpegelError.
-TomlEditError = SpegelError
-
 try:
     import tomllib
 except ImportError:  # Python < 3.11: the boot step of an image bake renders, it parses no TOML
