@@ -284,8 +284,10 @@ def prepare_job(*, work: Path, job_id: int, template: str, project: Path, invent
     env = {**AWX_ANSIBLE_SETTINGS, 'JOB_ID': str(job_id), 'INVENTORY_ID': '1', 'ANSIBLE_RETRY_FILES_ENABLED': 'False',
            'MAX_EVENT_RES': MAX_EVENT_RES, 'AWX_HOST': 'https://awx.invalid',
            'AWX_PRIVATE_DATA_DIR': str(private_data_dir)}
-    (private_data_dir / 'cp').mkdir(mode=0o700)
-    env['ANSIBLE_SSH_CONTROL_PATH_DIR'] = str(private_data_dir / 'cp')
+    # AWX's private data directories live in /tmp (AWX_ISOLATION_BASE_PATH), with the SSH
+    # control sockets in them; under a deep `work` a socket path outgrows the 108 bytes a
+    # Unix socket may have, so the sockets get a short directory in /tmp (run_job removes it).
+    env['ANSIBLE_SSH_CONTROL_PATH_DIR'] = tempfile.mkdtemp(prefix=f'awx_{job_id}_cp_')
 
     args = ['-u', 'root']
     if diff:
@@ -330,10 +332,13 @@ def run_job(params: dict) -> dict:
         seen['statuses'].append(status['status'])
 
     start = time.monotonic()
-    result = ansible_runner.run(
-        **{k: v for k, v in params.items() if v is not None},
-        quiet=True, event_handler=event_handler, status_handler=status_handler,
-    )
+    try:
+        result = ansible_runner.run(
+            **{k: v for k, v in params.items() if v is not None},
+            quiet=True, event_handler=event_handler, status_handler=status_handler,
+        )
+    finally:
+        shutil.rmtree(params['envvars']['ANSIBLE_SSH_CONTROL_PATH_DIR'], ignore_errors=True)
     return {
         'ident': params['ident'], 'private_data_dir': params['private_data_dir'],
         'artifact_dir': result.config.artifact_dir,
