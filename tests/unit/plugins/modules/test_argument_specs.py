@@ -59,7 +59,9 @@ def node_files_spec(monkeypatch):
     return captured['argument_spec']
 
 
-def normalised_spec(spec):
+def normalised(options, nested):
+    """The fields both sides state, per option; sub-options sit under `nested` (the spec's
+    'options', the docs' 'suboptions')."""
     return {name: dict(
         type=option.get('type', 'str'),
         default=option.get('default'),
@@ -67,20 +69,16 @@ def normalised_spec(spec):
         elements=option.get('elements'),
         required=bool(option.get('required', False)),
         aliases=sorted(option.get('aliases') or []),
-        suboptions=normalised_spec(option['options']) if option.get('options') else None,
-    ) for name, option in spec.items()}
+        suboptions=normalised(option[nested], nested) if option.get(nested) else None,
+    ) for name, option in options.items()}
+
+
+def normalised_spec(spec):
+    return normalised(spec, 'options')
 
 
 def normalised_docs(options):
-    return {name: dict(
-        type=option.get('type', 'str'),
-        default=option.get('default'),
-        choices=option.get('choices'),
-        elements=option.get('elements'),
-        required=bool(option.get('required', False)),
-        aliases=sorted(option.get('aliases') or []),
-        suboptions=normalised_docs(option['suboptions']) if option.get('suboptions') else None,
-    ) for name, option in options.items()}
+    return normalised(options, 'suboptions')
 
 
 def disagreements(spec, docs, prefix='', checked_in_python=None):

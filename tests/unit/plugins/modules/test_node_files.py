@@ -8,29 +8,20 @@ part-way through a multi-file write (atomic_move made to fail), which must be un
 from __future__ import annotations
 
 import errno
-import hashlib
-import json
 import os
 import stat
+import sys
+from pathlib import Path
 
 import pytest
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.modules import node_files
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 
-
-def run(capsys, **args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            node_files.main()
-    return json.loads(capsys.readouterr().out)
-
-
-def sha1(text):
-    return hashlib.sha1(text.encode()).hexdigest()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from node_files_runner import run, sha1  # noqa: E402  (this directory)
 
 
 def entries(directory):

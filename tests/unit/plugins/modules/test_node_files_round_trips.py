@@ -7,29 +7,15 @@ NUL bytes, and the containerd probes with a real containerd on PATH."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from pathlib import Path
-
-import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.peerpull.spegel.plugins.modules import node_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
-
-
-def run(capsys, **args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            node_files.main()
-    return json.loads(capsys.readouterr().out)
-
-
-def sha1(text):
-    return hashlib.sha1(text.encode()).hexdigest()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from node_files_runner import run, sha1  # noqa: E402  (this directory)
 
 
 def test_a_file_changed_since_it_was_read_is_not_written(capsys, tmp_path):
