@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The seam between WHAT a node must end up with and HOW a kind of node gets there.
+
+What: a distribution-neutral spec (hosts directory, registries, mirror targets,
+capabilities, containerd settings): `_artefacts.Options`, built once from the roles'
+variables. How: one adapter per node kind (plain containerd, k3s, rke2, k0s, EKS AL2023's
+nodeadm, ...). An adapter reads nothing itself: it names what it must read, and from what
+was read it returns the file changes it wants. The caller (an action plugin) reads in one
+round trip, writes every change in one staged, all-or-nothing round trip, and restarts the
+adapter's service when a change asks for it. Adapters for nodes never reached over SSH
+return an artefact (user data, a machine-config patch) instead.
+
+Adding a node kind is: one adapter module (`_kind_<name>.py`) registered in KINDS, its
+fixtures, its tests.
+"""
+
+from __future__ import annotations
+
+import collections
+
+
+class FileChange(collections.namedtuple('FileChange', 'path before after mode validate restart')):
+    """One file an adapter wants changed on the node.
+
+    path: absolute path on the node. before: the `_node.NodeFile` read from the node (its
+    `exists` is False for a new file). after: the new text, or None to remove the file.
+    mode: the mode of a new file (an existing file keeps its own), or None. validate: a
+    command with `%s` run on the staged file before it replaces the old one, or None.
+    restart: whether the adapter's service must restart to load this change.
+    """
+
+    __slots__ = ()
+
+    @property
+    def changed(self):
+        if self.after is None:
+            return self.before.exists
+        return not self.before.exists or self.after != self.before.text
+
+
+class Plan(collections.namedtuple('Plan', 'changes warnings facts')):
+    """An adapter's answer: the changes (only those that change something), warnings for the
+    user, and facts for the task's result (kind-specific, no secrets)."""
+
+    __slots__ = ()
+
+
+class NodeKind:
+    """The interface every adapter implements. Subclasses set the class attributes and
+    implement reads() and plan(); adapters for nodes without SSH implement artefact()."""
+
+    # The name users give in spegel_node_kind, and detection returns.
+    name = ''
+    # One line for messages and docs: what the node runs.
+    summary = ''
+    # Paths whose presence on the node marks this kind (read in the detection round trip).
+    marks = ()
+    # systemd units restarted, in order, after a change with restart=True.
+    services = ()
+
+    def reads(self, spec):
+        """(paths, globs) the plan needs from the node, read in one round trip."""
+        raise NotImplementedError
+
+    def plan(self, spec, state):
+        """The Plan for a node whose reads() came back as `state` (a `_node.NodeState`)."""
+        raise NotImplementedError
+
+    def artefact(self, spec):
+        """The artefact for a node configured at boot (the `node_artefact` filter's shape)."""
+        raise NotImplementedError('%s nodes are configured over SSH; there is no artefact.' % self.name)
