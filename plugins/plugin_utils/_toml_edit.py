@@ -216,8 +216,13 @@ def redact_secrets(text, source='', before=None):
         masked = editor.render() if found else text
     except SpegelError:
         return '(%s is not shown: it cannot be parsed here and may hold secrets)\n' % (source or 'the file')
-    # Keys and comments are no values: a URL with credentials there is masked as text.
-    return redact_url_credentials(_redact_comments(masked))
+    return redact_text_credentials(masked)
+
+
+def redact_text_credentials(text):
+    """text with the credentials of its URLs and comments masked: what stays after every secret
+    value is masked (keys and comments are no values: a URL with credentials there is masked as text)."""
+    return redact_url_credentials(_redact_comments(text))
 
 
 class TomlEditor:

@@ -48,10 +48,19 @@ class GoProgram:
     version: str
     binaries: tuple[tuple[str, str], ...]
     ldflags: str = "-s -w"
+    # A small main package of ours (a directory under tests/sources/go) built against the
+    # module, for a judge that calls a project's own parser; its binaries' import path is ".".
+    main: str = ""
 
     def recipe(self, go_version: str) -> str:
         fields = dataclasses.asdict(self) | {"go": go_version, "cgo": "0", "trimpath": True}
+        if self.main:
+            fields["main_sources"] = {path.name: path.read_text() for path in sorted(_main_dir(self).glob("*.go"))}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _main_dir(program: GoProgram) -> Path:
+    return Path(__file__).resolve().parent / "go" / program.main
 
 
 def _containerd(version: str) -> GoProgram:
@@ -70,7 +79,9 @@ def _containerd(version: str) -> GoProgram:
 # Spegel itself, and Packer for the image-bake test. The proxy serves Spegel v0.7.3; it
 # refuses v0.7.4 and main commits. Packer 1.9.4 is the last MPL-2.0 release (1.10 on are
 # BUSL); it still bundles the ansible and ansible-local provisioners (packer-plugin-ansible
-# v1.0.3), so no plugin installation is needed.
+# v1.0.3), so no plugin installation is needed. k3s itself is not served (its release tags
+# carry +k3sN: v1.34.2+k3s1 answers 403); its agent loads registries.yaml with wharfie's
+# registries package (pkg/agent/containerd), which is: k3s-registries judges with it.
 PROGRAMS = {
     "containerd-2.2": _containerd("2.2.9"),
     "containerd-2.3": _containerd("2.3.7"),
@@ -86,6 +97,13 @@ PROGRAMS = {
         module="github.com/hashicorp/packer",
         version="v1.9.4",
         binaries=(("packer", "github.com/hashicorp/packer"),),
+    ),
+    "k3s-registries": GoProgram(
+        name="k3s-registries",
+        module="github.com/rancher/wharfie",
+        version="v0.7.1",
+        binaries=(("k3s-registries", "."),),
+        main="k3s-registries",
     ),
 }
 
@@ -128,6 +146,9 @@ def _build_into(program: GoProgram, out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="gomod-") as workdir:
         main = Path(workdir)
         (main / "go.mod").write_text("module peerpull.test/build\n")
+        if program.main:
+            for source in _main_dir(program).glob("*.go"):
+                shutil.copy(source, main / source.name)
         _go(["get", f"{program.module}@{program.version}"], cwd=main)
         for name, package in program.binaries:
             _go(["build", "-trimpath", f"-ldflags={program.ldflags}", "-o", str(out / name), package], cwd=main)

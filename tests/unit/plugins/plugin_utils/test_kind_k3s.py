@@ -1,0 +1,291 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The k3s and rke2 adapter, its files judged by k3s's own parsers.
+
+k3s itself is not on the Go module proxy (its release tags carry +k3sN, which Go refuses), so
+no k3s binary runs here, and no fleet node runs k3s. The judge is `k3s-registries`
+(tests/sources/gomod.py): wharfie v0.7.1's registries.GetPrivateRegistries, which k3s's and
+rke2's agent calls to load registries.yaml (yaml.v2 into wharfie's Registry type), and the
+yaml.v2 MapSlice reading k3s's configfilearg turns into flags.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import Options
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import (
+    K3sError, K3sKind, Rke2Kind, redact_yaml_secrets,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node import NodeState
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'sources'))
+import gomod  # noqa: E402  (tests/sources, put on sys.path just above)
+
+FIXTURES = Path(__file__).resolve().parents[3] / 'fixtures' / 'k3s'
+K3S_REGISTRIES = '/etc/rancher/k3s/registries.yaml'
+K3S_DROPIN = '/etc/rancher/k3s/config.yaml.d/spegel.yaml'
+SERVER_UNIT = '/etc/systemd/system/multi-user.target.wants/%s.service'
+
+
+@pytest.fixture(scope='session')
+def judge():
+    """Run k3s's registries.yaml loader (or, with config=True, its config reader) on text."""
+    binary = gomod.build('k3s-registries') / 'k3s-registries'
+
+    def run(text, tmp_path, config=False):
+        path = tmp_path / ('config.yaml' if config else 'registries.yaml')
+        path.write_text(text)
+        result = subprocess.run([str(binary)] + (['-config'] if config else []) + [str(path)],
+                                capture_output=True, text=True, timeout=60, check=False)
+        if result.returncode:
+            raise AssertionError('k3s refuses %s: %s' % (path.name, result.stderr.strip()))
+        return json.loads(result.stdout)
+    return run
+
+
+def fixture(name):
+    return (FIXTURES / name).read_text()
+
+
+def node(kind, files=None, units=(), dropins=()):
+    """The NodeState node_files returns for the kind's reads: files {path: text}, the units
+    enabled, the drop-ins present (paths, also given in files)."""
+    files = dict(files or {})
+    paths, globs = kind.reads(None)
+    result = {'files': {path: {'exists': False} for path in paths}, 'globs': {pattern: [] for pattern in globs}}
+    for path, text in files.items():
+        data = text.encode()
+        result['files'][path] = {'exists': True, 'content_b64': base64.b64encode(data).decode(),
+                                 'checksum': hashlib.sha1(data).hexdigest(), 'mode': '0600'}
+    for pattern in globs:
+        if pattern.endswith('*.yaml'):
+            result['globs'][pattern] = sorted(path for path in dropins if path.endswith('.yaml'))
+        for unit in units:
+            if pattern.endswith('/%s.service' % unit):
+                result['globs'][pattern] = [SERVER_UNIT % unit]
+    return NodeState(result)
+
+
+def applied(kind, state, plan, units):
+    """The node after the plan's changes, read again."""
+    files = {path: item.text for path, item in state.files.items() if item.exists}
+    for change in plan.changes:
+        if change.after is None:
+            files.pop(change.path, None)
+        else:
+            files[change.path] = change.after
+    dropins = [path for path in files if '/config.yaml.d/' in path]
+    return node(kind, files, units, dropins)
+
+
+def changed(plan):
+    return {change.path: change for change in plan.changes}
+
+
+# --- servers and agents ------------------------------------------------------------------------
+
+@pytest.mark.parametrize('kind_class, unit, etc', [(K3sKind, 'k3s', '/etc/rancher/k3s'),
+                                                   (Rke2Kind, 'rke2-server', '/etc/rancher/rke2')])
+def test_new_server_gets_the_dropin_and_every_registry(kind_class, unit, etc, judge, tmp_path):
+    kind = kind_class()
+    state = node(kind, units=[unit])
+    plan = kind.plan(Options(registries=['_default', 'ghcr.io']), state)
+    files = changed(plan)
+    assert sorted(files) == ['%s/config.yaml.d/spegel.yaml' % etc, '%s/registries.yaml' % etc]
+    assert all(change.restart for change in plan.changes)
+    assert kind.services == (unit,)
+    assert plan.facts['role'] == 'server'
+    registries = files['%s/registries.yaml' % etc].after
+    assert '"*":' in registries  # a bare * is a YAML alias: k3s documents the quotes
+    assert judge(registries, tmp_path) == {'mirrors': {'*': {'endpoint': None, 'rewrite': None},
+                                                       'ghcr.io': {'endpoint': None, 'rewrite': None}},
+                                           'configs': None, 'auths': None}
+    dropin = files['%s/config.yaml.d/spegel.yaml' % etc].after
+    assert judge(dropin, tmp_path, config=True) == ['--embedded-registry=true']
+    assert not kind.plan(Options(registries=['_default', 'ghcr.io']), applied(kind, state, plan, [unit])).changes
+
+
+@pytest.mark.parametrize('kind_class, unit', [(K3sKind, 'k3s-agent'), (Rke2Kind, 'rke2-agent')])
+def test_agent_gets_registries_only(kind_class, unit, judge, tmp_path):
+    kind = kind_class()
+    plan = kind.plan(Options(registries=['docker.io']), node(kind, units=[unit]))
+    assert [change.path for change in plan.changes] == ['/etc/rancher/%s/registries.yaml' % kind.program]
+    assert kind.services == (unit,)
+    assert plan.facts['role'] == 'agent' and plan.facts['embedded_registry'] is None
+    assert judge(plan.changes[0].after, tmp_path)['mirrors'] == {'docker.io': {'endpoint': None, 'rewrite': None}}
+
+
+def test_former_server_turned_agent_loses_the_dropin():
+    kind = K3sKind()
+    files = {K3S_DROPIN: 'embedded-registry: true\n', K3S_REGISTRIES: fixture('registries-spegel-docs.yaml')}
+    plan = kind.plan(Options(registries=['docker.io']), node(kind, files, ['k3s-agent'], [K3S_DROPIN]))
+    assert [(change.path, change.after) for change in plan.changes] == [(K3S_DROPIN, None)]
+
+
+def test_rke2_ships_both_units_so_the_enabled_one_decides():
+    kind = Rke2Kind()
+    # Both unit files are on every rke2 node (the tarball); only the wants link tells.
+    plan = kind.plan(Options(), node(kind, units=['rke2-server']))
+    assert plan.facts['role'] == 'server'
+
+
+@pytest.mark.parametrize('units, found', [((), 'neither k3s nor k3s-agent is enabled'),
+                                          (('k3s', 'k3s-agent'), 'both k3s and k3s-agent are enabled')])
+def test_unknown_role_is_refused_and_the_option_decides(units, found):
+    kind = K3sKind()
+    with pytest.raises(K3sError, match='kind_options.role: %s.*set kind_options.role to server or agent' % found):
+        kind.plan(Options(), node(kind, units=units))
+    assert K3sKind(role='agent').plan(Options(), node(kind, units=units)).facts['role'] == 'agent'
+    assert K3sKind(role='server').services == ('k3s',)
+
+
+# --- the user's registries.yaml ----------------------------------------------------------------
+
+def test_comments_credentials_and_endpoints_are_kept(judge, tmp_path):
+    kind = K3sKind()
+    before = fixture('registries-auth.yaml')
+    state = node(kind, {K3S_REGISTRIES: before}, ['k3s-agent'])
+    plan = kind.plan(Options(registries=['docker.io', 'ghcr.io', '_default']), state)
+    after = changed(plan)[K3S_REGISTRIES].after
+    # Only lines added, every line of the user's kept in order.
+    assert [line for line in after.splitlines() if line not in ('  "ghcr.io":', '  "*":')] == before.splitlines()
+    assert after.index('"ghcr.io"') < after.index('# credentials')
+    judged_before, judged_after = judge(before, tmp_path), judge(after, tmp_path)
+    assert judged_after['configs'] == judged_before['configs']
+    assert judged_after['mirrors'] == dict(judged_before['mirrors'], **{
+        'ghcr.io': {'endpoint': None, 'rewrite': None}, '*': {'endpoint': None, 'rewrite': None}})
+    assert plan.facts['mirrors_added'] == ['ghcr.io', '*']
+    assert not kind.plan(Options(registries=['docker.io', 'ghcr.io', '_default']),
+                         applied(kind, state, plan, ['k3s-agent'])).changes
+
+
+@pytest.mark.parametrize('name, inserted_before', [
+    ('registries-configs-only.yaml', None),
+    ('registries-empty-mirrors.yaml', '# the platform team'),
+    ('registries-wide-indent.yaml', '# end of mirrors'),
+])
+def test_each_shape_gets_its_entries_in_place(name, inserted_before, judge, tmp_path):
+    kind = K3sKind()
+    before = fixture(name)
+    plan = kind.plan(Options(registries=['quay.io']), node(kind, {K3S_REGISTRIES: before}, ['k3s-agent']))
+    after = changed(plan)[K3S_REGISTRIES].after
+    if inserted_before:
+        assert after.index('"quay.io":') < after.index(inserted_before)
+    if name == 'registries-wide-indent.yaml':
+        assert '\n    "quay.io":\n' in after
+    judged_before, judged_after = judge(before, tmp_path), judge(after, tmp_path)
+    assert judged_after['mirrors'] == dict(judged_before['mirrors'] or {}, **{
+        'quay.io': {'endpoint': None, 'rewrite': None}})
+    assert judged_after['configs'] == judged_before['configs']
+
+
+def test_crlf_file_stays_crlf(judge, tmp_path):
+    kind = K3sKind()
+    before = fixture('registries-spegel-docs.yaml').replace('\n', '\r\n')
+    after = changed(kind.plan(Options(registries=['ghcr.io']),
+                              node(kind, {K3S_REGISTRIES: before}, ['k3s'])))[K3S_REGISTRIES].after
+    assert after == before + '  "ghcr.io":\r\n'
+    assert 'ghcr.io' in judge(after, tmp_path)['mirrors']
+
+
+@pytest.mark.parametrize('text, message', [
+    (fixture('registries-flow.yaml'), 'mirrors is written on one line .*write it as a block'),
+    ('mirrors:\n\t docker.io:\n', 'is not YAML that can be read here'),
+    ('- docker.io\n', 'read this file as a mapping .* it holds a list'),
+    ('mirrors:\n  - docker.io\n', 'mirrors is a list; it must be a mapping'),
+    ('configs: {}\n  mirrors:\n', 'is not YAML'),
+    ('? mirrors\n: {docker.io: }\n', 'the key mirrors is not written at the start of one line'),
+    ('mirrors: &m\n  docker.io:\nother: *m\n', 'mirrors is written on one line \\(&m\\)'),
+    ('mirrors:\n  {docker.io: }\n', 'cannot be edited safely .*add "ghcr.io" under mirrors by hand'),
+])
+def test_shapes_it_cannot_edit_are_refused_naming_the_file(text, message):
+    kind = K3sKind()
+    with pytest.raises(K3sError, match=message) as refused:
+        kind.plan(Options(registries=['ghcr.io']), node(kind, {K3S_REGISTRIES: text}, ['k3s']))
+    assert K3S_REGISTRIES in str(refused.value)
+
+
+# --- the drop-in -------------------------------------------------------------------------------
+
+def test_a_later_dropin_switching_it_off_is_refused_an_earlier_one_is_overridden():
+    kind = K3sKind()
+    later = '/etc/rancher/k3s/config.yaml.d/zz-site.yaml'
+    earlier = '/etc/rancher/k3s/config.yaml.d/10-site.yaml'
+    with pytest.raises(K3sError, match='zz-site.yaml: embedded-registry: False is read after .*spegel.yaml'):
+        kind.plan(Options(), node(kind, {later: 'embedded-registry: false\n'}, ['k3s'], [later]))
+    plan = kind.plan(Options(), node(kind, {earlier: 'embedded-registry: false\n'}, ['k3s'], [earlier]))
+    assert K3S_DROPIN in changed(plan)
+
+
+# --- options the embedded Spegel cannot carry --------------------------------------------------
+
+@pytest.mark.parametrize('options, message', [
+    ({'authorization': 'Basic dXNlcjpub3QtcmVhbA=='}, 'authorization: .*client certificate'),
+    ({'urls': ['http://10.0.0.1:30020']}, 'urls: .*Leave mirror_urls empty'),
+    ({'capabilities': ['pull', 'push']}, 'capabilities: .*read-only; remove push'),
+    ({'use_local_image_pull': True}, 'use_local_image_pull: .*config.toml.tmpl'),
+])
+def test_options_it_cannot_carry_are_refused(options, message):
+    kind = K3sKind()
+    with pytest.raises(K3sError, match=message) as refused:
+        kind.plan(Options(**options), node(kind, units=['k3s']))
+    assert 'dXNlcjpub3QtcmVhbA' not in str(refused.value)
+    with pytest.raises(K3sError, match=message):
+        kind.artefact(Options(**options))
+
+
+def test_options_it_does_not_use_are_named_in_a_warning():
+    plan = Rke2Kind().plan(Options(ports=[30021], dial_timeout='1s', node_ip='10.0.0.5'),
+                           node(Rke2Kind(), units=['rke2-agent']))
+    assert plan.warnings == ['rke2 nodes: not used by the embedded Spegel: ports (the embedded Spegel serves on '
+                             '9345 and peers on 5001); dial_timeout; node_ip.']
+    assert not K3sKind().plan(Options(), node(K3sKind(), units=['k3s'])).warnings
+    local = K3sKind().plan(Options(registries=['localhost:5000', '127.0.0.1:5000', 'docker.io']),
+                           node(K3sKind(), units=['k3s']))
+    assert local.warnings == ["registries: k3s's embedded Spegel skips localhost registries (localhost:5000, "
+                              "127.0.0.1:5000); their images are not shared between nodes."]
+
+
+# --- diffs and artefacts -----------------------------------------------------------------------
+
+def test_diffs_mask_every_credential():
+    text = (fixture('registries-auth.yaml') + fixture('registries-configs-only.yaml')
+            + '    endpoint: ["https://bot:s3cr3t-url@mirror.example.com"]\n# old password: s3cr3t-comment\n')
+    shown = K3sKind().redact(K3S_REGISTRIES, text)
+    for secret in ('hunter2', 'eyJhbGciOi', 'Ym90OmZha2U', 's3cr3t'):
+        assert secret not in shown
+    assert shown.count('"********"') == 3
+    assert 'username: xxxxxx' in shown and 'ca_file: /etc/ssl/mycustomreg/ca.pem' in shown
+    masked = yaml.safe_load(K3sKind().redact(K3S_REGISTRIES, fixture('registries-auth.yaml')))['configs']
+    assert masked['mycustomreg.com:5000']['auth']['password'] == masked['registry.example.com']['auth'][
+        'identity_token'] == '********'
+    assert redact_yaml_secrets('') == ''
+
+
+def test_artefact_is_what_a_new_server_gets(judge, tmp_path):
+    kind = K3sKind()
+    artefact = kind.artefact(Options(registries=['_default']))
+    files = {item['name']: item['content'] for item in artefact['files']}
+    plan = kind.plan(Options(registries=['_default']), node(kind, units=['k3s']))
+    assert files == {'spegel.yaml': changed(plan)[K3S_DROPIN].after,
+                     'registries.yaml': changed(plan)[K3S_REGISTRIES].after}
+    assert judge(files['registries.yaml'], tmp_path)['mirrors'] == {'*': {'endpoint': None, 'rewrite': None}}
+    assert artefact['distribution'] == 'k3s' and artefact['chart_values'] == {}
+    assert any('v1.26.15' in note for note in artefact['notes'])
+
+
+def test_kinds_say_what_the_seam_needs():
+    assert K3sKind.writes_hosts_toml is False and Rke2Kind.writes_hosts_toml is False
+    assert 'config.toml' in K3sKind().refusal and 'rke2' in Rke2Kind().refusal
+    assert K3sKind().services == ()
