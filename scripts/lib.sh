@@ -7,6 +7,8 @@
 #                                              so playbooks resolve peerpull.spegel.*
 #   .build/sanity/ansible_collections/peerpull/spegel/
 #                                              a clean copy for `ansible-test sanity`
+#   .build/integration/ansible_collections/peerpull/spegel/
+#                                              a clean copy for `ansible-test integration`
 
 REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 VENV="$REPO/.venv"
@@ -18,7 +20,6 @@ COLLECTION_NAME=spegel
 # ansible defaults stay after it so separately installed collections are still found.
 export ANSIBLE_COLLECTIONS_PATH="$BUILD/collections:${HOME:-/root}/.ansible/collections:/usr/share/ansible/collections"
 COLLECTION_LINK="$BUILD/collections/ansible_collections/$COLLECTION_NAMESPACE/$COLLECTION_NAME"
-SANITY_COPY="$BUILD/sanity/ansible_collections/$COLLECTION_NAMESPACE/$COLLECTION_NAME"
 
 banner() {
     printf '\n==== %s ====\n' "$*"
@@ -59,14 +60,15 @@ collection_files() {
         done
 }
 
-# Fresh copy of the collection at $SANITY_COPY: ansible-test needs the path to end in
-# ansible_collections/NAMESPACE/NAME, and must not see .venv, .build or caches.
+# Fresh copy of the collection at $1: ansible-test needs the path to
+# end in ansible_collections/NAMESPACE/NAME, and must not see .venv, .build or caches.
 make_clean_copy() {
-    rm -rf -- "$SANITY_COPY"
-    mkdir -p -- "$SANITY_COPY"
+    local copy=$1
+    rm -rf -- "$copy"
+    mkdir -p -- "$copy"
     collection_files | tar -C "$REPO" -cf - --null --no-recursion --files-from=- |
-        tar -C "$SANITY_COPY" -xf -
+        tar -C "$copy" -xf -
     # The copy lives inside the repo's work tree (in an ignored dir), so without a git
     # repo of its own ansible-test would ask the outer repo and find no files at all.
-    git -C "$SANITY_COPY" init -q
+    git -C "$copy" init -q
 }
