@@ -39,6 +39,7 @@ mirror role's hosts options map onto chart values there.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import posixpath
 import tomllib
@@ -48,15 +49,15 @@ import yaml
 from jinja2 import Environment, StrictUndefined
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts import check_settings
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts import BIN_DIRS, check_settings
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import (
-    HOSTS_DIR, ConfigPlan, parse_containerd_version,
+    HOSTS_DIR, ConfigPlan, ContainerdVersion, parse_containerd_version,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import UNSET
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import require_absolute
 
-DISTRIBUTIONS = ('kind', 'talos', 'k0s', 'bottlerocket', 'cloud-init')
+DISTRIBUTIONS = ('kind', 'talos', 'k0s', 'bottlerocket', 'cloud-init', 'user-data-script')
 
 # containerd of the newest Kind node image (kind images/base/Dockerfile CONTAINERD_VERSION).
 KIND_CONTAINERD = '2.3.4'
@@ -325,34 +326,68 @@ def _boot_settings(options):
     }
 
 
-def cloud_init(options):
-    """#cloud-config user data: the boot step, its settings and unit, and the changed config.toml."""
+def _require_user_data(options, distribution):
+    """Refusals shared by the user data artefacts: no secret, and the image's config.toml given."""
     if options.secret:
         raise ArtefactError(
-            'authorization: cloud-init user data can be read back from the instance metadata service by '
-            'anything on the node that reaches it, and stays in /var/lib/cloud. Configure basic auth over SSH '
-            '(the site playbook writes hosts.toml with mode 0600) or bake it into the image; leave '
-            'mirror_authorization empty here. Nothing was rendered.')
+            'authorization: %s can be read back from the instance metadata service by anything on the node '
+            'that reaches it, and stays in /var/lib/cloud. Configure basic auth over SSH (the site playbook '
+            'writes hosts.toml with mode 0600) or bake it into the image; leave mirror_authorization empty '
+            'here. Nothing was rendered.' % _USER_DATA[distribution])
     if options.containerd_config is None:
         raise ArtefactError(
             'containerd_config: the user data replaces the image\'s %s with the changed file, so give that '
             'file\'s text (artefacts_containerd_config in playbooks/artefacts.yml: a copy of it on the '
             'controller, or none when the image has no config.toml). Nothing was rendered.' % CONTAINERD_CONFIG)
     options.hosts_dir = options.hosts_dir or HOSTS_DIR
-    settings = check_settings(_boot_settings(options))
-    plan = ConfigPlan(options.containerd_config, CONTAINERD_CONFIG, containerd=options.containerd)
+
+
+_USER_DATA = {'cloud-init': 'cloud-init user data', 'user-data-script': 'a user data script'}
+
+
+def _changed_config(options, containerd):
+    """The image's config.toml as the containerd role changes it, for that containerd."""
+    plan = ConfigPlan(options.containerd_config, CONTAINERD_CONFIG, containerd=containerd)
     plan.apply(hosts_dir=options.hosts_dir, use_local_image_pull=options.use_local_image_pull)
+    if plan.migrated:
+        # The role moves them into hosts.toml files; user data has no such step.
+        raise ArtefactError(
+            '%s: the image\'s file holds legacy registry mirrors or configs.<host>.tls (%s), which containerd '
+            'ignores once config_path is set. Move them into hosts.toml files in the image (or run the site '
+            'playbook over SSH, which does), and give the file without them. Nothing was rendered.'
+            % (CONTAINERD_CONFIG, ', '.join(item['registry'] for item in plan.migrated)))
+    return plan
+
+
+def _boot_step_files(options):
+    """[(path, bytes)] of the image bake's boot step, as the mirror role's entry point boot
+    installs it: the renderer's package, its settings and its unit (all root:root 0644)."""
+    settings = check_settings(_boot_settings(options))
     boot = _boot_step_vars()
     package = posixpath.join(boot['mirror_boot_lib'], boot['mirror_boot_package'])
     unit = Environment(undefined=StrictUndefined, keep_trailing_newline=True).from_string(
         (COLLECTION / 'roles' / 'mirror' / 'templates' / 'peerpull-spegel-hosts.service.j2').read_text()
-    ).render(dict(boot, ansible_managed='Written by cloud-init from peerpull.spegel user data'))
+    ).render(dict(boot, ansible_managed='Written from peerpull.spegel user data'))
     written = [(posixpath.join(package, source), (COLLECTION / 'plugins' / source).read_bytes())
                for source in boot['mirror_boot_sources']]
     # As the bake writes it (to_nice_json).
     written += [(boot['mirror_boot_settings'], (json.dumps(settings, indent=4, sort_keys=True) + '\n').encode()),
-                (boot['mirror_boot_unit_file'], unit.encode()),
-                (CONTAINERD_CONFIG, plan.render().encode())]
+                (boot['mirror_boot_unit_file'], unit.encode())]
+    return boot, written
+
+
+def _user_data_chart_values(options):
+    return {'spegel': {'containerdMirrorAdd': False, 'containerdRegistryConfigPath': options.hosts_dir,
+                       'mirroredRegistries': _chart_registries(options.registries),
+                       'resolveTags': 'resolve' in options.capabilities}}
+
+
+def cloud_init(options):
+    """#cloud-config user data: the boot step, its settings and unit, and the changed config.toml."""
+    _require_user_data(options, 'cloud-init')
+    plan = _changed_config(options, options.containerd)
+    boot, written = _boot_step_files(options)
+    written.append((CONTAINERD_CONFIG, plan.render().encode()))
     document = {
         # Bytes as they are (base64), root:root 0644 as the bake installs them.
         'write_files': [{'path': path, 'encoding': 'b64', 'content': base64.b64encode(content).decode(),
@@ -369,13 +404,220 @@ def cloud_init(options):
              'unless spegel_node_ip is set.' % boot['mirror_boot_python'],
              'Merge the write_files and runcmd entries into your own user data (cloud-init takes one '
              '#cloud-config document, or a MIME multi-part).']
-    values = {'spegel': {'containerdMirrorAdd': False, 'containerdRegistryConfigPath': options.hosts_dir,
-                         'mirroredRegistries': _chart_registries(options.registries),
-                         'resolveTags': 'resolve' in options.capabilities}}
-    return _artefact('cloud-init', files, values, plan.warnings, notes)
+    return _artefact('cloud-init', files, _user_data_chart_values(options), plan.warnings, notes)
 
 
-RENDERERS = {'kind': kind, 'talos': talos, 'k0s': k0s, 'bottlerocket': bottlerocket, 'cloud-init': cloud_init}
+# The containerd versions the config.toml edits depend on (ContainerdVersion's properties):
+# (label, sh case pattern of `containerd --version`'s third word without its v, representative).
+CONTAINERD_CLASSES = (
+    ('1.x', '1.*', ContainerdVersion(1, 7, 0)),
+    ('2.0-2.2', '2.[012]|2.[012].*', ContainerdVersion(2, 0, 0)),
+    ('2.3.0-2.3.4', '2.3.[0-4]|2.3.[0-4][!0-9]*', ContainerdVersion(2, 3, 0)),
+    ('2.3.5+', '2.*', ContainerdVersion(2, 3, 5)),
+)
+SCRIPT_TAG = 'peerpull-spegel user data'
+
+
+def _containerd_class(version):
+    return next(label for label, _pattern, first in reversed(CONTAINERD_CLASSES)
+                if (version.major, version.minor, version.patch) >= tuple(first) or label == '1.x')
+
+
+def _sh_quote(text):
+    return "'%s'" % text.replace("'", "'\"'\"'")
+
+
+def _sh_put(path, content, mode='0644'):
+    """sh lines that write content (bytes of UTF-8 text) to path through put(): a here-document
+    when it ends with a newline, else printf of a quoted string."""
+    text = content.decode('utf-8')
+    if not text.endswith('\n'):
+        return 'printf %%s %s | put %s %s\n' % (_sh_quote(text), _sh_quote(path), mode)
+    lines = set(text.splitlines())
+    delimiter = next(d for d in ('PEERPULL_SPEGEL_EOF_%d' % n for n in range(1000)) if d not in lines)
+    return "put %s %s <<'%s'\n%s%s\n" % (_sh_quote(path), mode, delimiter, text, delimiter)
+
+
+def _sha256(text):
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def user_data_script(options):
+    """A #!/bin/sh user data script: the boot step's files, and the image's config.toml changed
+    for the containerd it finds on the node (each containerd class rendered here)."""
+    _require_user_data(options, 'user-data-script')
+    if options.containerd is not None:
+        classes = [(_containerd_class(options.containerd), options.containerd)]
+    else:
+        classes = [(label, first) for label, _pattern, first in CONTAINERD_CLASSES]
+    variants, refusals, warnings = {}, {}, []
+    for label, containerd in classes:
+        try:
+            plan = _changed_config(options, containerd)
+            text = plan.render()
+        except ArtefactError:
+            raise
+        except SpegelError as exc:
+            refusals[label] = str(exc)
+            continue
+        variants.setdefault(text, []).append(label)
+        warnings += [w for w in plan.warnings if w not in warnings]
+    if not variants:
+        raise ArtefactError('%s Nothing was rendered.' % next(iter(refusals.values())))
+    boot, written = _boot_step_files(options)
+    script = _render_script(options, boot, written, variants, refusals)
+    files = [_file('user-data.sh', script, 'user data script (#!/bin/sh, run once as root)', mode='0755')]
+    notes = ['The script runs once as root (cloud-init\'s scripts-user, or any "user data script"); it needs '
+             'systemd, sha256sum and %s, writes nothing unless %s is the image\'s file (or already the changed '
+             'one) and the node\'s containerd is one it was rendered for (%s), and then restarts containerd once.'
+             % (boot['mirror_boot_python'], CONTAINERD_CONFIG,
+                ', '.join(label for labels in variants.values() for label in labels)),
+             'Later boots run the boot step before containerd; it finds the node IP with the roles\' rules '
+             'unless spegel_node_ip is set.']
+    return _artefact('user-data-script', files, _user_data_chart_values(options), warnings, notes)
+
+
+def _render_script(options, boot, written, variants, refusals):
+    image = options.containerd_config
+    originals = ' '.join(sorted({_sha256(image)} | ({'absent'} if image == '' else set())))
+    given = str(options.containerd) if options.containerd else ''
+    out = [_SCRIPT_HEAD % {
+        'tag': SCRIPT_TAG, 'config': CONTAINERD_CONFIG, 'originals': originals, 'given': given,
+        'bin_dirs': ' '.join(BIN_DIRS), 'python': boot['mirror_boot_python'], 'unit': boot['mirror_boot_unit'],
+        'image': 'no config.toml' if image == '' else 'a config.toml of sha256 %s' % _sha256(image)}]
+    # Which config.toml for which containerd: one case arm per class, refusals included.
+    out.append('case $version in\n')
+    for label, pattern, _first in CONTAINERD_CLASSES:
+        if label in refusals:
+            out.append('    %s)\n        fail %s ;;\n' % (pattern, _sh_quote(
+                'containerd $version (%s): %s' % (label, refusals[label]))))
+            continue
+        index = next((n for n, labels in enumerate(variants.values()) if label in labels), None)
+        if index is None:
+            out.append('    %s)\n        fail "containerd $version (%s): this script was rendered for containerd '
+                       '%s only; render it again without containerd_version, or for this version." ;;\n'
+                       % (pattern, label, options.containerd))
+            continue
+        out.append('    %s)\n        variant=%d changed=%s ;;\n' % (pattern, index, list(variants)[index] and
+                                                                   _sha256(list(variants)[index])))
+    out.append('    *)\n        fail "containerd $version: not a containerd 1.x or 2.x this script knows; '
+               'nothing was changed." ;;\nesac\n\n')
+    out.append(_SCRIPT_CHECK)
+    # The files, written only now that every check passed.
+    out.append('\n# The boot step of an image bake (peerpull.spegel.mirror, entry point boot).\n')
+    for directory in sorted({posixpath.dirname(path) for path, _content in written}):
+        out.append('mkdir -p %s\n' % _sh_quote(directory))
+    out += [_sh_put(path, content) for path, content in written]
+    out.append('\n# %s as the containerd role changes it, for the containerd found above.\n'
+               'if [ "$config" = replace ]; then\n    case $variant in\n' % CONTAINERD_CONFIG)
+    for index, text in enumerate(variants):
+        out.append('    %d)\n' % index + _sh_put(CONTAINERD_CONFIG, text.encode()) + '        ;;\n')
+    out.append('    esac\nfi\n')
+    out.append(_SCRIPT_TAIL)
+    return ''.join(out)
+
+
+_SCRIPT_HEAD = r"""#!/bin/sh
+# %(tag)s: readies this node's containerd for Spegel, once, as root
+# (cloud-init runs it at the first boot). Rendered by peerpull.spegel.node_artefact
+# (user-data-script) for an image with %(image)s.
+#
+# It installs the boot step of an image bake (a systemd oneshot that writes the registry
+# hosts.toml files from this node's IP at every boot, before containerd), replaces
+# %(config)s with the image's file as the containerd role changes it, runs the boot step
+# and restarts containerd. It changes nothing unless every check passes first: root,
+# systemd, %(python)s, a containerd it was rendered for, and %(config)s the
+# image's file (or the changed one: running it again changes nothing).
+set -eu
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+umask 022
+
+CONFIG=%(config)s
+ORIGINALS='%(originals)s'
+GIVEN_VERSION='%(given)s'
+UNIT=%(unit)s
+changes=''
+
+say() {
+    printf '%(tag)s: %%s\n' "$*" >&2
+}
+
+fail() {
+    say "$*"
+    exit 1
+}
+
+# put FILE MODE: standard input into FILE (a temporary file beside it, then a rename), only
+# when it differs.
+put() {
+    tmp="$1.peerpull-new.$$"
+    cat > "$tmp"
+    chmod "$2" "$tmp"
+    if cmp -s "$tmp" "$1" 2>/dev/null; then
+        rm -f "$tmp"
+    else
+        mv -f "$tmp" "$1"
+        changes="$changes $1"
+    fi
+}
+
+[ "$(id -u)" = 0 ] || fail "run it as root (cloud-init runs user data scripts as root); nothing was changed."
+[ -d /run/systemd/system ] || fail "systemd is not running; the boot step is a systemd unit. Nothing was changed."
+[ -x %(python)s ] || fail "the boot step runs %(python)s, which this node lacks; install python3. Nothing was changed."
+command -v sha256sum >/dev/null 2>&1 || fail "sha256sum is missing (coreutils); nothing was changed."
+
+# The node's containerd, found as the boot step finds it.
+version=''
+for dir in %(bin_dirs)s; do
+    if [ -x "$dir/containerd" ]; then
+        version=$("$dir/containerd" --version 2>/dev/null | awk '{ print $3 }') || version=''
+        break
+    fi
+done
+version=${version#v}
+if [ -z "$version" ]; then
+    [ -n "$GIVEN_VERSION" ] || fail "no containerd found in %(bin_dirs)s, so the layout of $CONFIG is unknown; install containerd first, or render the script with containerd_version. Nothing was changed."
+    version=$GIVEN_VERSION
+fi
+
+"""
+
+_SCRIPT_CHECK = r"""# The node's config.toml must be the image's (or already the changed one).
+if [ -e "$CONFIG" ]; then
+    current=$(sha256sum < "$CONFIG" | awk '{ print $1 }')
+else
+    current=absent
+fi
+if [ "$current" = "$changed" ]; then
+    config=keep
+else
+    config=''
+    for original in $ORIGINALS; do
+        if [ "$current" = "$original" ]; then
+            config=replace
+        fi
+    done
+    [ -n "$config" ] || fail "$CONFIG (sha256 $current) is not the file this script was rendered for; render it again from this node's file (artefacts_containerd_config). Nothing was changed."
+fi
+"""
+
+_SCRIPT_TAIL = r"""
+systemctl daemon-reload
+systemctl enable "$UNIT"
+# Write the hosts.toml files now, from this node's IP; later boots run it before containerd.
+boot_step=0
+systemctl restart "$UNIT" || boot_step=$?
+if [ "$config" = replace ]; then
+    systemctl try-restart containerd.service
+fi
+say "containerd $version; changed:${changes:- nothing}"
+[ "$boot_step" -eq 0 ] || fail "the boot step failed: journalctl -u $UNIT says why."
+"""
+
+
+RENDERERS = {'kind': kind, 'talos': talos, 'k0s': k0s, 'bottlerocket': bottlerocket, 'cloud-init': cloud_init,
+             'user-data-script': user_data_script}
 
 
 def node_artefact(distribution, **options):
