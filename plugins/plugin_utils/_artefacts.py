@@ -27,6 +27,11 @@ the facts below were checked against each project's source:
   the mirror role's entry point `boot`, from the same role variables) with write_files, and
   the containerd role's change to the image's config.toml; runcmd enables the step and
   restarts containerd once, on the first boot.
+- user data script: the same files from one code path, written by a #!/bin/sh script from
+  here-documents. Without a TOML parser on the node it cannot patch an unknown config.toml, so
+  it carries the image's file changed for each containerd version class the edits depend on,
+  picks the one for the node's `containerd --version`, and writes only onto the image's file
+  (sha256) or the changed one, after every check passed.
 - Bottlerocket: thar-be-registries renders `settings.container-registry.mirrors` into
   /etc/containerd/certs.d/<registry>/hosts.toml (`*` to _default): every endpoint with
   capabilities pull and resolve, no dial_timeout, no header, endpoints sorted by URL.
@@ -505,7 +510,7 @@ def _render_script(options, boot, written, variants, refusals):
     out.append(_SCRIPT_CHECK)
     # The files, written only now that every check passed.
     out.append('\n# The boot step of an image bake (peerpull.spegel.mirror, entry point boot).\n')
-    for directory in sorted({posixpath.dirname(path) for path, _content in written}):
+    for directory in sorted({posixpath.dirname(path) for path, _content in written + [(CONTAINERD_CONFIG, b'')]}):
         out.append('mkdir -p %s\n' % _sh_quote(directory))
     out += [_sh_put(path, content) for path, content in written]
     out.append('\n# %s as the containerd role changes it, for the containerd found above.\n'

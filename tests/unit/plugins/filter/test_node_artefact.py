@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def test_bottlerocket_urls_instead_of_the_node_ip():
     assert artefact['warnings'] == []
 
 
-@pytest.mark.parametrize('distribution', ['kind', 'talos', 'k0s', 'bottlerocket', 'cloud-init'])
+@pytest.mark.parametrize('distribution', ['kind', 'talos', 'k0s', 'bottlerocket', 'cloud-init', 'user-data-script'])
 @pytest.mark.parametrize('authorization', [SECRET, {'username': 'spegel', 'password': 'pw'}])
 def test_a_secret_is_refused_and_never_echoed(distribution, authorization):
     with pytest.raises(AnsibleFilterError) as raised:
@@ -118,7 +119,7 @@ def test_a_secret_is_refused_and_never_echoed(distribution, authorization):
 
 
 @pytest.mark.parametrize('distribution, options, refusal', [
-    ('debian', {}, r"distribution 'debian' has no artefact; use one of kind, talos, k0s, bottlerocket, cloud-init"),
+    ('debian', {}, r"distribution 'debian' has no artefact; use one of kind, talos, k0s, bottlerocket, cloud-init, user-data-script"),
     ('kind', {'urls': ['http://198.18.0.5:30020']}, 'Leave mirror_urls empty and set ports'),
     ('kind', {'capabilities': ['pull', 'push']}, 'remove push'),
     ('kind', {'use_local_image_pull': True}, 'leave containerd_use_local_image_pull unset for Kind'),
@@ -215,3 +216,66 @@ def test_cloud_init_settings_have_the_bakes_keys():
     role_vars = yaml.safe_load((COLLECTION / 'roles' / 'mirror' / 'vars' / 'main.yml').read_text())
     written, _document = cloud_init_files(node_artefact('cloud-init', containerd_config='', containerd_version='2.1.5'))
     assert set(json.loads(written['/etc/peerpull-spegel/bake.json'])) == set(role_vars['mirror_boot_settings_data'])
+
+
+# --- user data script ---------------------------------------------------------------------------
+# Run on real containerd in a private mount namespace: tests/unit/plugins/plugin_utils/
+# test_artefacts_containerd.py; on real systemd nodes with Spegel: the molecule scenario userdata.
+
+FIXTURES = COLLECTION / 'tests' / 'fixtures' / 'containerd'
+
+
+@pytest.mark.parametrize('options', [
+    {'containerd_config': ''},
+    {'containerd_config': '', 'containerd_version': '2.1.5', 'registries': 'docker.io ghcr.io', 'ports': '30020,30021',
+     'server': {'docker.io': 'https://mirror.example'}, 'node_ip': '198.18.0.5', 'dial_timeout': ''},
+    {'containerd_config': (FIXTURES / 'eks-al2.toml').read_text()},
+    # No final newline, and a quote: printf of a quoted string instead of a here-document.
+    {'containerd_config': "version = 2\n# the image's file"},
+])
+def test_user_data_script_is_posix_sh_and_shellcheck_clean(options, tmp_path):
+    artefact = node_artefact('user-data-script', **options)
+    script = files(artefact)['user-data.sh']
+    assert (script['mode'], artefact['distribution']) == ('0755', 'user-data-script')
+    assert script['content'].startswith('#!/bin/sh\n')
+    path = tmp_path / 'user-data.sh'
+    path.write_text(script['content'])
+    for argv in (['sh', '-n'], ['dash', '-n'], ['bash', '--posix', '-n'], ['shellcheck', '--shell=sh', '--severity=style']):
+        checked = subprocess.run(argv + [str(path)], capture_output=True, text=True, timeout=60, check=False)
+        assert checked.returncode == 0, '%s: %s' % (argv[0], checked.stdout + checked.stderr)
+    assert artefact['chart_values']['spegel']['containerdMirrorAdd'] is False
+
+
+def test_user_data_script_carries_one_config_per_layout_only_where_they_differ():
+    none = files(node_artefact('user-data-script', containerd_config=''))['user-data.sh']['content']
+    assert [line.strip() for line in none.splitlines() if line.startswith('version = ')] == [
+        'version = 2', 'version = 3', 'version = 4']
+    debian = files(node_artefact('user-data-script', containerd_config=(FIXTURES / 'default-1.7.toml').read_text()))
+    assert [line for line in debian['user-data.sh']['content'].splitlines() if line.startswith('version = ')] == [
+        'version = 2']
+    pinned = files(node_artefact('user-data-script', containerd_config='', containerd_version='1.7.24'))
+    assert 'this script was rendered for containerd 1.7.24 only' in pinned['user-data.sh']['content']
+
+
+def test_user_data_script_refuses_at_run_time_what_one_layout_cannot_take():
+    """use_local_image_pull has no key in a containerd 1.x file: the script refuses 1.x nodes
+    with the engine's message, and configures 2.x ones."""
+    artefact = node_artefact('user-data-script', containerd_config='', use_local_image_pull=True)
+    content = files(artefact)['user-data.sh']['content']
+    assert "containerd $version (1.x): /etc/containerd/config.toml: use_local_image_pull exists only" in content
+    assert 'use_local_image_pull = true' in content
+
+
+@pytest.mark.parametrize('distribution', ['cloud-init', 'user-data-script'])
+@pytest.mark.parametrize('options, refusal', [
+    ({}, "containerd_config: the user data replaces the image's /etc/containerd/config.toml"),
+    ({'containerd_config': (FIXTURES / 'default-1.7.toml').read_text(), 'use_local_image_pull': True},
+     'use_local_image_pull exists only in config version 3 and 4'),
+    ({'containerd_config': (FIXTURES / 'gke.toml').read_text(), 'containerd_version': '1.7.24'},
+     'holds legacy registry mirrors or configs.<host>.tls \\(docker.io\\)'),
+    ({'containerd_config': '', 'containerd_version': '2.1.5', 'server': {'ghcr.io': 'https://ghcr.example'}},
+     r"server names registry 'ghcr.io', which is not in registries \(_default\)"),
+])
+def test_user_data_refusals(distribution, options, refusal):
+    with pytest.raises(AnsibleFilterError, match=refusal):
+        node_artefact(distribution, **options)

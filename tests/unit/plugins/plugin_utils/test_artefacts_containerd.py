@@ -343,3 +343,141 @@ def test_cloud_init_user_data(fixture, family, cloud_init_schema, containerd, tm
 
     dump = harness.config_dump(containerd[family], root / 'etc' / 'containerd' / 'config.toml')
     assert harness.effective_registry_settings(dump) == SPEGEL
+
+
+# --- user data script --------------------------------------------------------------------------
+
+SYSTEMCTL_LOG = 'peerpull-test-systemctl.log'
+NAMESPACE_RUN = r'''set -eu
+for dir in etc usr/local run; do
+    mkdir -p "$T/upper/$dir" "$T/work/$dir"
+    mount -t overlay overlay -o "lowerdir=/$dir,upperdir=$T/upper/$dir,workdir=$T/work/$dir" "/$dir"
+done
+mkdir -p /run/systemd/system /usr/local/bin
+touch /usr/local/bin/containerd
+mount --bind "$CONTAINERD" /usr/local/bin/containerd
+printf '#!/bin/sh\necho "$*" >> /run/%s\n' > /run/systemctl
+chmod 0755 /run/systemctl
+mount --bind /run/systemctl /usr/bin/systemctl
+rm -f /run/%s
+exec env -i /bin/sh "$SCRIPT"
+''' % (SYSTEMCTL_LOG, SYSTEMCTL_LOG)
+
+
+def run_script(script, containerd_binary, root):
+    """Run the user data script as root in a private mount namespace, as at a first boot: /etc,
+    /usr/local and /run are overlays whose changes land in root/upper (kept between runs), the
+    node's containerd is a real binary at /usr/local/bin/containerd, and systemctl is a stand-in
+    that records its arguments (no systemd here: the molecule scenario userdata runs the
+    script under the real one). Returns the result and the systemctl calls."""
+    path = root / 'user-data.sh'
+    path.write_text(script)
+    path.chmod(0o755)
+    done = subprocess.run(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', NAMESPACE_RUN],
+                          env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'T': str(root), 'SCRIPT': str(path),
+                               'CONTAINERD': str(containerd_binary)},
+                          capture_output=True, text=True, timeout=120, check=False)
+    log = root / 'upper' / 'run' / SYSTEMCTL_LOG
+    return done, log.read_text().splitlines() if log.exists() else []
+
+
+def upper_files(root):
+    """{path on the node: bytes} of every file a run wrote."""
+    files = {}
+    for directory in ('etc', 'usr/local'):
+        base = root / 'upper' / directory
+        for path in sorted(base.rglob('*')):
+            if path.is_file() and path.name != 'containerd':
+                files['/%s/%s' % (directory, path.relative_to(base))] = path.read_bytes()
+    return files
+
+
+def script_of(**options):
+    return files(node_artefact('user-data-script', **options))['user-data.sh']
+
+
+NEWEST_LAYOUT = {'1.6': 2, '1.7': 2, '2.1': 3, '2.2': 3, '2.3': 4, '2.4': 4}
+
+
+@pytest.mark.parametrize('family', binaries.FAMILIES)
+def test_user_data_script_on_a_node_without_config(family, containerd, tmp_path):
+    """One script for every containerd: each takes its own layout, and the boot step's files
+    are byte for byte cloud-init's."""
+    script = script_of(containerd_config='', node_ip='198.18.0.5')
+    done, calls = run_script(script, containerd[family], tmp_path)
+    assert done.returncode == 0, done.stderr
+    first = upper_files(tmp_path)
+    written = dict(first)
+    config = written.pop('/etc/containerd/config.toml')
+    assert tomllib.loads(config.decode())['version'] == NEWEST_LAYOUT[family]
+    dump = harness.config_dump(containerd[family], tmp_path / 'upper' / 'etc' / 'containerd' / 'config.toml')
+    assert harness.effective_registry_settings(dump) == SPEGEL
+    cloud_init = yaml.safe_load(files(node_artefact(
+        'cloud-init', containerd_config='', node_ip='198.18.0.5',
+        containerd_version=binaries.binary(family).version))['user-data.yaml'])
+    expected = {entry['path']: base64.b64decode(entry['content']) for entry in cloud_init['write_files']}
+    assert expected.pop('/etc/containerd/config.toml') == config
+    # cloud-init was told the containerd; the script finds it on the node.
+    settings = json.loads(expected.pop('/etc/peerpull-spegel/bake.json'))
+    assert json.loads(written.pop('/etc/peerpull-spegel/bake.json')) == dict(settings, containerd_version='')
+    assert written == expected
+    assert calls == ['daemon-reload', 'enable peerpull-spegel-hosts.service', 'restart peerpull-spegel-hosts.service',
+                     'try-restart containerd.service']
+    step = subprocess.run(
+        ['/usr/bin/python3', '-S', '-B', '-m', 'ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts',
+         '--check', str(tmp_path / 'upper' / 'etc' / 'peerpull-spegel' / 'bake.json')],
+        env={'PATH': '/usr/bin:/bin', 'PYTHONPATH': str(tmp_path / 'upper' / 'usr' / 'local' / 'lib' / 'peerpull-spegel')},
+        capture_output=True, text=True, timeout=60, check=False)
+    assert step.returncode == 0 and 'boot step ready' in step.stdout + step.stderr, step.stderr
+
+    again, calls = run_script(script, containerd[family], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert 'changed: nothing' in again.stderr
+    assert upper_files(tmp_path) == first
+    assert 'try-restart containerd.service' not in calls
+
+
+@pytest.mark.parametrize('fixture, family, newline', [
+    ('default-1.7.toml', '1.7', True), ('eks-al2.toml', '1.7', True), ('default-2.1.toml', '2.4', True),
+    ('v3-2.x.toml', '2.1', True), ('default-2.1.toml', '2.2', False), ('single-quoted-keys.toml', '1.7', False)])
+def test_user_data_script_on_an_images_config(fixture, family, newline, containerd, tmp_path):
+    """The image's file changed as cloud-init writes it, byte for byte (a file without a final
+    newline too), and loaded by the node's containerd."""
+    image = (FIXTURES / fixture).read_text()
+    image = image if newline else image.rstrip('\n')
+    config = tmp_path / 'upper' / 'etc' / 'containerd' / 'config.toml'
+    config.parent.mkdir(parents=True)
+    config.write_text(image)
+    done, _calls = run_script(script_of(containerd_config=image), containerd[family], tmp_path)
+    assert done.returncode == 0, done.stderr
+    cloud_init = yaml.safe_load(files(node_artefact('cloud-init', containerd_config=image, containerd_version=(
+        binaries.binary(family).version)))['user-data.yaml'])
+    assert config.read_bytes() == next(base64.b64decode(entry['content']) for entry in cloud_init['write_files']
+                                       if entry['path'] == '/etc/containerd/config.toml')
+    assert config.read_bytes().endswith(b'\n') == newline
+    dump = harness.config_dump(containerd[family], config)
+    assert harness.effective_registry_settings(dump) == SPEGEL
+
+
+def test_user_data_script_refuses_a_config_it_was_not_rendered_for(containerd, tmp_path):
+    image = (FIXTURES / 'default-1.7.toml').read_text()
+    config = tmp_path / 'upper' / 'etc' / 'containerd' / 'config.toml'
+    config.parent.mkdir(parents=True)
+    config.write_text(image + '# edited on the node\n')
+    done, calls = run_script(script_of(containerd_config=image), containerd['1.7'], tmp_path)
+    assert done.returncode == 1
+    assert 'is not the file this script was rendered for' in done.stderr and 'Nothing was changed.' in done.stderr
+    assert upper_files(tmp_path) == {'/etc/containerd/config.toml': (image + '# edited on the node\n').encode()}
+    assert calls == []
+
+
+@pytest.mark.parametrize('options, family, refusal', [
+    ({'containerd_version': '2.1.9'}, '1.7', 'this script was rendered for containerd 2.1.9 only'),
+    ({'use_local_image_pull': True}, '1.6', 'use_local_image_pull exists only in config version 3 and 4'),
+])
+def test_user_data_script_refuses_a_containerd_it_cannot_configure(options, family, refusal, containerd, tmp_path):
+    script = script_of(containerd_config='', **options)
+    done, calls = run_script(script, containerd[family], tmp_path)
+    assert done.returncode == 1 and refusal in done.stderr, done.stderr
+    assert upper_files(tmp_path) == {} and calls == []
+    assert run_script(script, containerd['2.2'], tmp_path)[0].returncode == 0
