@@ -503,8 +503,7 @@ def _render_script(options, boot, written, variants, refusals):
                        '%s only; render it again without containerd_version, or for this version." ;;\n'
                        % (pattern, label, options.containerd))
             continue
-        out.append('    %s)\n        variant=%d changed=%s ;;\n' % (pattern, index, list(variants)[index] and
-                                                                   _sha256(list(variants)[index])))
+        out.append('    %s)\n        variant=%d changed=%s ;;\n' % (pattern, index, _sha256(list(variants)[index])))
     out.append('    *)\n        fail "containerd $version: not a containerd 1.x or 2.x this script knows; '
                'nothing was changed." ;;\nesac\n\n')
     out.append(_SCRIPT_CHECK)
@@ -582,7 +581,8 @@ for dir in %(bin_dirs)s; do
 done
 version=${version#v}
 if [ -z "$version" ]; then
-    [ -n "$GIVEN_VERSION" ] || fail "no containerd found in %(bin_dirs)s, so the layout of $CONFIG is unknown; install containerd first, or render the script with containerd_version. Nothing was changed."
+    [ -n "$GIVEN_VERSION" ] || fail "no containerd found in %(bin_dirs)s, so the layout of $CONFIG" \
+        "is unknown; install containerd first, or render the script with containerd_version. Nothing was changed."
     version=$GIVEN_VERSION
 fi
 
@@ -603,7 +603,8 @@ else
             config=replace
         fi
     done
-    [ -n "$config" ] || fail "$CONFIG (sha256 $current) is not the file this script was rendered for; render it again from this node's file (artefacts_containerd_config). Nothing was changed."
+    [ -n "$config" ] || fail "$CONFIG (sha256 $current) is not the file this script was rendered for;" \
+        "render it again from this node's file (artefacts_containerd_config). Nothing was changed."
 fi
 """
 

@@ -119,7 +119,8 @@ def test_a_secret_is_refused_and_never_echoed(distribution, authorization):
 
 
 @pytest.mark.parametrize('distribution, options, refusal', [
-    ('debian', {}, r"distribution 'debian' has no artefact; use one of kind, talos, k0s, bottlerocket, cloud-init, user-data-script"),
+    ('debian', {}, r"distribution 'debian' has no artefact; use one of kind, talos, k0s, bottlerocket, cloud-init, "
+                   r"user-data-script"),
     ('kind', {'urls': ['http://198.18.0.5:30020']}, 'Leave mirror_urls empty and set ports'),
     ('kind', {'capabilities': ['pull', 'push']}, 'remove push'),
     ('kind', {'use_local_image_pull': True}, 'leave containerd_use_local_image_pull unset for Kind'),
@@ -240,7 +241,8 @@ def test_user_data_script_is_posix_sh_and_shellcheck_clean(options, tmp_path):
     assert script['content'].startswith('#!/bin/sh\n')
     path = tmp_path / 'user-data.sh'
     path.write_text(script['content'])
-    for argv in (['sh', '-n'], ['dash', '-n'], ['bash', '--posix', '-n'], ['shellcheck', '--shell=sh', '--severity=style']):
+    checkers = (['sh', '-n'], ['dash', '-n'], ['bash', '--posix', '-n'], ['shellcheck', '--shell=sh', '--severity=style'])
+    for argv in checkers:
         checked = subprocess.run(argv + [str(path)], capture_output=True, text=True, timeout=60, check=False)
         assert checked.returncode == 0, '%s: %s' % (argv[0], checked.stdout + checked.stderr)
     assert artefact['chart_values']['spegel']['containerdMirrorAdd'] is False
