@@ -199,6 +199,19 @@ def test_crlf_file_stays_crlf(judge, tmp_path):
     assert 'ghcr.io' in judge(after, tmp_path)['mirrors']
 
 
+@pytest.mark.parametrize('before, after', [
+    ('mirrors:\n  docker.io:', 'mirrors:\n  docker.io:\n  "ghcr.io":\n'),
+    ('---\n"mirrors":\n  docker.io: {}\n...\n', '---\n"mirrors":\n  docker.io: {}\n  "ghcr.io":\n...\n'),
+    ('mirrors: # Spegel below\n', 'mirrors: # Spegel below\n  "ghcr.io":\n'),
+    ('# nothing yet\n', '# nothing yet\nmirrors:\n  "ghcr.io":\n'),
+])
+def test_small_shapes(before, after, judge, tmp_path):
+    kind = K3sKind()
+    plan = kind.plan(Options(registries=['ghcr.io']), node(kind, {K3S_REGISTRIES: before}, ['k3s-agent']))
+    assert changed(plan)[K3S_REGISTRIES].after == after
+    assert 'ghcr.io' in judge(after, tmp_path)['mirrors']
+
+
 @pytest.mark.parametrize('text, message', [
     (fixture('registries-flow.yaml'), 'mirrors is written on one line .*write it as a block'),
     ('mirrors:\n\t docker.io:\n', 'is not YAML that can be read here'),
