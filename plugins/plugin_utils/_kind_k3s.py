@@ -41,6 +41,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _toml_edit as toml_edit
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import require_absolute
 
 DROPIN_NAME = 'spegel.yaml'
 WILDCARD = '*'
@@ -71,7 +72,10 @@ class _EmbeddedSpegel(NodeKind):
     refusal_template = ('%s generates its containerd config.toml from a template at every start, so an edit '
                         'there is lost; its embedded Spegel is switched on in config.yaml.d and registries.yaml')
     OPTIONS = {
+        # auto: the enabled unit tells (server_unit or agent_unit).
         'role': {'type': 'str', 'choices': ['auto', 'server', 'agent'], 'default': 'auto'},
+        # For a service started with --config DIR/config.yaml --private-registry DIR/registries.yaml.
+        'config_dir': {'type': 'path'},
     }
 
     def __init__(self, **options):
@@ -94,7 +98,9 @@ class _EmbeddedSpegel(NodeKind):
 
     @property
     def etc(self):
-        return '/etc/rancher/%s' % self.program
+        default = '/etc/rancher/%s' % self.program
+        given = self.options.get('config_dir')
+        return default if given in (None, '') else require_absolute(given, 'kind_options.config_dir', default)
 
     @property
     def dropin_dir(self):

@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import Options
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import (
     K3sError, K3sKind, Rke2Kind, redact_yaml_secrets,
 )
@@ -302,3 +303,11 @@ def test_kinds_say_what_the_seam_needs():
     assert K3sKind.writes_hosts_toml is False and Rke2Kind.writes_hosts_toml is False
     assert 'config.toml' in K3sKind().refusal and 'rke2' in Rke2Kind().refusal
     assert K3sKind().services == ()
+
+
+def test_config_dir_moves_both_files():
+    kind = Rke2Kind(role='server', config_dir='/srv/rke2')
+    plan = kind.plan(Options(), node(kind))
+    assert sorted(changed(plan)) == ['/srv/rke2/config.yaml.d/spegel.yaml', '/srv/rke2/registries.yaml']
+    with pytest.raises(SpegelError, match='kind_options.config_dir must be an absolute path such as /etc/rancher/rke2'):
+        Rke2Kind(config_dir='etc/rke2').reads(None)
