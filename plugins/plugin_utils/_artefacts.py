@@ -23,6 +23,12 @@ the facts below were checked against each project's source:
 - k0s 1.36+: containerd 2 imports /etc/k0s/containerd.d/*.toml itself while
   /etc/k0s/containerd.toml keeps `# k0s_managed=true`; a drop-in must be version 3 (or have
   none) and must not name plugins."io.containerd.grpc.v1.cri".
+- EKS AL2023 (nodeadm): `spec.containerd.config` of a NodeConfig is TOML that nodeadm merges
+  onto its own template (internal/containerd/config.go, util.Merge: tables deep, values
+  replaced, `false` included); an `io.containerd.cri.v1.images` key selects the version 3
+  template, which containerd 1.x nodes refuse. User data carries it as a MIME part of
+  Content-Type application/node.eks.aws; /etc/eks/nodeadm.d/*.yaml drop-ins merge after user
+  data and win (AMI v20251023+).
 - cloud-init: `#cloud-config` user data installs the image bake's boot step (the files of
   the mirror role's entry point `boot`, from the same role variables) with write_files, and
   the containerd role's change to the image's config.toml; runcmd enables the step and
@@ -62,7 +68,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import Spe
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import UNSET
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import require_absolute
 
-DISTRIBUTIONS = ('kind', 'talos', 'k0s', 'bottlerocket', 'cloud-init', 'user-data-script')
+DISTRIBUTIONS = ('kind', 'talos', 'k0s', 'nodeadm', 'bottlerocket', 'cloud-init', 'user-data-script')
 
 # containerd of the newest Kind node image (kind images/base/Dockerfile CONTAINERD_VERSION).
 KIND_CONTAINERD = '2.3.4'
@@ -72,6 +78,10 @@ K0S_DROPIN = '/etc/k0s/containerd.d/spegel.toml'
 K0S_SOCKET = '/run/k0s/containerd.sock'
 K0S_CONTENT = '/var/lib/k0s/containerd/io.containerd.content.v1.content'
 BOTTLEROCKET_HOSTS_DIR = '/etc/containerd/certs.d'
+NODEADM_DROPIN = '/etc/eks/nodeadm.d/spegel.yaml'
+NODECONFIG_MEDIA_TYPE = 'application/node.eks.aws'
+NODECONFIG_HEADER = 'apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\n'
+MIME_BOUNDARY = '//'
 # What Spegel's init container writes into every host entry (pkg/oci/containerd/mirror.go).
 SPEGEL_DIAL_TIMEOUT = '200ms'
 BOTTLEROCKET_CAPABILITIES = ['pull', 'resolve']
@@ -165,6 +175,7 @@ _READABLE = {
     'kind': 'the cluster config and the node\'s /etc/containerd/config.toml',
     'talos': 'the machine config, readable through the Talos API',
     'k0s': 'a drop-in under /etc/k0s/containerd.d, mode 0644',
+    'nodeadm': 'EC2 user data, which anything on the node that reaches the instance metadata service can read',
 }
 
 
@@ -241,21 +252,58 @@ def talos(options):
     return _artefact('talos', files, values, warnings + plan.warnings, notes)
 
 
-def k0s(options):
-    """The version 3 drop-in for /etc/k0s/containerd.d/ (k0s 1.36+, containerd 2)."""
+def k0s_dropin(options):
+    """The version 3 drop-in for /etc/k0s/containerd.d/ (k0s 1.36+, containerd 2): its text and
+    the ConfigPlan that wrote it. Sets options.hosts_dir to the directory it names."""
     if options.containerd is not None and options.containerd.major < 2:
-        raise ArtefactError('containerd_version %s: the k0s artefact is a version 3 drop-in for k0s 1.36+ '
-                            '(containerd 2); k0s before 1.36 merges drop-ins itself. Upgrade k0s, or leave '
-                            'containerd_version unset. Nothing was rendered.' % (options.containerd,))
+        raise ArtefactError('containerd_version %s: the k0s drop-in is version 3, for k0s 1.36+ (containerd 2); '
+                            'k0s before 1.36 merges drop-ins itself. Upgrade k0s, or leave containerd_version '
+                            'unset. Nothing was rendered.' % (options.containerd,))
     options.hosts_dir = options.hosts_dir or HOSTS_DIR
     plan = _config_fragment(options, K0S_DROPIN, 3, options.containerd)
-    dropin = plan.render()
+    return plan.render(), plan
+
+
+def k0s(options):
+    """The version 3 drop-in for /etc/k0s/containerd.d/ (k0s 1.36+, containerd 2)."""
+    dropin, plan = k0s_dropin(options)
     values, warnings = _spegel_writes_hosts(
         options, 'k0s', {'spegel': {'containerdSock': K0S_SOCKET, 'containerdContentPath': K0S_CONTENT}})
     files = [_file('spegel.toml', dropin, 'drop-in for %s' % K0S_DROPIN)]
     notes = ['k0s reloads containerd when the drop-in appears, as long as /etc/k0s/containerd.toml keeps its '
              'first line # k0s_managed=true.']
     return _artefact('k0s', files, values, warnings + plan.warnings, notes)
+
+
+def nodeconfig(options, config_version):
+    """A NodeConfig whose spec.containerd.config holds the containerd keys, in the layout of the
+    template nodeadm picks (3 for containerd 2, 2 for 1.x): its text and the ConfigPlan that
+    wrote the TOML. Sets options.hosts_dir to the directory it names."""
+    options.hosts_dir = options.hosts_dir or HOSTS_DIR
+    plan = _config_fragment(options, NODEADM_DROPIN, config_version, options.containerd)
+    toml = plan.render()
+    text = NODECONFIG_HEADER + 'spec:\n  containerd:\n    config: ' + _yaml_block(toml, 6)
+    wanted = {'apiVersion': 'node.eks.aws/v1alpha1', 'kind': 'NodeConfig', 'spec': {'containerd': {'config': toml}}}
+    if yaml.safe_load(text) != wanted:
+        raise ArtefactError('internal error: the NodeConfig did not read back as intended.')
+    return text, plan
+
+
+def nodeadm(options):
+    """EC2 user data for EKS AL2023: a MIME multi-part document with the NodeConfig part."""
+    containerd = options.containerd
+    document, plan = nodeconfig(options, 2 if containerd is not None and containerd.major < 2 else 3)
+    values, warnings = _spegel_writes_hosts(options, 'nodeadm', {})
+    user_data = ('MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="%s"\n\n--%s\nContent-Type: %s\n\n'
+                 '%s\n--%s--\n' % (MIME_BOUNDARY, MIME_BOUNDARY, NODECONFIG_MEDIA_TYPE, document, MIME_BOUNDARY))
+    files = [_file('user-data.mime', user_data, 'EC2 user data: MIME multi-part with the NodeConfig part'),
+             _file('spegel.yaml', document, 'the NodeConfig alone (a drop-in for %s)' % NODEADM_DROPIN)]
+    notes = ['Add the %s part to the node group\'s own user data (the one with spec.cluster): nodeadm merges '
+             'every NodeConfig part, its TOML onto the template it writes to /etc/containerd/config.toml.'
+             % NODECONFIG_MEDIA_TYPE,
+             'A version 3 config selects nodeadm\'s containerd 2 template; on an AMI with containerd 1.x set '
+             'containerd_version (1.7) for the version 2 form, or nodeadm refuses the config.']
+    return _artefact('nodeadm', files, values, warnings + plan.warnings, notes)
 
 
 def bottlerocket(options):
@@ -622,8 +670,8 @@ say "containerd $version; changed:${changes:- nothing}"
 """
 
 
-RENDERERS = {'kind': kind, 'talos': talos, 'k0s': k0s, 'bottlerocket': bottlerocket, 'cloud-init': cloud_init,
-             'user-data-script': user_data_script}
+RENDERERS = {'kind': kind, 'talos': talos, 'k0s': k0s, 'nodeadm': nodeadm, 'bottlerocket': bottlerocket,
+             'cloud-init': cloud_init, 'user-data-script': user_data_script}
 
 
 def node_artefact(distribution, **options):

@@ -76,9 +76,9 @@ def _containerd(version: str) -> GoProgram:
 
 
 # containerd versions Debian does not ship (bookworm 1.6, trixie 1.7, sid 2.1 come from apt),
-# Spegel itself, and Packer for the image-bake test. The proxy serves Spegel v0.7.3; it
-# refuses v0.7.4 and main commits. Packer 1.9.4 is the last MPL-2.0 release (1.10 on are
-# BUSL); it still bundles the ansible and ansible-local provisioners (packer-plugin-ansible
+# Spegel itself, Packer for the image-bake test, and EKS's nodeadm. The proxy serves Spegel
+# v0.7.3; it refuses v0.7.4 and main commits. Packer 1.9.4 is the last MPL-2.0 release (1.10
+# on are BUSL); it still bundles the ansible and ansible-local provisioners (packer-plugin-ansible
 # v1.0.3), so no plugin installation is needed. k3s itself is not served (its release tags
 # carry +k3sN: v1.34.2+k3s1 answers 403); its agent loads registries.yaml with wharfie's
 # registries package (pkg/agent/containerd), which is: k3s-registries judges with it.
@@ -104,6 +104,15 @@ PROGRAMS = {
         version="v0.7.1",
         binaries=(("k3s-registries", "."),),
         main="k3s-registries",
+    ),
+    # The newest nodeadm the proxy serves (a 2024-02-29 commit; newer commits get 403). It
+    # predates /etc/eks/nodeadm.d and the version 3 template, but its `config check` decodes
+    # a NodeConfig as every nodeadm does.
+    "nodeadm-20240229": GoProgram(
+        name="nodeadm-20240229",
+        module="github.com/awslabs/amazon-eks-ami/nodeadm",
+        version="v0.0.0-20240229193347-cfab22a10647",
+        binaries=(("nodeadm", "github.com/awslabs/amazon-eks-ami/nodeadm/cmd/nodeadm"),),
     ),
 }
 

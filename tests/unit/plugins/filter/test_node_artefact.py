@@ -108,7 +108,8 @@ def test_bottlerocket_urls_instead_of_the_node_ip():
     assert artefact['warnings'] == []
 
 
-@pytest.mark.parametrize('distribution', ['kind', 'talos', 'k0s', 'bottlerocket', 'cloud-init', 'user-data-script'])
+@pytest.mark.parametrize('distribution', ['kind', 'talos', 'k0s', 'nodeadm', 'bottlerocket', 'cloud-init',
+                                          'user-data-script'])
 @pytest.mark.parametrize('authorization', [SECRET, {'username': 'spegel', 'password': 'pw'}])
 def test_a_secret_is_refused_and_never_echoed(distribution, authorization):
     with pytest.raises(AnsibleFilterError) as raised:
@@ -119,8 +120,8 @@ def test_a_secret_is_refused_and_never_echoed(distribution, authorization):
 
 
 @pytest.mark.parametrize('distribution, options, refusal', [
-    ('debian', {}, r"distribution 'debian' has no artefact; use one of kind, talos, k0s, bottlerocket, cloud-init, "
-                   r"user-data-script"),
+    ('debian', {}, r"distribution 'debian' has no artefact; use one of kind, talos, k0s, nodeadm, bottlerocket, "
+                   r"cloud-init, user-data-script"),
     ('kind', {'urls': ['http://198.18.0.5:30020']}, 'Leave mirror_urls empty and set ports'),
     ('kind', {'capabilities': ['pull', 'push']}, 'remove push'),
     ('kind', {'use_local_image_pull': True}, 'leave containerd_use_local_image_pull unset for Kind'),

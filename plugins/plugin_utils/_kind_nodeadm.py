@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""EKS Amazon Linux 2023: nodeadm owns /etc/containerd/config.toml.
+
+Facts from nodeadm's source (awslabs/amazon-eks-ami, nodeadm/ and templates/al2023/):
+
+- nodeadm writes config.toml from its template at every `init` config phase, so hand edits
+  are lost. The TOML in a NodeConfig's spec.containerd.config is merged onto the template
+  (internal/containerd/config.go); any `io.containerd.cri.v1.images` key selects the version 3
+  (containerd 2) template, and containerd 1.x nodes refuse such a config.
+- nodeadm-run.service runs `nodeadm init --skip config --config-source imds://user-data
+  --config-source file:///etc/eks/nodeadm.d/ --config-cache /run/eks/nodeadm/config.json`
+  (AMI v20251023+). Files in nodeadm.d (.yaml/.yml/.json, by name) merge after user data and
+  win; their containerd TOML is merged table by table (internal/api/merge.go).
+- Restarting nodeadm-run.service replays the boot: its Requires= starts the finished oneshot
+  nodeadm-config.service again (config phase from user data), then nodeadm-run sees a spec
+  other than the cached one, runs the config phase again with the drop-ins
+  (cmd/nodeadm/init: needsRecache), and restarts containerd and kubelet (EnsureRunning).
+
+The mirror role's hosts.toml files go under the single hosts directory the drop-in names.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+
+import yaml
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import (
+    NODEADM_DROPIN, nodeadm, nodeconfig,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import CONFIG_FILE, LAYOUTS, _view
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan
+
+NODEADM_DIR = '/etc/eks/nodeadm.d'
+NODEADM_RUN_UNIT = '/etc/systemd/system/nodeadm-run.service'
+NODEADM_CONFIG_UNIT = '/etc/systemd/system/nodeadm-config.service'
+DROPIN_SOURCE = 'file:///etc/eks/nodeadm.d'
+CONFIG_EXTENSIONS = ('.yaml', '.yml', '.json')
+
+
+class NodeadmKind(NodeKind):
+    name = 'nodeadm'
+    summary = 'EKS Amazon Linux 2023: nodeadm writes /etc/containerd/config.toml from NodeConfig at every boot'
+    marks = (NODEADM_RUN_UNIT, NODEADM_CONFIG_UNIT)
+    services = ('nodeadm-run.service',)
+
+    def reads(self, spec):
+        return [NODEADM_RUN_UNIT, NODEADM_DROPIN, CONFIG_FILE], [NODEADM_DIR + '/*']
+
+    def plan(self, spec, state):
+        spec = copy.copy(spec)
+        unit = state.file(NODEADM_RUN_UNIT)
+        if not unit.exists:
+            raise SpegelError(
+                '%s is missing, so this is no EKS AL2023 node that nodeadm configures. Set spegel_node_kind to the '
+                'node\'s kind (containerd for a plain containerd node); nothing was changed.' % NODEADM_RUN_UNIT)
+        if DROPIN_SOURCE not in unit.text:
+            raise SpegelError(
+                '%s does not read %s/ (AMI releases before v20251023), so nodeadm would ignore a drop-in there. '
+                'Move the node group to AMI v20251023 or later, or put the NodeConfig part into its user data '
+                '(the nodeadm artefact); nothing was changed.' % (NODEADM_RUN_UNIT, NODEADM_DIR))
+        generated = self._generated(state)
+        config_version = self._config_version(spec, state, generated)
+        text, plan = nodeconfig(spec, config_version)
+        current = state.file(NODEADM_DROPIN)
+        changes = []
+        if not current.exists or current.text != text:
+            changes.append(FileChange(NODEADM_DROPIN, current, text, '0644', None, True))
+        facts = {
+            'dropin': NODEADM_DROPIN,
+            'config_version': config_version,
+            'hosts_dir': spec.hosts_dir,
+            'generated': self._settings(generated),
+            'applied_by': 'systemctl restart nodeadm-run.service: nodeadm-config and nodeadm-run run again, '
+                          'write %s with the drop-in and restart containerd and kubelet' % CONFIG_FILE,
+        }
+        return Plan(changes, plan.warnings + self._overridden(state, spec), facts)
+
+    def artefact(self, spec):
+        return nodeadm(copy.copy(spec))
+
+    @staticmethod
+    def _generated(state):
+        """nodeadm's config.toml as parsed data, or None when absent or unreadable (only read)."""
+        config = state.file(CONFIG_FILE)
+        if not config.exists:
+            return None
+        try:
+            return tomllib.loads(config.text)
+        except tomllib.TOMLDecodeError:
+            return None
+
+    @staticmethod
+    def _config_version(spec, state, generated):
+        """The layout of nodeadm's template on this node: 3 for containerd 2, 2 for 1.x."""
+        containerd = spec.containerd or state.containerd_version()
+        if containerd is not None:
+            return 3 if containerd.major >= 2 else 2
+        if generated is not None and generated.get('version') in (2, 3):
+            return generated['version']
+        raise SpegelError(
+            '%s is missing or not TOML and the containerd version is unknown, so the drop-in\'s layout cannot be '
+            'chosen (nodeadm refuses version 3 keys on containerd 1.x). Set containerd_version, or run again '
+            'once nodeadm has written %s; nothing was changed.' % (CONFIG_FILE, CONFIG_FILE))
+
+    @staticmethod
+    def _settings(generated):
+        if generated is None:
+            return {}
+        layout = LAYOUTS.get(generated.get('version'), LAYOUTS[3])
+        return {name: value for name, (value, _key) in _view(generated, layout).items() if name != 'legacy'}
+
+    @staticmethod
+    def _overridden(state, spec):
+        """Warnings for drop-ins nodeadm merges after this one that set the same containerd keys."""
+        warnings = []
+        mine = NODEADM_DROPIN.rsplit('/', 1)[1]
+        for path in state.globs.get(NODEADM_DIR + '/*', []):
+            name = path.rsplit('/', 1)[1]
+            if name <= mine or not name.lower().endswith(CONFIG_EXTENSIONS):
+                continue
+            node_file = state.files.get(path)
+            text = node_file.text if node_file is not None else None
+            try:
+                toml = yaml.safe_load(text)['spec']['containerd']['config'] if text is not None else None
+                settings = NodeadmKind._settings(tomllib.loads(toml)) if isinstance(toml, str) else {}
+            except (yaml.YAMLError, tomllib.TOMLDecodeError, TypeError, KeyError):
+                warnings.append('%s: nodeadm merges it after %s and it could not be read here; make sure it sets '
+                                'no config_path or discard_unpacked_layers.' % (path, NODEADM_DROPIN))
+                continue
+            if settings:
+                warnings.append('%s: nodeadm merges it after %s, so its %s win; remove them there (Spegel needs '
+                                'config_path = %s and discard_unpacked_layers = false).'
+                                % (path, NODEADM_DROPIN, ', '.join(sorted(settings)), spec.hosts_dir))
+        return warnings
+
+
+KIND = NodeadmKind()

@@ -1,0 +1,250 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The EKS AL2023 (nodeadm) adapter: its plan, and its NodeConfig judged by real consumers.
+
+- real nodeadm: the newest build the Go module proxy serves (2024-02-29, tests/sources/gomod.py)
+  decodes the drop-in and the user data's part with `nodeadm config check`. That build
+  predates nodeadm.d and the version 3 template, so the merge is not run by nodeadm here.
+- the merge: spec.containerd.config merged onto AL2023's generated config.toml the way nodeadm
+  merges it (util.Merge: go-toml v2 maps, mergo WithOverride), a reproduction checked against
+  nodeadm's own e2e case (config + the config.toml nodeadm wrote for it); then real containerd
+  2.x (and 1.7 for the version 2 template) dumps the result.
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import tomlkit
+import yaml
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import Options
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_nodeadm import (
+    KIND, NODEADM_DIR, NODEADM_DROPIN, NODEADM_RUN_UNIT,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node import NodeState
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
+import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
+import harness  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'sources'))
+import gomod  # noqa: E402  (tests/sources)
+
+FIXTURES = Path(__file__).resolve().parents[3] / 'fixtures'
+CONTAINERD_FIXTURES = harness.FIXTURES_DIR
+AL2023_CONTAINERD2 = CONTAINERD_FIXTURES / 'eks-al2023-containerd2.toml'
+AL2023_CONTAINERD1 = CONTAINERD_FIXTURES / 'eks-al2023.toml'
+RUN_UNIT = FIXTURES / 'nodeadm' / 'nodeadm-run.service'
+OLD_RUN_UNIT = FIXTURES / 'nodeadm' / 'nodeadm-run-before-v20251023.service'
+CONFIG = '/etc/containerd/config.toml'
+FAMILIES_2X = [family for family in binaries.FAMILIES if family.startswith('2.')]
+SPEGEL = {'config_path': '/etc/containerd/certs.d', 'discard_unpacked_layers': False}
+
+
+def node(files, globs=None):
+    """A NodeState as node_files returns it for these {path: text}; absent paths do not exist."""
+    wanted, _globs = KIND.reads(None)
+    info = {path: {'exists': False} for path in wanted}
+    for path, text in files.items():
+        info[path] = {'exists': True, 'content_b64': base64.b64encode(text.encode()).decode()}
+    return NodeState({'files': info, 'globs': globs or {NODEADM_DIR + '/*': sorted(files)}})
+
+
+def al2023(config=AL2023_CONTAINERD2, **extra):
+    return {NODEADM_RUN_UNIT: RUN_UNIT.read_text(), CONFIG: config.read_text(), **extra}
+
+
+def dropin_toml(text):
+    return yaml.safe_load(text)['spec']['containerd']['config']
+
+
+# --- nodeadm's merge, reproduced --------------------------------------------------------------
+
+def nodeadm_merge(dst, src):
+    """util.Merge(template, spec.containerd.config): both unmarshalled into maps, then mergo.Merge
+    WithOverride: maps merge key by key, any other value of src replaces dst's (false and 0
+    too), except that an empty src list or table leaves dst's alone."""
+    for key, value in src.items():
+        if isinstance(value, dict) and isinstance(dst.get(key), dict):
+            nodeadm_merge(dst[key], value)
+        elif isinstance(value, (dict, list)) and not value and key in dst:
+            continue
+        else:
+            dst[key] = value
+    return dst
+
+
+def test_merge_reproduces_nodeadms_own_e2e_case():
+    """nodeadm's e2e case containerdv2-config: its NodeConfig, and the config.toml nodeadm wrote
+    for it (the template rendered with a kubelet 1.32 mock: the same as AL2023's generated file
+    but for the sandbox image, which the case's TOML sets)."""
+    case = yaml.safe_load((FIXTURES / 'nodeadm' / 'e2e-configv3.yaml').read_text())
+    merged = nodeadm_merge(tomllib.loads(AL2023_CONTAINERD2.read_text()),
+                           tomllib.loads(case['spec']['containerd']['config']))
+    assert merged == tomllib.loads((FIXTURES / 'nodeadm' / 'e2e-expected-containerd-configv3.toml').read_text())
+
+
+def merged_config(tmp_path, generated, dropin_text):
+    path = tmp_path / 'config.toml'
+    path.write_text(tomlkit.dumps(nodeadm_merge(tomllib.loads(generated.read_text()),
+                                                tomllib.loads(dropin_toml(dropin_text)))))
+    return path
+
+
+# --- plan() -----------------------------------------------------------------------------------
+
+def test_plan_writes_the_dropin_and_restarts_nodeadm_run():
+    plan = KIND.plan(Options(), node(al2023()))
+    (change,) = plan.changes
+    assert change.path == NODEADM_DROPIN and change.restart and change.changed and change.mode == '0644'
+    assert change.validate is None
+    assert change.after.startswith('apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\n')
+    assert tomllib.loads(dropin_toml(change.after)) == {'version': 3, 'plugins': {'io.containerd.cri.v1.images': {
+        'discard_unpacked_layers': False, 'registry': {'config_path': '/etc/containerd/certs.d'}}}}
+    assert KIND.services == ('nodeadm-run.service',)
+    assert plan.facts['config_version'] == 3 and plan.facts['dropin'] == NODEADM_DROPIN
+    assert plan.facts['generated'] == {'config_path': '/etc/containerd/certs.d:/etc/docker/certs.d',
+                                       'discard_unpacked_layers': True}
+    assert plan.warnings == []
+
+
+def test_plan_is_idempotent():
+    first = KIND.plan(Options(use_local_image_pull=True), node(al2023()))
+    again = KIND.plan(Options(use_local_image_pull=True),
+                      node(al2023(**{NODEADM_DROPIN: first.changes[0].after})))
+    assert again.changes == [] and again.facts == first.facts
+
+
+def test_plan_replaces_a_dropin_of_other_settings():
+    old = KIND.plan(Options(hosts_dir='/etc/containerd/other'), node(al2023())).changes[0].after
+    (change,) = KIND.plan(Options(), node(al2023(**{NODEADM_DROPIN: old}))).changes
+    assert change.before.text == old and '"/etc/containerd/certs.d"' in change.after
+
+
+def test_plan_leaves_the_spec_alone():
+    spec = Options()
+    KIND.plan(spec, node(al2023()))
+    assert spec.hosts_dir is None
+
+
+def test_containerd_1_gets_the_version_2_template_keys():
+    plan = KIND.plan(Options(), node(al2023(AL2023_CONTAINERD1)))
+    assert plan.facts['config_version'] == 2
+    assert tomllib.loads(dropin_toml(plan.changes[0].after))['plugins'] == {'io.containerd.grpc.v1.cri': {
+        'containerd': {'discard_unpacked_layers': False}, 'registry': {'config_path': '/etc/containerd/certs.d'}}}
+
+
+def test_the_given_containerd_version_wins_over_the_generated_file():
+    plan = KIND.plan(Options(containerd_version='1.7.27'), node(al2023()))
+    assert plan.facts['config_version'] == 2
+
+
+def test_a_later_dropin_that_sets_the_same_keys_is_named():
+    theirs = ('apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  containerd:\n    config: |\n'
+              '      [plugins."io.containerd.cri.v1.images"]\n      discard_unpacked_layers = true\n')
+    earlier, later = NODEADM_DIR + '/10-theirs.yaml', NODEADM_DIR + '/zz-theirs.yaml'
+    plan = KIND.plan(Options(), node(al2023(**{earlier: theirs, later: theirs, NODEADM_DIR + '/zz.txt': 'x'})))
+    (warning,) = plan.warnings
+    assert warning.startswith(later) and 'discard_unpacked_layers win' in warning
+
+
+@pytest.mark.parametrize('files, options, message', [
+    ({}, {}, r'/etc/systemd/system/nodeadm-run.service is missing, so this is no EKS AL2023 node.*Set '
+             r'spegel_node_kind'),
+    ({NODEADM_RUN_UNIT: OLD_RUN_UNIT.read_text()}, {},
+     r'does not read /etc/eks/nodeadm.d/ \(AMI releases before v20251023\).*AMI v20251023 or later'),
+    ({NODEADM_RUN_UNIT: RUN_UNIT.read_text()}, {}, r'/etc/containerd/config.toml is missing or not TOML and the '
+                                                 r'containerd version is unknown.*Set containerd_version'),
+    (None, {'use_local_image_pull': True, 'containerd_version': '1.7.27'},
+     r'/etc/eks/nodeadm.d/spegel.yaml: use_local_image_pull exists only in config version 3'),
+], ids=['not-nodeadm', 'ami-before-dropins', 'unknown-containerd', 'local-pull-on-1.x'])
+def test_refusals_name_the_file_and_the_fix(files, options, message):
+    with pytest.raises(SpegelError, match=message):
+        KIND.plan(Options(**options), node(al2023() if files is None else files))
+
+
+# --- the artefact -----------------------------------------------------------------------------
+
+def test_artefact_is_mime_user_data_with_the_nodeconfig_part():
+    artefact = KIND.artefact(Options())
+    assert artefact['distribution'] == 'nodeadm'
+    files = {item['name']: item['content'] for item in artefact['files']}
+    message = email.message_from_string(files['user-data.mime'])
+    assert message.is_multipart()
+    (part,) = message.get_payload()
+    assert part.get_content_type() == 'application/node.eks.aws'
+    assert part.get_payload() == files['spegel.yaml']
+    assert tomllib.loads(dropin_toml(files['spegel.yaml']))['plugins']['io.containerd.cri.v1.images'][
+        'registry'] == {'config_path': '/etc/containerd/certs.d'}
+    assert artefact['chart_values']['spegel']['containerdRegistryConfigPath'] == '/etc/containerd/certs.d'
+
+
+def test_artefact_refuses_authorization():
+    with pytest.raises(SpegelError, match='authorization: the nodeadm artefact is readable configuration'):
+        KIND.artefact(Options(authorization='Basic dTpw'))
+
+
+# --- real consumers ---------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def nodeadm_check():
+    binary = gomod.build('nodeadm-20240229') / 'nodeadm'
+
+    def check(path):
+        return subprocess.run([str(binary), 'config', 'check', '--config-source', 'file://%s' % path],
+                              capture_output=True, text=True, timeout=60, check=False)
+    return check
+
+
+def test_real_nodeadm_decodes_the_dropin_and_the_user_data_part(nodeadm_check, tmp_path):
+    dropin = KIND.plan(Options(use_local_image_pull=True), node(al2023())).changes[0].after
+    (tmp_path / 'spegel.yaml').write_text(dropin)
+    result = nodeadm_check(tmp_path / 'spegel.yaml')
+    assert result.returncode == 0 and 'Configuration is valid' in result.stderr, result.stderr
+    files = {item['name']: item['content'] for item in KIND.artefact(Options())['files']}
+    (part,) = email.message_from_string(files['user-data.mime']).get_payload()
+    (tmp_path / 'part.yaml').write_text(part.get_payload())
+    assert nodeadm_check(tmp_path / 'part.yaml').returncode == 0
+    # The judge refuses what is not a NodeConfig.
+    (tmp_path / 'bad.yaml').write_text(dropin.replace('kind: NodeConfig', 'kind: NodeConfg'))
+    assert 'no kind "NodeConfg"' in nodeadm_check(tmp_path / 'bad.yaml').stderr
+
+
+@pytest.fixture(scope='session')
+def containerd():
+    return harness.containerd_binaries()
+
+
+@pytest.mark.parametrize('family', FAMILIES_2X)
+@pytest.mark.parametrize('local_pull', [None, True])
+def test_merged_onto_al2023s_config_containerd_2_takes_it(family, local_pull, containerd, tmp_path):
+    before = harness.config_dump(containerd[family], AL2023_CONTAINERD2)
+    assert harness.effective_registry_settings(before) == {
+        'config_path': '/etc/containerd/certs.d:/etc/docker/certs.d', 'discard_unpacked_layers': True}
+    dropin = KIND.plan(Options(use_local_image_pull=local_pull), node(al2023())).changes[0].after
+    dump = harness.config_dump(containerd[family], merged_config(tmp_path, AL2023_CONTAINERD2, dropin))
+    assert harness.effective_registry_settings(dump) == SPEGEL
+    images = dump['plugins']['io.containerd.cri.v1.images']
+    assert images['use_local_image_pull'] is bool(local_pull)
+    # The rest of nodeadm's template is kept: its sandbox image and runc options.
+    assert images['pinned_images']['sandbox'] == '602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/pause:3.10'
+    runc = dump['plugins']['io.containerd.cri.v1.runtime']['containerd']['runtimes']['runc']
+    assert runc['options']['BinaryName'] == '/usr/sbin/runc'
+
+
+def test_merged_onto_al2023s_containerd_1_config_containerd_1_7_takes_it(containerd, tmp_path):
+    dropin = KIND.plan(Options(), node(al2023(AL2023_CONTAINERD1))).changes[0].after
+    before = harness.config_dump(containerd['1.7'], AL2023_CONTAINERD1)
+    assert harness.effective_registry_settings(before)['discard_unpacked_layers'] is True
+    dump = harness.config_dump(containerd['1.7'], merged_config(tmp_path, AL2023_CONTAINERD1, dropin))
+    assert harness.effective_registry_settings(dump) == SPEGEL
