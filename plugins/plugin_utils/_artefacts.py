@@ -282,11 +282,30 @@ def nodeconfig(options, config_version):
     options.hosts_dir = options.hosts_dir or HOSTS_DIR
     plan = _config_fragment(options, NODEADM_DROPIN, config_version, options.containerd)
     toml = plan.render()
-    text = NODECONFIG_HEADER + 'spec:\n  containerd:\n    config: ' + _yaml_block(toml, 6)
-    wanted = {'apiVersion': 'node.eks.aws/v1alpha1', 'kind': 'NodeConfig', 'spec': {'containerd': {'config': toml}}}
-    if yaml.safe_load(text) != wanted:
+    text = nodeconfig_text(toml)
+    if nodeconfig_toml(text) != toml:
         raise ArtefactError('internal error: the NodeConfig did not read back as intended.')
     return text, plan
+
+
+def nodeconfig_text(toml):
+    """The NodeConfig document with only spec.containerd.config, set to toml."""
+    return NODECONFIG_HEADER + 'spec:\n  containerd:\n    config: ' + _yaml_block(toml, 6)
+
+
+def nodeconfig_toml(text):
+    """spec.containerd.config of a NodeConfig that holds nothing else; None for any other text."""
+    try:
+        data = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        return None
+    if not isinstance(data, dict) or set(data) != {'apiVersion', 'kind', 'spec'} or \
+            (data['apiVersion'], data['kind']) != ('node.eks.aws/v1alpha1', 'NodeConfig'):
+        return None
+    toml = data['spec'].get('containerd', {}).get('config') if isinstance(data['spec'], dict) else None
+    if data['spec'] != {'containerd': {'config': toml}} or not isinstance(toml, str):
+        return None
+    return toml
 
 
 def nodeadm(options):

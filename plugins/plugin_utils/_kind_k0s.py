@@ -37,8 +37,10 @@ MANAGED_MARK = '# k0s_managed=true'
 class K0sKind(NodeKind):
     name = 'k0s'
     summary = 'k0s: k0s generates its containerd\'s config and imports drop-ins from /etc/k0s/containerd.d'
-    marks = (K0S_CONFIG, '/etc/systemd/system/k0sworker.service', '/etc/systemd/system/k0scontroller.service')
+    marks = ('/usr/local/bin/k0s', '/var/lib/k0s', K0S_CONFIG)
     services = ()
+    refusal = ('k0s runs its own containerd from /etc/k0s/containerd.toml, not from /etc/containerd/config.toml, '
+               'and takes drop-ins in /etc/k0s/containerd.d')
 
     def reads(self, spec):
         return [K0S_CONFIG, K0S_DROPIN], [K0S_IMPORTS]

@@ -32,11 +32,12 @@ import tomllib
 import yaml
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import (
-    NODEADM_DROPIN, nodeadm, nodeconfig,
+    NODEADM_DROPIN, nodeadm, nodeconfig, nodeconfig_text, nodeconfig_toml,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import CONFIG_FILE, LAYOUTS, _view
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
 
 NODEADM_DIR = '/etc/eks/nodeadm.d'
 NODEADM_RUN_UNIT = '/etc/systemd/system/nodeadm-run.service'
@@ -48,11 +49,24 @@ CONFIG_EXTENSIONS = ('.yaml', '.yml', '.json')
 class NodeadmKind(NodeKind):
     name = 'nodeadm'
     summary = 'EKS Amazon Linux 2023: nodeadm writes /etc/containerd/config.toml from NodeConfig at every boot'
-    marks = (NODEADM_RUN_UNIT, NODEADM_CONFIG_UNIT)
+    marks = ('/usr/bin/nodeadm', NODEADM_DIR, NODEADM_RUN_UNIT, NODEADM_CONFIG_UNIT)
     services = ('nodeadm-run.service',)
+    refusal = 'nodeadm writes /etc/containerd/config.toml again at every boot, so an edit there is lost'
 
     def reads(self, spec):
         return [NODEADM_RUN_UNIT, NODEADM_DROPIN, CONFIG_FILE], [NODEADM_DIR + '/*']
+
+    def probes(self, spec):
+        # nodeadm picks its template by the containerd major version.
+        return {'containerd_version': True}
+
+    def redact(self, path, text, before=None):
+        """The NodeConfig with its containerd TOML masked as any TOML is; other text is not shown."""
+        toml = nodeconfig_toml(text)
+        if toml is None:
+            return text and '(%s is not shown: it is not the NodeConfig this collection writes, and may hold ' \
+                            'secrets)\n' % path
+        return nodeconfig_text(redact_secrets(toml, path, before=nodeconfig_toml(before)))
 
     def plan(self, spec, state):
         spec = copy.copy(spec)

@@ -248,3 +248,13 @@ def test_merged_onto_al2023s_containerd_1_config_containerd_1_7_takes_it(contain
     assert harness.effective_registry_settings(before)['discard_unpacked_layers'] is True
     dump = harness.config_dump(containerd['1.7'], merged_config(tmp_path, AL2023_CONTAINERD1, dropin))
     assert harness.effective_registry_settings(dump) == SPEGEL
+
+
+def test_diffs_show_the_nodeconfig_and_hide_other_text():
+    dropin = KIND.plan(Options(), node(al2023())).changes[0].after
+    assert KIND.redact(NODEADM_DROPIN, dropin) == dropin
+    with_header = dropin.replace('config_path', '[plugins."io.containerd.cri.v1.images".registry.headers]\n'
+                                 '      Authorization = "Basic c2VjcmV0"\n      config_path')
+    assert KIND.redact(NODEADM_DROPIN, with_header) != with_header
+    other = dropin + 'spec2: {token: c2VjcmV0}\n'
+    assert 'c2VjcmV0' not in KIND.redact(NODEADM_DROPIN, other) and 'is not shown' in KIND.redact(NODEADM_DROPIN, other)
