@@ -27,6 +27,7 @@ The mirror role's hosts.toml files go under the single hosts directory the drop-
 from __future__ import annotations
 
 import copy
+import json
 import tomllib
 
 import yaml
@@ -43,6 +44,11 @@ NODEADM_DIR = '/etc/eks/nodeadm.d'
 NODEADM_RUN_UNIT = '/etc/systemd/system/nodeadm-run.service'
 NODEADM_CONFIG_UNIT = '/etc/systemd/system/nodeadm-config.service'
 DROPIN_SOURCE = 'file:///etc/eks/nodeadm.d'
+# The spec of nodeadm's last config phase, user data and drop-ins merged (JSON).
+CONFIG_CACHE = '/run/eks/nodeadm/config.json'
+V2_TABLES = 'io.containerd.grpc.v1.cri'
+# What makes nodeadm choose its version 3 template (Version3configInNodeConfig).
+V3_TABLES = ('io.containerd.cri.v1.images', 'io.containerd.cri.v1.runtime')
 CONFIG_EXTENSIONS = ('.yaml', '.yml', '.json')
 
 
@@ -54,7 +60,7 @@ class NodeadmKind(NodeKind):
     refusal = 'nodeadm writes /etc/containerd/config.toml again at every boot, so an edit there is lost'
 
     def reads(self, spec):
-        return [NODEADM_RUN_UNIT, NODEADM_DROPIN, CONFIG_FILE], [NODEADM_DIR + '/*']
+        return [NODEADM_RUN_UNIT, NODEADM_DROPIN, CONFIG_FILE, CONFIG_CACHE], [NODEADM_DIR + '/*']
 
     def probes(self, spec):
         # nodeadm picks its template by the containerd major version.
@@ -82,6 +88,8 @@ class NodeadmKind(NodeKind):
                 '(the nodeadm artefact); nothing was changed.' % (NODEADM_RUN_UNIT, NODEADM_DIR))
         generated = self._generated(state)
         config_version = self._config_version(spec, state, generated)
+        if config_version == 3:
+            self._refuse_version2_settings(state)
         text, plan = nodeconfig(spec, config_version)
         current = state.file(NODEADM_DROPIN)
         changes = []
@@ -123,6 +131,41 @@ class NodeadmKind(NodeKind):
             '%s is missing or not TOML and the containerd version is unknown, so the drop-in\'s layout cannot be '
             'chosen (nodeadm refuses version 3 keys on containerd 1.x). Set containerd_version, or run again '
             'once nodeadm has written %s; nothing was changed.' % (CONFIG_FILE, CONFIG_FILE))
+
+    @staticmethod
+    def _refuse_version2_settings(state):
+        """nodeadm uses its version 2 template (and migrates it) while the containerd TOML it merges has
+        only version 2 tables; the drop-in's version 3 keys would switch it to the version 3 template,
+        where those tables are ignored."""
+        sources = {}
+        mine = state.files.get(NODEADM_DROPIN)
+        cache = state.files.get(CONFIG_CACHE)
+        # The cache holds this drop-in's settings too: read it only while they are version 3.
+        if cache is not None and cache.exists and not (mine is not None and mine.exists and V2_TABLES in mine.text):
+            try:
+                sources[CONFIG_CACHE + ' (user data and drop-ins)'] = \
+                    json.loads(cache.text)['spec']['containerd']['config']
+            except (ValueError, TypeError, KeyError):
+                pass
+        for path in state.globs.get(NODEADM_DIR + '/*', []):
+            node_file = state.files.get(path)
+            if path != NODEADM_DROPIN and node_file is not None and node_file.exists:
+                try:
+                    sources[path] = yaml.safe_load(node_file.text)['spec']['containerd']['config']
+                except (yaml.YAMLError, TypeError, KeyError):
+                    pass
+        sources = {name: text for name, text in sources.items() if isinstance(text, str)}
+        if any(table in text for text in sources.values() for table in V3_TABLES):
+            return
+        version2 = sorted(name for name, text in sources.items() if V2_TABLES in text)
+        if version2:
+            raise SpegelError(
+                '%s: the containerd settings there are in version 2 tables (plugins."%s"), so nodeadm uses its '
+                'version 2 template and migrates it. The version 3 keys of %s would switch it to the version 3 '
+                'template, where those tables are ignored. Move those settings to the version 3 tables '
+                '(plugins."io.containerd.cri.v1.images" and plugins."io.containerd.cri.v1.runtime") in the user '
+                'data or drop-in, reboot or restart nodeadm-run.service, and run again; nothing was changed.'
+                % (', '.join(version2), V2_TABLES, NODEADM_DROPIN))
 
     @staticmethod
     def _settings(generated):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import email
+import json
 import subprocess
 import sys
 import tomllib
@@ -29,7 +30,7 @@ import yaml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import Options
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_nodeadm import (
-    KIND, NODEADM_DIR, NODEADM_DROPIN, NODEADM_RUN_UNIT,
+    CONFIG_CACHE, KIND, NODEADM_DIR, NODEADM_DROPIN, NODEADM_RUN_UNIT,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node import NodeState
 
@@ -158,6 +159,24 @@ def test_a_later_dropin_that_sets_the_same_keys_is_named():
     assert warning.startswith(later) and 'discard_unpacked_layers win' in warning
 
 
+def cache(containerd_toml):
+    """nodeadm's config cache (internal NodeConfig as JSON) with this spec.containerd.config."""
+    return json.dumps({'apiVersion': 'node.eks.aws/v1alpha1', 'kind': 'NodeConfig', 'spec': {
+        'cluster': {'name': 'my-cluster', 'cidr': '10.100.0.0/16'}, 'containerd': {'config': containerd_toml}}})
+
+
+V2_USER_DATA = '[plugins."io.containerd.grpc.v1.cri".containerd]\nsnapshotter = "overlayfs"\n'
+
+
+def test_version_3_settings_of_the_user_data_are_fine():
+    v3 = '[plugins."io.containerd.cri.v1.images"]\nsnapshotter = "overlayfs"\n'
+    assert KIND.plan(Options(), node(al2023(**{CONFIG_CACHE: cache(v3)}))).changes
+    # With v3 keys beside them, nodeadm already uses the version 3 template: nothing switches.
+    assert KIND.plan(Options(), node(al2023(**{CONFIG_CACHE: cache(V2_USER_DATA + v3)}))).changes
+    # containerd 1.x: the drop-in is version 2 itself.
+    assert KIND.plan(Options(), node(al2023(AL2023_CONTAINERD1, **{CONFIG_CACHE: cache(V2_USER_DATA)}))).changes
+
+
 @pytest.mark.parametrize('files, options, message', [
     ({}, {}, r'/etc/systemd/system/nodeadm-run.service is missing, so this is no EKS AL2023 node.*Set '
              r'spegel_node_kind'),
@@ -167,7 +186,14 @@ def test_a_later_dropin_that_sets_the_same_keys_is_named():
                                                  r'containerd version is unknown.*Set containerd_version'),
     (None, {'use_local_image_pull': True, 'containerd_version': '1.7.27'},
      r'/etc/eks/nodeadm.d/spegel.yaml: use_local_image_pull exists only in config version 3'),
-], ids=['not-nodeadm', 'ami-before-dropins', 'unknown-containerd', 'local-pull-on-1.x'])
+    (al2023(**{CONFIG_CACHE: cache(V2_USER_DATA)}), {},
+     r'/run/eks/nodeadm/config.json \(user data and drop-ins\): the containerd settings there are in version 2 '
+     r'tables.*Move those settings to the version 3 tables'),
+    (al2023(**{NODEADM_DIR + '/10-theirs.yaml': 'kind: NodeConfig\nspec:\n  containerd:\n    config: |\n      '
+                                                 + V2_USER_DATA.replace('\n', '\n      ')}), {},
+     r'/etc/eks/nodeadm.d/10-theirs.yaml: the containerd settings there are in version 2 tables'),
+], ids=['not-nodeadm', 'ami-before-dropins', 'unknown-containerd', 'local-pull-on-1.x', 'v2-user-data',
+        'v2-dropin'])
 def test_refusals_name_the_file_and_the_fix(files, options, message):
     with pytest.raises(SpegelError, match=message):
         KIND.plan(Options(**options), node(al2023() if files is None else files))
