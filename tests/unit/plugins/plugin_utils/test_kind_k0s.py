@@ -11,7 +11,11 @@ No k0s runs here: k0s is no Go module the proxy serves as a program, and no flee
 from __future__ import annotations
 
 import base64
+import signal
+import subprocess
 import sys
+import tempfile
+import time
 import tomllib
 from pathlib import Path
 
@@ -109,3 +113,29 @@ def test_the_dropin_is_loaded_by_containerd_as_k0s_runs_it(family, containerd, t
     images = dump['plugins']['io.containerd.cri.v1.images']
     assert images['use_local_image_pull'] is True
     assert images['pinned_images']['sandbox'] == 'quay.io/k0sproject/pause:3.10.2-0'  # k0s's own, kept
+
+
+@pytest.mark.parametrize('family', FAMILIES_2X)
+def test_k0s_reload_signal_ends_containerd(family, containerd):
+    """k0s sends its containerd SIGHUP when containerd.d changes, and its supervisor starts the
+    process again once it has exited (pkg/supervisor): containerd 2.x does not handle SIGHUP, so
+    it exits, and comes back with the new drop-in. No restart is needed from us."""
+    with tempfile.TemporaryDirectory(prefix='k0s-hup-', dir='/tmp') as scratch:  # a short socket path
+        work = Path(scratch)
+        (work / 'config.toml').write_text('version = 3\n')
+        socket = work / 'containerd.sock'
+        with (work / 'log').open('w') as log:
+            daemon = subprocess.Popen([str(containerd[family]), '--config', str(work / 'config.toml'),
+                                       '--root', str(work / 'root'), '--state', str(work / 'state'),
+                                       '--address', str(socket)], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while not socket.exists() and daemon.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert socket.exists(), (work / 'log').read_text()
+            daemon.send_signal(signal.SIGHUP)
+            assert daemon.wait(timeout=30) == -signal.SIGHUP
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
