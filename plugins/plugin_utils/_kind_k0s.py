@@ -102,5 +102,3 @@ class K0sKind(NodeKind):
                                 % (path, K0S_DROPIN, ', '.join(settings), spec.hosts_dir))
         return warnings
 
-
-KIND = K0sKind()

@@ -198,5 +198,3 @@ class NodeadmKind(NodeKind):
                                 % (path, NODEADM_DROPIN, ', '.join(sorted(settings)), spec.hosts_dir))
         return warnings
 
-
-KIND = NodeadmKind()

@@ -24,9 +24,11 @@ import pytest
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import Options, node_artefact
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k0s import (
-    K0S_CONFIG, K0S_DROPIN_DIR, K0S_IMPORTS, KIND,
+    K0S_CONFIG, K0S_DROPIN_DIR, K0S_IMPORTS, K0sKind,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node import NodeState
+
+KIND = K0sKind()
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)

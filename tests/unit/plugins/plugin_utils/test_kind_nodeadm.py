@@ -30,9 +30,11 @@ import yaml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import Options
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_nodeadm import (
-    CONFIG_CACHE, KIND, NODEADM_DIR, NODEADM_DROPIN, NODEADM_RUN_UNIT,
+    CONFIG_CACHE, NODEADM_DIR, NODEADM_DROPIN, NODEADM_RUN_UNIT, NodeadmKind,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node import NodeState
+
+KIND = NodeadmKind()
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
