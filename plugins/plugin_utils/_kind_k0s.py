@@ -101,4 +101,3 @@ class K0sKind(NodeKind):
                                 'needs config_path = %s and discard_unpacked_layers = false).'
                                 % (path, K0S_DROPIN, ', '.join(settings), spec.hosts_dir))
         return warnings
-

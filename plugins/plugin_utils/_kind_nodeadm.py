@@ -197,4 +197,3 @@ class NodeadmKind(NodeKind):
                                 'config_path = %s and discard_unpacked_layers = false).'
                                 % (path, NODEADM_DROPIN, ', '.join(sorted(settings)), spec.hosts_dir))
         return warnings
-

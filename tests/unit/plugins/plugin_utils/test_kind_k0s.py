@@ -66,7 +66,8 @@ def test_plan_writes_the_dropin_without_a_restart():
 
 def test_plan_is_idempotent():
     first = KIND.plan(Options(use_local_image_pull=False), node({K0S_CONFIG: GENERATED}))
-    again = KIND.plan(Options(use_local_image_pull=False), node({K0S_CONFIG: GENERATED, DROPIN: first.changes[0].after}))
+    again = KIND.plan(Options(use_local_image_pull=False),
+                      node({K0S_CONFIG: GENERATED, DROPIN: first.changes[0].after}))
     assert again.changes == [] and again.facts == first.facts
 
 
@@ -89,8 +90,8 @@ def test_artefact_is_the_k0s_artefact():
      r'containerd_config_file: /etc/k0s/containerd.toml'),
     ({K0S_CONFIG: '# k0s_managed=true\nversion = \n'}, {}, r'/etc/k0s/containerd.toml is not TOML'),
     ({K0S_CONFIG: OLD_GENERATED}, {}, r'k0s before 1.36.1 .* Upgrade k0s to 1.36.1 or later'),
-    ({K0S_CONFIG: GENERATED}, {'containerd_version': '1.7.27'}, r'containerd_version 1.7.27: the k0s drop-in is '
-                                                               r'version 3'),
+    ({K0S_CONFIG: GENERATED}, {'containerd_version': '1.7.27'},
+     r'containerd_version 1.7.27: the k0s drop-in is version 3'),
 ], ids=['not-started', 'not-managed', 'not-toml', 'k0s-before-1.36.1', 'containerd-1'])
 def test_refusals_name_the_file_and_the_fix(files, options, message):
     with pytest.raises(SpegelError, match=message):

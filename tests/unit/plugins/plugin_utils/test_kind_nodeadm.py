@@ -168,6 +168,7 @@ def cache(containerd_toml):
 
 
 V2_USER_DATA = '[plugins."io.containerd.grpc.v1.cri".containerd]\nsnapshotter = "overlayfs"\n'
+V2_DROPIN = 'kind: NodeConfig\nspec:\n  containerd:\n    config: |\n      ' + V2_USER_DATA.replace('\n', '\n      ')
 
 
 def test_version_3_settings_of_the_user_data_are_fine():
@@ -184,15 +185,15 @@ def test_version_3_settings_of_the_user_data_are_fine():
              r'spegel_node_kind'),
     ({NODEADM_RUN_UNIT: OLD_RUN_UNIT.read_text()}, {},
      r'does not read /etc/eks/nodeadm.d/ \(AMI releases before v20251023\).*AMI v20251023 or later'),
-    ({NODEADM_RUN_UNIT: RUN_UNIT.read_text()}, {}, r'/etc/containerd/config.toml is missing or not TOML and the '
-                                                 r'containerd version is unknown.*Set containerd_version'),
+    ({NODEADM_RUN_UNIT: RUN_UNIT.read_text()}, {},
+     r'/etc/containerd/config.toml is missing or not TOML and the containerd version is unknown.*'
+     r'Set containerd_version'),
     (None, {'use_local_image_pull': True, 'containerd_version': '1.7.27'},
      r'/etc/eks/nodeadm.d/spegel.yaml: use_local_image_pull exists only in config version 3'),
     (al2023(**{CONFIG_CACHE: cache(V2_USER_DATA)}), {},
      r'/run/eks/nodeadm/config.json \(user data and drop-ins\): the containerd settings there are in version 2 '
      r'tables.*Move those settings to the version 3 tables'),
-    (al2023(**{NODEADM_DIR + '/10-theirs.yaml': 'kind: NodeConfig\nspec:\n  containerd:\n    config: |\n      '
-                                                 + V2_USER_DATA.replace('\n', '\n      ')}), {},
+    (al2023(**{NODEADM_DIR + '/10-theirs.yaml': V2_DROPIN}), {},
      r'/etc/eks/nodeadm.d/10-theirs.yaml: the containerd settings there are in version 2 tables'),
 ], ids=['not-nodeadm', 'ami-before-dropins', 'unknown-containerd', 'local-pull-on-1.x', 'v2-user-data',
         'v2-dropin'])
