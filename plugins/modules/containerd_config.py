@@ -164,6 +164,18 @@ options:
         RV(restart_pending).
     type: str
     default: containerd
+  node_kind:
+    description:
+      - What kind of node this is. With V(auto) the node is told from the marks its
+        distribution leaves (C(/usr/local/bin/k3s), C(/etc/rancher/rke2), nodeadm's
+        C(/etc/eks/nodeadm.d), C(/etc/k0s/containerd.toml), ...), read in the same round trip
+        as the config file. Where the marks show a kind that generates its own containerd config,
+        the task fails, changing nothing, and names the kind, the mark found and the fix.
+      - V(containerd) patches O(path) whatever the marks say (a warning names them). Any other
+        registered kind is refused here, since those nodes are configured by
+        M(peerpull.spegel.node_config).
+    type: str
+    default: auto
 notes:
   - containerd must be restarted for a config.toml change to take effect
     (RV(restart_required)); hosts.toml changes need no restart.
@@ -206,6 +218,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+detected_node_kinds:
+  description: The node kinds whose marks were found on the node; V(containerd) when none was.
+  returned: when the node was read
+  type: list
+  elements: str
+  sample: [containerd]
 path:
   description: The config file.
   returned: always

@@ -59,6 +59,14 @@ options:
     type: list
     elements: str
     default: []
+  exists:
+    description:
+      - Paths whose existence to report in RV(exists), without opening them, so a directory or a
+        large binary can be asked about. Used to tell the node's kind from the marks its
+        distribution leaves (C(/usr/local/bin/k3s), C(/etc/k0s/containerd.toml), ...).
+    type: list
+    elements: path
+    default: []
   containerd_version:
     description:
       - Run C(containerd --version) and return its output in RV(containerd).
@@ -267,6 +275,10 @@ files:
       type: str
 globs:
   description: Sorted matches, other than directories, of each pattern of O(read_globs).
+  returned: always
+  type: dict
+exists:
+  description: For each path of O(exists), whether something is there (a symbolic link counts when its target exists).
   returned: always
   type: dict
 containerd:
@@ -1102,6 +1114,7 @@ def main():
         argument_spec=dict(
             read=dict(type='list', elements='path', default=[]),
             read_globs=dict(type='list', elements='str', default=[]),
+            exists=dict(type='list', elements='path', default=[]),
             containerd_version=dict(type='bool', default=False),
             config_dump=dict(type='path'),
             service_started=dict(type='str'),
@@ -1144,7 +1157,8 @@ def main():
         for path in matches:
             files.setdefault(path, describe(path))
 
-    result = {'changed': False, 'files': files, 'globs': globs, 'written': [], 'staged': []}
+    result = {'changed': False, 'files': files, 'globs': globs, 'written': [], 'staged': [],
+              'exists': {path: os.path.exists(path) for path in params['exists']}}
     if params['containerd_version']:
         result['containerd'] = containerd_version(module)
     if params['config_dump']:
@@ -1193,7 +1207,7 @@ def write_or_remove(module, params, result):
 
 def refuse_nul(module, params):
     """A NUL byte cannot be part of a file name: refused before anything is read."""
-    paths = list(params['read']) + list(params['read_globs']) + [params['config_dump']]
+    paths = list(params['read']) + list(params['read_globs']) + list(params['exists']) + [params['config_dump']]
     paths += [item['path'] for item in params['write'] + params['remove']]
     if params['hosts_probe']:
         paths.append(params['hosts_probe']['hosts_dir'])

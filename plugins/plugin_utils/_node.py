@@ -62,6 +62,16 @@ class NodeState:
         self.globs = result.get('globs', {})
         self.containerd = result.get('containerd', {})
         self.service = result.get('service')
+        self.config_dump = result.get('config_dump', {})
+        # The paths asked about with node_files' exists probe that are there.
+        self.present = {path for path, there in result.get('exists', {}).items() if there}
+
+    def merge(self, other):
+        """Add a second read's files and globs to this state."""
+        self.files.update(other.files)
+        self.globs.update(other.globs)
+        self.present |= other.present
+        return self
 
     def file(self, path):
         return self.files[path]
@@ -105,9 +115,10 @@ def run_node_files(action, task_vars, **args):
     return result
 
 
-def read(action, task_vars, paths=(), globs=(), containerd_version=False):
-    return NodeState(run_node_files(action, task_vars, read=list(paths), read_globs=list(globs),
-                                    containerd_version=containerd_version))
+def read(action, task_vars, paths=(), globs=(), **probes):
+    """One read round trip; probes: node_files' probe arguments (containerd_version, exists, ...)."""
+    probes.setdefault('containerd_version', False)
+    return NodeState(run_node_files(action, task_vars, read=list(paths), read_globs=list(globs), **probes))
 
 
 def validate(action, task_vars, writes):
@@ -119,6 +130,36 @@ def validate(action, task_vars, writes):
 def write(action, task_vars, writes=(), removes=()):
     """Stage, validate and commit writes and removals on the node. Returns node_files' `written` list."""
     return run_node_files(action, task_vars, write=list(writes), remove=list(removes))['written']
+
+
+def read_for(action, task_vars, adapter, spec, exists=()):
+    """The node state a node kind's plan needs: its reads and probes in one round trip (with
+    exists: paths whose presence to report, such as the other kinds' marks), and a second
+    read only when the adapter's follow_up asks for one."""
+    paths, globs = adapter.reads(spec)
+    probes = dict(adapter.probes(spec))
+    state = read(action, task_vars, paths, globs, exists=list(exists), **probes)
+    more_paths, more_globs = adapter.follow_up(spec, state)
+    if more_paths or more_globs:
+        state.merge(read(action, task_vars, more_paths, more_globs))
+    return state
+
+
+def change_writes(changes):
+    """node_files' write and remove arguments for FileChanges (see _node_kinds): every write
+    locked on the content read (a new file: must still be absent), parents created."""
+    writes, removes = [], []
+    for change in changes:
+        if change.after is None:
+            removes.append(dict(path=change.path, backup=change.backup, expected_checksum=change.before.checksum))
+            continue
+        write = dict(path=change.path, content=change.after, create_parents=True,
+                     expected_checksum=change.before.checksum)
+        for name in ('mode', 'owner', 'group', 'validate', 'backup'):
+            if getattr(change, name):
+                write[name] = getattr(change, name)
+        writes.append(write)
+    return writes, removes
 
 
 def file_diff(path, before, after):

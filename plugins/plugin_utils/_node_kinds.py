@@ -15,23 +15,27 @@ round trip, writes every change in one staged, all-or-nothing round trip, and re
 adapter's service when a change asks for it. Adapters for nodes never reached over SSH
 return an artefact (user data, a machine-config patch) instead.
 
-Adding a node kind is: one adapter module (`_kind_<name>.py`) registered in KINDS, its
-fixtures, its tests.
+Adding a node kind is: one adapter module (`_kind_<name>.py`) registered in `_kinds.KINDS`
+(one line), its fixtures, its tests.
 """
 
 from __future__ import annotations
 
 import collections
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
 
-class FileChange(collections.namedtuple('FileChange', 'path before after mode validate restart')):
+
+class FileChange(collections.namedtuple('FileChange', 'path before after mode validate restart owner group backup',
+                                        defaults=(None, None, False))):
     """One file an adapter wants changed on the node.
 
     path: absolute path on the node. before: the `_node.NodeFile` read from the node (its
     `exists` is False for a new file). after: the new text, or None to remove the file.
     mode: the mode of a new file (an existing file keeps its own), or None. validate: a
     command with `%s` run on the staged file before it replaces the old one, or None.
-    restart: whether the adapter's service must restart to load this change.
+    restart: whether the adapter's service must restart to load this change. owner, group:
+    for a new file (None: the caller's). backup: keep a timestamped copy of the old file.
     """
 
     __slots__ = ()
@@ -62,6 +66,35 @@ class NodeKind:
     marks = ()
     # systemd units restarted, in order, after a change with restart=True.
     services = ()
+    # One sentence for containerd_config's refusal when detection finds this kind: why
+    # patching /etc/containerd/config.toml is wrong here.
+    refusal = ''
+    # False for kinds only ever configured at boot (artefact() only): node_config does not offer them.
+    over_ssh = True
+    # False where the adapter owns the mirror configuration itself (k3s/rke2: registries.yaml):
+    # the mirror role writes no hosts.toml on such nodes.
+    writes_hosts_toml = True
+    # Kind-specific options, as an ansible argument spec (node_config's kind_options); the
+    # validated values are self.options.
+    OPTIONS = {}
+
+    def __init__(self, **options):
+        self.options = options
+
+    def probes(self, spec):
+        """node_files' probe arguments for the same read round trip (containerd_version=True,
+        config_dump=PATH, service_started=UNIT); their answers are in the state plan() gets."""
+        return {}
+
+    def follow_up(self, spec, state):
+        """(paths, globs) of a second read, only when the first one shows more is needed
+        (containerd: the drop-ins its config imports); plan() then gets both reads merged."""
+        return (), ()
+
+    def redact(self, path, text, before=None):
+        """text as shown in a diff, secrets masked (TOML by default; before: the text it
+        replaces, so that a changed secret is marked as new)."""
+        return redact_secrets(text, path, before=before)
 
     def reads(self, spec):
         """(paths, globs) the plan needs from the node, read in one round trip."""

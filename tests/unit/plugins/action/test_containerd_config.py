@@ -12,9 +12,12 @@ import errno
 import sys
 from pathlib import Path
 
+import pytest
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import NodeKind
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
@@ -89,3 +92,61 @@ def test_with_containerd_installed_the_new_file_is_validated_before_it_is_writte
     assert result['changed'] and result['validated'] and result['effective_from'] == 'containerd config dump'
     assert result['containerd_version'].startswith('2.1') and result['config_path'] == str(tmp_path / 'certs.d')
     assert [bool(call.get('commit', True)) for call in run_action.calls] == [True, False, True]
+
+
+# --- detection of the node kind, in the first read ------------------------------------------
+
+class ToyKind(NodeKind):
+    """A kind registered for one test (the real kinds run below, each with its real marks)."""
+    name = 'toy'
+    summary = 'a toy distribution'
+    refusal = 'toy regenerates config.toml at every start'
+
+
+def register(monkeypatch, adapter, root):
+    """adapter registered, its marks moved under root (node_files looks for them there)."""
+    monkeypatch.setattr(adapter, 'marks', tuple(str(root) + mark for mark in (adapter.marks or ('/etc/toy',))))
+    monkeypatch.setattr(kinds, 'ADAPTERS', tuple(dict.fromkeys(kinds.ADAPTERS + (adapter,))))
+    monkeypatch.setitem(kinds.KINDS, adapter.name, adapter)
+    return adapter.marks
+
+
+def tree(directory):
+    return {str(p.relative_to(directory)): (p.read_bytes() if p.is_file() else None) for p in directory.rglob('*')}
+
+
+def test_a_plain_node_is_detected_in_the_first_read(run_action, tmp_path):
+    result = run_action('containerd_config', args_for(tmp_path))
+    assert result['detected_node_kinds'] == ['containerd'] and result['changed']
+    assert run_action.calls[0]['exists'] == kinds.all_marks() and len(run_action.calls) == 2
+
+
+@pytest.mark.parametrize('name', ['toy'] + sorted(name for name in kinds.KINDS if name != kinds.FALLBACK))
+def test_a_node_with_another_kinds_marks_is_refused_and_left_as_it_was(name, run_action, tmp_path, monkeypatch):
+    adapter = kinds.KINDS.get(name, ToyKind)
+    root = tmp_path / 'root'
+    marks = register(monkeypatch, adapter, root)
+    Path(marks[0]).parent.mkdir(parents=True)
+    Path(marks[0]).write_text('')  # the mark: a file or a directory, nothing reads it
+    (tmp_path / 'config.toml').write_text(SEED)
+    before = tree(tmp_path)
+    result = run_action('containerd_config', args_for(tmp_path), diff=True)
+    assert result['failed'] and result['changed'] is False and 'diff' not in result
+    assert result['msg'].startswith('This node is not plain containerd: %s (' % name)
+    assert marks[0] in result['msg'] and adapter.refusal.rstrip('.') in result['msg']
+    assert 'spegel_node_kind: %s' % name in result['msg'] and 'spegel_node_kind: containerd' in result['msg']
+    assert tree(tmp_path) == before and len(run_action.calls) == 1  # refused after the one read
+    # The module's own option patches config.toml anyway, and says what it saw.
+    forced = run_action('containerd_config', args_for(tmp_path, node_kind='containerd'))
+    assert forced['changed'] and forced['detected_node_kinds'] == [name]
+    assert any(name in warning for warning in forced['warnings'])
+
+
+def test_an_unknown_or_another_kind_is_refused_before_the_node_is_read(run_action, tmp_path, monkeypatch):
+    unknown = run_action('containerd_config', args_for(tmp_path, node_kind='k3z'))
+    assert unknown['failed'] and "node_kind 'k3z' is no node kind this collection knows; use one of auto, " \
+        "containerd" in unknown['msg']
+    register(monkeypatch, ToyKind, tmp_path)
+    other = run_action('containerd_config', args_for(tmp_path, node_kind='toy'))
+    assert other['failed'] and 'peerpull.spegel.node_config with kind=toy' in other['msg']
+    assert run_action.calls == [] and sorted(p.name for p in tmp_path.iterdir()) == []

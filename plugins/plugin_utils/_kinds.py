@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The registered node kinds, and detection from the marks they leave on a node.
+
+A module of its own because it imports every adapter, and every adapter imports
+_node_kinds. Registering a kind is one line in ADAPTERS.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_containerd import ContainerdKind
+
+# One line per adapter.
+ADAPTERS = (
+    ContainerdKind,
+)
+
+KINDS = {adapter.name: adapter for adapter in ADAPTERS}
+# What a node with none of the marks is.
+FALLBACK = ContainerdKind.name
+AUTO = 'auto'
+
+
+def over_ssh():
+    """Names of the kinds applied over SSH (node_config's kind)."""
+    return sorted(name for name, adapter in KINDS.items() if adapter.over_ssh)
+
+
+def all_marks():
+    """Every mark of every kind, for node_files' exists probe."""
+    return sorted({mark for adapter in ADAPTERS for mark in adapter.marks})
+
+
+def marks_found(present_paths):
+    """{kind name: [its marks that are present]} for the kinds with at least one."""
+    present = set(present_paths)
+    found = {adapter.name: [mark for mark in adapter.marks if mark in present] for adapter in ADAPTERS}
+    return {name: marks for name, marks in found.items() if marks}
+
+
+def detect(present_paths):
+    """The kinds whose marks are among present_paths, sorted; [FALLBACK] when none is."""
+    return sorted(marks_found(present_paths)) or [FALLBACK]
+
+
+def adapter_for(name, option='node_kind', choices=None):
+    """The adapter registered as name; a name not among choices (default: every kind) is
+    refused, naming the option and the choices."""
+    choices = sorted(KINDS) if choices is None else choices
+    if name not in choices or name not in KINDS:
+        raise SpegelError('%s %r is no node kind this collection knows; use one of %s. Nothing was changed.'
+                          % (option, name, ', '.join(choices)))
+    return KINDS[name]
+
+
+def refusal(present_paths):
+    """The message refusing to patch config.toml on a node whose marks say it is another kind;
+    None when it is plain containerd."""
+    found = {name: marks for name, marks in marks_found(present_paths).items() if name != FALLBACK}
+    if not found:
+        return None
+    reasons = ['%s (%s; found %s): %s' % (name, KINDS[name].summary, ', '.join(marks), KINDS[name].refusal.rstrip('.'))
+               for name, marks in sorted(found.items())]
+    first = sorted(found)[0]
+    return ('This node is not plain containerd: %s. Patching /etc/containerd/config.toml would be undone or '
+            'ignored there. Set spegel_node_kind: %s to apply that kind\'s adapter, or spegel_node_kind: %s to '
+            'patch config.toml anyway (the module\'s option is node_kind). Nothing was changed.'
+            % ('; '.join(reasons), first, FALLBACK))
