@@ -9,6 +9,7 @@ from __future__ import annotations
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_probe as hosts_probe
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase, fail
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
@@ -41,10 +42,19 @@ class ActionModule(ActionModuleBase):
         prune_stale=dict(type='bool', default=True),
         containerd_version=dict(type='str'),
         probe=dict(type='bool', default=False),
+        node_kind=dict(type='str', default=kinds.AUTO),
     )
 
     def run_action(self, args, task_vars, result):
         result['restart_required'] = False  # containerd re-reads hosts.toml on every pull
+        if args['node_kind'] != kinds.AUTO:
+            adapter = kinds.adapter_for(args['node_kind'], 'node_kind', [kinds.AUTO] + sorted(kinds.KINDS))
+            if not adapter.writes_hosts_toml:
+                # That kind's adapter (node_config) writes the mirror configuration its own way.
+                result.update(changed=False, skipped=True, files={}, skip_reason=(
+                    'node_kind %s: its adapter configures the mirrors itself (peerpull.spegel.node_config); '
+                    'no hosts.toml is written' % adapter.name))
+                return
         plan = self._plan(args)
         reads = dict(read=list(plan['paths'].values()), read_globs=list(plan['globs']), containerd_version=True)
         if plan['discover']:

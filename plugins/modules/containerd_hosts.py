@@ -210,6 +210,13 @@ options:
         more round trip. The P(peerpull.spegel.mirror#role) role's C(verify) entry point uses it.
     type: bool
     default: false
+  node_kind:
+    description:
+      - The node's kind, as for M(peerpull.spegel.containerd_config). On a kind whose adapter
+        configures the mirrors itself (k3s and RKE2 write C(registries.yaml)) nothing is read or
+        written and the task is skipped; V(auto) and every other kind write the files as usual.
+    type: str
+    default: auto
   prune_stale:
     description:
       - Remove the mirror entries a former IP of this node left behind (an image baked on

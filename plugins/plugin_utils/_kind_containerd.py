@@ -46,8 +46,7 @@ class ContainerdKind(NodeKind):
         self.path = self.options['path']
         self.original_path = self.path + containerd.ORIGINAL_SUFFIX
         self.created_path = self.path + containerd.CREATED_SUFFIX
-        if self.options['service_name']:
-            self.services = (self.options['service_name'],)
+        self.services = (self.options['service_name'],) if self.options['service_name'] else ()
         self._config = None  # (version, ConfigPlan, new text), planned once per node state
 
     def reads(self, spec):
@@ -66,7 +65,7 @@ class ContainerdKind(NodeKind):
         if self._config is None or self._config[0] is not state:
             version = spec.containerd or state.containerd_version()
             plan = containerd.ConfigPlan(state.file(self.path).text_or_empty, self.path, version).apply(
-                hosts_dir=spec.hosts_dir, enable_cri=self.options['enable_cri'],
+                hosts_dir=_hosts_dir(spec), enable_cri=self.options['enable_cri'],
                 use_local_image_pull=spec.use_local_image_pull, migrate_mirrors=self.options['migrate_mirrors'],
                 extra_settings=self.options['extra_settings'])
             self._config = (state, version, plan, plan.render())
@@ -74,7 +73,7 @@ class ContainerdKind(NodeKind):
 
     @staticmethod
     def _migrated(spec, plan):
-        return {hosts_toml.registry_hosts_file(spec.hosts_dir, item['registry']): item for item in plan.migrated}
+        return {hosts_toml.registry_hosts_file(_hosts_dir(spec), item['registry']): item for item in plan.migrated}
 
     def as_found(self, state):
         """The restore markers as the node has them (reported when nothing gets written)."""
@@ -94,7 +93,7 @@ class ContainerdKind(NodeKind):
         restart = containerd.restart_state(
             state.service or {'name': self.options['service_name'], 'error': 'no service_name given'}, loaded_files)
 
-        wanted = containerd.wanted_settings(spec.hosts_dir, spec.use_local_image_pull)
+        wanted = containerd.wanted_settings(_hosts_dir(spec), spec.use_local_image_pull)
         effective, overriding = containerd.predict_effective(
             (path, parse_plain(new_text, path)), dropins, plan.layout, version)
         disabling = containerd.disabled_cri_in_dropins(dropins)
@@ -159,6 +158,10 @@ class ContainerdKind(NodeKind):
     def markers(self):
         """The restore markers' paths (their content shows in no diff)."""
         return self.original_path, self.created_path
+
+
+def _hosts_dir(spec):
+    return spec.hosts_dir or containerd.HOSTS_DIR
 
 
 def _dropins(state, patterns, source):

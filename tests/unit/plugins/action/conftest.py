@@ -9,12 +9,14 @@ files under the test's tmp_path. Each round trip is recorded in ActionRun.calls.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import io
 import json
 from unittest.mock import MagicMock
 
 import pytest
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 from ansible.playbook.task import Task
 
@@ -55,3 +57,11 @@ class ActionRun:
 def run_action():
     """run_action(name, args, check_mode=False, diff=False) -> result; run_action.calls."""
     return ActionRun()
+
+
+@pytest.fixture
+def failing_rename(monkeypatch):
+    """Every rename onto a target fails as on a read-only file system."""
+    def atomic_move(self, src, dest, *args, **kwargs):
+        raise Exception('Could not replace %r with %r.' % (dest, src)) from OSError(errno.EROFS, 'Read-only')
+    monkeypatch.setattr(AnsibleModule, 'atomic_move', atomic_move)

@@ -8,12 +8,10 @@ and (with the real containerd on PATH) the validating round trip before the writ
 
 from __future__ import annotations
 
-import errno
 import sys
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
@@ -71,12 +69,8 @@ def test_a_managed_key_in_extra_settings_is_refused_naming_it(run_action, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
 
 
-def test_a_write_that_fails_on_the_node_reports_the_node_as_it_still_is(run_action, tmp_path, monkeypatch):
+def test_a_write_that_fails_on_the_node_reports_the_node_as_it_still_is(run_action, tmp_path, failing_rename):
     (tmp_path / 'config.toml').write_text(SEED)
-
-    def atomic_move(self, src, dest, *args, **kwargs):
-        raise Exception('Could not replace %r with %r.' % (dest, src)) from OSError(errno.EROFS, 'Read-only')
-    monkeypatch.setattr(AnsibleModule, 'atomic_move', atomic_move)
     result = run_action('containerd_config', args_for(tmp_path), diff=True)
     assert result['failed'] and result['changed'] is False and 'diff' not in result
     assert result['restart_required'] is False and result['hosts_files'] == [] and result['original_file'] is None

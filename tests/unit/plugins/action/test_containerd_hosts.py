@@ -12,6 +12,8 @@ import stat
 import pytest
 
 from ansible_collections.peerpull.spegel.plugins.action.containerd_hosts import plain_list
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import NodeKind
 
 MIRROR = 'http://198.18.0.5:30020'
 
@@ -76,3 +78,26 @@ def test_a_node_failure_leaves_no_file_and_no_diff(run_action, tmp_path):
 @pytest.mark.parametrize('values, plain', [([''], []), (None, []), (['a', 1], ['a', '1'])])
 def test_an_empty_survey_answer_is_no_list(values, plain):
     assert plain_list(values) == plain
+
+
+class OwnMirrorConfigKind(NodeKind):
+    """A kind registered for one test whose adapter writes the mirror configuration itself
+    (the real ones, k3s and RKE2, run below once registered)."""
+    name = 'toy'
+    summary = 'a toy distribution with its own mirror configuration'
+    writes_hosts_toml = False
+
+
+@pytest.mark.parametrize('name', ['toy'] + sorted(name for name, adapter in kinds.KINDS.items()
+                                                  if not adapter.writes_hosts_toml))
+def test_a_kind_that_configures_its_mirrors_itself_gets_no_hosts_toml(name, run_action, tmp_path, monkeypatch):
+    if name == 'toy':
+        monkeypatch.setitem(kinds.KINDS, 'toy', OwnMirrorConfigKind)
+    args = dict(hosts_dir=str(tmp_path / 'certs.d'), node_ip='198.18.0.5', containerd_version='2.1.9')
+    result = run_action('containerd_hosts', dict(args, node_kind=name))
+    assert result['skipped'] and not result['changed'] and 'node_kind %s' % name in result['skip_reason']
+    assert run_action.calls == [] and list(tmp_path.iterdir()) == []
+    # Plain containerd, named or detected, writes them.
+    assert run_action('containerd_hosts', dict(args, node_kind='containerd'))['changed']
+    unknown = run_action('containerd_hosts', dict(args, node_kind='k3z'))
+    assert unknown['failed'] and "node_kind 'k3z' is no node kind" in unknown['msg']

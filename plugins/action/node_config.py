@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import Options
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
+
+# The distribution-neutral spec (_artefacts.Options), named as the mirror and containerd
+# roles' variables name them without their prefix.
+SPEC_OPTIONS = dict(
+    registries=dict(type='list', elements='str'),
+    ports=dict(type='list', elements='int'),
+    urls=dict(type='list', elements='str'),
+    capabilities=dict(type='list', elements='str'),
+    dial_timeout=dict(type='str'),
+    authorization=dict(type='raw', no_log=True),
+    hosts_dir=dict(type='path'),
+    node_ip=dict(type='str'),
+    containerd_version=dict(type='str'),
+    use_local_image_pull=dict(type='bool'),
+    server=dict(type='dict'),
+)
+
+
+class ActionModule(ActionModuleBase):
+
+    ARGUMENT_SPEC = dict(
+        SPEC_OPTIONS,
+        kind=dict(type='str', required=True),
+        kind_options=dict(type='dict', default={}),
+    )
+
+    def run_action(self, args, task_vars, result):
+        adapter = _adapter(args['kind'], args['kind_options'])
+        spec = Options(**{name: args[name] for name in SPEC_OPTIONS})
+        state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks())
+        plan = adapter.plan(spec, state)
+        changes = list(plan.changes)
+        detected = kinds.detect(state.present)
+        warnings = list(plan.warnings)
+        if adapter.marks and adapter.name not in detected:
+            warnings.append('kind %s: none of its marks (%s) is on this node; is it a %s node?'
+                            % (adapter.name, ', '.join(adapter.marks), adapter.name))
+        result.update(changed=bool(changes), kind=adapter.name, detected_node_kinds=detected,
+                      files=[change.path for change in changes],
+                      restart_required=any(change.restart for change in changes),
+                      services=list(adapter.services), facts=plan.facts)
+        if warnings:
+            result['warnings'] = warnings
+        if self._task.diff and changes:
+            result['diff'] = [node.file_diff(change.path, adapter.redact(change.path, change.before.text),
+                                             adapter.redact(change.path, change.after, before=change.before.text or ''))
+                              for change in changes]
+        if changes and not self._task.check_mode:
+            writes, removes = node.change_writes(changes)
+            node.write(self, task_vars, writes=writes, removes=removes)
+
+
+def _adapter(name, options):
+    """The over-SSH adapter registered as name, made with its kind_options checked against its OPTIONS."""
+    adapter = kinds.adapter_for(name, 'kind', kinds.over_ssh())
+    unknown = sorted(set(options) - set(adapter.OPTIONS))
+    validated = ArgumentSpecValidator(adapter.OPTIONS).validate(options) if not unknown else None
+    if unknown or validated.error_messages:
+        problem = 'unknown option %s' % ', '.join(unknown) if unknown else '; '.join(validated.error_messages)
+        raise SpegelError('kind_options for kind %s: %s. Its options are: %s. Nothing was changed.' % (
+            name, problem, ', '.join(sorted(adapter.OPTIONS)) or 'none'))
+    return adapter(**validated.validated_parameters)

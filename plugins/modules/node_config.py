@@ -1,0 +1,162 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_config
+short_description: Ready a node of any registered kind for Spegel, through that kind's adapter
+version_added: 0.2.0
+description:
+  - Applies the adapter of one node kind (plain containerd, and the kinds registered next to it
+    in the collection) over SSH. The adapter names the files it needs; they are read in one
+    round trip, together with the marks every kind leaves, and the adapter returns the file
+    changes it wants. All of them are then written in one staged, all-or-nothing round trip
+    (M(peerpull.spegel.node_files)); nothing is written when nothing changes.
+  - The settings are the distribution-neutral ones the roles' variables describe (registries,
+    ports, mirror targets, capabilities, hosts directory, containerd settings); each adapter
+    takes from them what its kind needs.
+  - It does not restart anything. RV(restart_required) says whether a change needs RV(services)
+    restarted; the C(peerpull.spegel.containerd) role restarts them.
+  - For plain containerd, M(peerpull.spegel.containerd_config) does more (containerd's own dump
+    of the new file judged before it replaces the old one, the effective settings reported);
+    the roles use it there.
+author:
+  - peerpull.spegel maintainers (@peerpull)
+requirements:
+  - tomlkit >= 0.13 on the controller
+extends_documentation_fragment:
+  - peerpull.spegel._node_files
+attributes:
+  action:
+    description: Runs on the controller, which plans the files; the node only reads and writes them.
+    support: full
+  check_mode:
+    description: Reports what would change, with diffs, and writes nothing.
+    support: full
+  diff_mode:
+    description: Shows the changes to each file, secrets masked.
+    support: full
+  platform:
+    description: Target operating systems.
+    support: full
+    platforms: posix
+options:
+  kind:
+    description:
+      - The node kind whose adapter to apply, one of the kinds registered for nodes reached over
+        SSH (V(containerd), and those added next to it). An unknown kind is refused, naming the kinds.
+    type: str
+    required: true
+  kind_options:
+    description:
+      - Options of the kind's own adapter, checked against the options it declares; an unknown
+        or wrong option is refused, naming the adapter's options. For V(containerd) they are
+        M(peerpull.spegel.containerd_config)'s O(peerpull.spegel.containerd_config#module:path),
+        C(enable_cri), C(migrate_mirrors), C(extra_settings), C(backup), C(keep_original),
+        C(validate) and C(service_name).
+    type: dict
+    default: {}
+  registries:
+    description: Registries to mirror (the mirror role's C(mirror_registries)); unset means V(_default), every registry.
+    type: list
+    elements: str
+  ports:
+    description: Spegel's ports on the node (C(mirror_ports)); unset means V(30020).
+    type: list
+    elements: int
+  urls:
+    description: Full mirror target URLs (C(mirror_urls)); unset means targets built from O(node_ip) and O(ports).
+    type: list
+    elements: str
+  capabilities:
+    description: The mirror targets' capabilities (C(mirror_capabilities)); unset means V(pull) and V(resolve).
+    type: list
+    elements: str
+  dial_timeout:
+    description: How long containerd waits to connect to a mirror target (C(mirror_dial_timeout)).
+    type: str
+  authorization:
+    description:
+      - The C(Authorization) header containerd sends to Spegel, or a dict with C(username) and
+        C(password) (C(mirror_authorization)). A secret; never logged or shown.
+    type: raw
+  hosts_dir:
+    description: The registry hosts directory (C(containerd_hosts_dir)); unset leaves it to the adapter.
+    type: path
+  node_ip:
+    description: The node IP the mirror targets use (C(spegel_node_ip)).
+    type: str
+  containerd_version:
+    description: The node's containerd version, when the node cannot be asked.
+    type: str
+  use_local_image_pull:
+    description: containerd 2.1+'s C(use_local_image_pull); unset leaves it as it is.
+    type: bool
+  server:
+    description: The C(server) line per named registry (C(mirror_server)).
+    type: dict
+notes:
+  - Every write is locked on the content read; a file changed by someone else meanwhile is not
+    overwritten, and the task fails, changing nothing.
+  - Adding a node kind is one adapter module (C(plugins/plugin_utils/_kind_<name>.py)) registered
+    with one line in C(plugins/plugin_utils/_kinds.py).
+seealso:
+  - module: peerpull.spegel.containerd_config
+  - module: peerpull.spegel.node_files
+"""
+
+EXAMPLES = r"""
+- name: Apply the plain containerd adapter, restarting nothing
+  peerpull.spegel.node_config:
+    kind: containerd
+    hosts_dir: /etc/containerd/certs.d
+    kind_options:
+      validate: true
+  register: node_config_result
+
+- name: Restart what the change needs
+  ansible.builtin.systemd_service:
+    name: "{{ item }}"
+    state: restarted
+  loop: "{{ node_config_result.services }}"
+  when: node_config_result.restart_required
+"""
+
+RETURN = r"""
+kind:
+  description: The node kind applied.
+  returned: success
+  type: str
+  sample: containerd
+detected_node_kinds:
+  description: The node kinds whose marks are on the node; V(containerd) when none is.
+  returned: success
+  type: list
+  elements: str
+  sample: [containerd]
+files:
+  description: The files changed (or, in check mode, that would change).
+  returned: success
+  type: list
+  elements: str
+  sample: [/etc/containerd/config.toml, /etc/containerd/config.toml.peerpull-orig]
+restart_required:
+  description: Whether a change takes effect only after RV(services) restart.
+  returned: success
+  type: bool
+services:
+  description: The systemd units the kind runs, in the order to restart them.
+  returned: success
+  type: list
+  elements: str
+  sample: [containerd]
+facts:
+  description: What the adapter found and decided, in its own terms (no secrets).
+  returned: success
+  type: dict
+"""

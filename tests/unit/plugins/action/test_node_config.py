@@ -1,0 +1,87 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""node_config applying a registered adapter against real files: one read, one staged write,
+check and diff mode, the adapter's options checked, refusals that change nothing. The plain
+containerd adapter runs with the real containerd of 2.1 validating its config.toml."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
+import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
+
+SEED = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "overlayfs"\n'
+
+
+def containerd_args(tmp_path, **kind_options):
+    return dict(kind='containerd', hosts_dir=str(tmp_path / 'certs.d'), containerd_version='1.7.24',
+                kind_options=dict(dict(path=str(tmp_path / 'config.toml'), service_name='', validate=False),
+                                  **kind_options))
+
+
+def test_the_containerd_adapter_writes_its_changes_in_one_staged_round_trip(run_action, tmp_path, monkeypatch):
+    found = {binary.family: binary for binary in binaries.all_binaries()}['2.1']
+    monkeypatch.setenv('PATH', '%s:/usr/bin:/bin' % found.directory)
+    (tmp_path / 'config.toml').write_text(SEED)
+    args = containerd_args(tmp_path, validate=True, service_name='containerd')
+    args.pop('containerd_version')
+    result = run_action('node_config', args, diff=True)
+    assert result['changed'] and 'failed' not in result, result.get('msg')
+    config, original = str(tmp_path / 'config.toml'), str(tmp_path / 'config.toml') + containerd.ORIGINAL_SUFFIX
+    assert result['files'] == [original, config] and result['kind'] == 'containerd'
+    assert result['restart_required'] and result['services'] == ['containerd']
+    assert result['detected_node_kinds'] == ['containerd'] and result['facts']['config_path'] == str(tmp_path / 'certs.d')
+    assert [diff['before_header'] for diff in result['diff']] == ['%s (absent)' % original, config]
+    # read (marks included), then one write whose config.toml the real containerd validated
+    assert len(run_action.calls) == 2 and run_action.calls[0]['exists'] == kinds.all_marks()
+    assert [write.get('validate', '') for write in run_action.calls[1]['write']] == [
+        '', '%s --config %%s config dump' % found.containerd]
+    assert (tmp_path / 'config.toml.peerpull-orig').read_text() == SEED and 'config_path' in (
+        tmp_path / 'config.toml').read_text()
+
+    again = run_action('node_config', args)
+    assert not again['changed'] and again['files'] == [] and not again['restart_required']
+    assert len(run_action.calls) == 3  # an unchanged node: the one read
+
+
+def test_check_mode_reports_and_writes_nothing(run_action, tmp_path):
+    (tmp_path / 'config.toml').write_text(SEED)
+    result = run_action('node_config', containerd_args(tmp_path), check_mode=True)
+    assert result['changed'] and result['files'] and sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
+    assert len(run_action.calls) == 1
+
+
+@pytest.mark.parametrize('kind,options,message', [
+    ('k3z', {}, "kind 'k3z' is no node kind this collection knows; use one of containerd"),
+    ('containerd', {'paht': '/x'}, 'kind_options for kind containerd: unknown option paht. Its options are: backup, enable_cri'),
+    ('containerd', {'validate': 'maybe'}, "kind_options for kind containerd: argument 'validate' is of type"),
+])
+def test_a_bad_kind_or_kind_option_is_refused_before_the_node_is_read(kind, options, message, run_action, tmp_path):
+    (tmp_path / 'config.toml').write_text(SEED)
+    result = run_action('node_config', dict(kind=kind, kind_options=options))
+    assert result['failed'] and not result['changed'] and message in result['msg']
+    assert 'Nothing was changed' in result['msg'] and run_action.calls == []
+
+
+def test_a_write_that_fails_on_the_node_leaves_every_file_as_it_was(run_action, tmp_path, failing_rename):
+    (tmp_path / 'config.toml').write_text(SEED)
+    result = run_action('node_config', containerd_args(tmp_path), diff=True)
+    assert result['failed'] and result['changed'] is False and 'diff' not in result
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml'] and (tmp_path / 'config.toml').read_text() == SEED
+
+
+def test_a_refusal_of_the_adapter_changes_nothing(run_action, tmp_path):
+    (tmp_path / 'config.toml').write_text(SEED)
+    bad = [{'key': ['plugins', 'io.containerd.grpc.v1.cri', 'registry', 'config_path'], 'value': '/x'}]
+    result = run_action('node_config', containerd_args(tmp_path, extra_settings=bad))
+    assert result['failed'] and 'extra_settings' in result['msg'] and len(run_action.calls) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
