@@ -11,8 +11,10 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
+# mirror_node_kind: the boot step writes hosts.toml; a bake of another kind is refused (or
+# applied) by containerd_node_kind.
 UNUSED = {'containerd_restart', 'containerd_restart_timeout', 'containerd_address',
-          'mirror_backup', 'mirror_prune_stale', 'mirror_verify_timeout'}
+          'mirror_backup', 'mirror_prune_stale', 'mirror_verify_timeout', 'mirror_node_kind'}
 
 
 def options(role, entry='main'):
