@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_containerd import ContainerdKind
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import K3sKind, Rke2Kind
 
 # One line per adapter.
 ADAPTERS = (
     ContainerdKind,
+    K3sKind,
+    Rke2Kind,
 )
 
 KINDS = {adapter.name: adapter for adapter in ADAPTERS}
@@ -58,13 +61,19 @@ def adapter_for(name, option='node_kind', choices=None):
     return KINDS[name]
 
 
+def reason(name):
+    """The kind's one sentence on why patching config.toml is wrong there (an adapter may
+    compute it, so it is asked of an instance)."""
+    return KINDS[name]().refusal.rstrip('.')
+
+
 def refusal(present_paths):
     """The message refusing to patch config.toml on a node whose marks say it is another kind;
     None when it is plain containerd."""
     found = {name: marks for name, marks in marks_found(present_paths).items() if name != FALLBACK}
     if not found:
         return None
-    reasons = ['%s (%s; found %s): %s' % (name, KINDS[name].summary, ', '.join(marks), KINDS[name].refusal.rstrip('.'))
+    reasons = ['%s (%s; found %s): %s' % (name, KINDS[name].summary, ', '.join(marks), reason(name))
                for name, marks in sorted(found.items())]
     first = sorted(found)[0]
     return ('This node is not plain containerd: %s. Patching /etc/containerd/config.toml would be undone or '

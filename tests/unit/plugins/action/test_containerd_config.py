@@ -127,7 +127,7 @@ def test_a_node_with_another_kinds_marks_is_refused_and_left_as_it_was(name, run
     result = run_action('containerd_config', args_for(tmp_path), diff=True)
     assert result['failed'] and result['changed'] is False and 'diff' not in result
     assert result['msg'].startswith('This node is not plain containerd: %s (' % name)
-    assert marks[0] in result['msg'] and adapter.refusal.rstrip('.') in result['msg']
+    assert marks[0] in result['msg'] and kinds.reason(name) in result['msg']
     assert 'spegel_node_kind: %s' % name in result['msg'] and 'spegel_node_kind: containerd' in result['msg']
     assert tree(tmp_path) == before and len(run_action.calls) == 1  # refused after the one read
     # The module's own option patches config.toml anyway, and says what it saw.

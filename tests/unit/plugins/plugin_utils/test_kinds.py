@@ -16,7 +16,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import
 # agents alike), and never on a plain containerd node. A registered kind must be found by it.
 REAL_MARKS = {
     'k3s': '/usr/local/bin/k3s',  # get.k3s.io installs the binary there
-    'rke2': '/etc/rancher/rke2',  # config.yaml and registries.yaml live there (tarball and RPM installs)
+    'rke2': '/var/lib/rancher/rke2',  # its data directory (tarball and RPM installs)
     'nodeadm': '/usr/bin/nodeadm',  # the AL2023 EKS AMI's nodeadm
     'k0s': '/etc/k0s/containerd.toml',  # k0s writes it, with # k0s_managed=true
 }
@@ -36,7 +36,7 @@ def test_the_registry_holds_plain_containerd_and_every_adapter_under_its_own_nam
 def test_every_kind_that_generates_its_containerd_config_says_why_and_has_a_real_mark():
     for name in OTHER_KINDS:
         adapter = kinds.KINDS[name]
-        assert adapter.marks and adapter.refusal.strip(), name
+        assert adapter.marks and kinds.reason(name).strip(), name
         assert REAL_MARKS.get(name) in adapter.marks, '%s: add its real mark to REAL_MARKS' % name
 
 
@@ -51,7 +51,7 @@ def test_each_kind_is_detected_by_its_real_mark_and_refused_with_the_fix(name):
     mark = REAL_MARKS[name]
     assert kinds.detect([mark, '/etc/containerd/config.toml']) == [name]
     message = kinds.refusal([mark])
-    assert name in message and mark in message and kinds.KINDS[name].refusal in message
+    assert name in message and mark in message and kinds.reason(name) in message
     assert 'spegel_node_kind: %s' % name in message and 'spegel_node_kind: containerd' in message
     assert 'Nothing was changed' in message
 
