@@ -5,7 +5,7 @@
 """node_config applying a registered adapter against real files: one read, one staged write,
 check and diff mode, the adapter's options checked, refusals that change nothing. The plain
 containerd adapter runs with the real containerd of 2.1 validating its config.toml; the k3s
-adapter with its /etc/rancher/k3s moved under the test's directory."""
+adapter with its configuration directory (kind_options.config_dir) under the test's directory."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import DROPIN_NAME, K3sKind
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import DROPIN_NAME
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
@@ -90,18 +90,16 @@ def test_a_refusal_of_the_adapter_changes_nothing(run_action, tmp_path):
 
 
 @pytest.fixture
-def k3s_etc(tmp_path, monkeypatch):
-    """The k3s adapter, its /etc/rancher/k3s moved under tmp_path."""
-    etc = tmp_path / 'etc' / 'rancher' / 'k3s'
-    monkeypatch.setattr(K3sKind, 'etc', property(lambda self: str(etc)))
-    return etc
+def k3s_etc(tmp_path):
+    """k3s's configuration directory under tmp_path (kind_options.config_dir)."""
+    return tmp_path / 'etc' / 'rancher' / 'k3s'
 
 
 def test_the_k3s_adapter_on_a_server_writes_registries_yaml_and_the_drop_in(run_action, k3s_etc):
     k3s_etc.mkdir(parents=True)
     (k3s_etc / 'registries.yaml').write_text('# mine\nconfigs:\n  registry.example:\n    auth:\n'
                                              '      username: u\n      password: not-shown\n')
-    args = dict(kind='k3s', registries=['docker.io'], kind_options={'role': 'server'})
+    args = dict(kind='k3s', registries=['docker.io'], kind_options={'role': 'server', 'config_dir': str(k3s_etc)})
     result = run_action('node_config', args, diff=True)
     assert result['changed'] and 'failed' not in result, result.get('msg')
     registries, dropin = str(k3s_etc / 'registries.yaml'), str(k3s_etc / 'config.yaml.d' / DROPIN_NAME)
@@ -118,6 +116,6 @@ def test_the_k3s_adapter_on_a_server_writes_registries_yaml_and_the_drop_in(run_
 
 def test_the_k3s_adapter_refuses_what_its_embedded_spegel_cannot_carry(run_action, k3s_etc):
     result = run_action('node_config', dict(kind='k3s', urls=['http://198.18.0.5:30020'],
-                                            kind_options={'role': 'agent'}))
+                                            kind_options={'role': 'agent', 'config_dir': str(k3s_etc)}))
     assert result['failed'] and 'urls:' in result['msg'] and 'Nothing was changed' in result['msg']
     assert not k3s_etc.exists() and len(run_action.calls) == 1
