@@ -214,7 +214,7 @@ class CriClient:
 def fleet_node_socket(fleet_name: str, node_name: str) -> str:
     """The socket of a running node of a tests/fleet fleet (n1, its hostname or address)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fleet"))
-    from fleet import Fleet, FleetError  # pylint: disable=import-outside-toplevel
+    from peerpull_fleet import Fleet, FleetError  # pylint: disable=import-outside-toplevel
 
     try:
         node = Fleet.load(fleet_name).find_node(node_name)

@@ -28,7 +28,7 @@ for _module_dir in ("cri", "containerd", "fleet"):
 
 # pylint: disable=wrong-import-position
 from cri import CriClient, fleet_node_socket  # noqa: E402
-from fleet import Fleet, served_by, spegel_requests, wait_until_spegel_finds  # noqa: E402
+from peerpull_fleet import Fleet, served_by, spegel_requests, wait_until_spegel_finds  # noqa: E402
 from harness import effective_registry_settings  # noqa: E402
 
 CONFIG_FILE = "/etc/containerd/config.toml"

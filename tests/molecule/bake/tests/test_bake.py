@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 # pylint: disable=wrong-import-position
 from node_checks import CONFIG_FILE, HOSTS_DIR, FleetNode  # noqa: E402
 from cri import CriClient, node_socket  # noqa: E402
-from fleet import Fleet, served_by, ssh_command, wait_until_spegel_finds  # noqa: E402
+from peerpull_fleet import Fleet, served_by, ssh_command, wait_until_spegel_finds  # noqa: E402
 
 testinfra_hosts = ["mol-bake-n1"]  # one builder (for the fleet's name); the tests reach every node themselves
 

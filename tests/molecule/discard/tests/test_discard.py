@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 # pylint: disable=wrong-import-position
 from node_checks import FleetNode  # noqa: E402
 from cri import CriClient, node_socket  # noqa: E402
-from fleet import Fleet, run, served_by, ssh_command, wait_until_spegel_finds, wait_until_spegel_ready  # noqa: E402,E501
+from peerpull_fleet import Fleet, run, served_by, ssh_command, wait_until_spegel_finds, wait_until_spegel_ready  # noqa: E402,E501
 
 testinfra_hosts = ["mol-discard-n3"]  # the one test runs once; it reaches every node itself
 
