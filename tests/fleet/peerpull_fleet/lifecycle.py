@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .host import FleetError, log, raise_inotify_limit, remove_tree, run, unmount_all_under, write_atomically
+from .host import FleetError, log, raise_inotify_limits, remove_tree, run, unmount_all_under, write_atomically
 from .inventory import write_inventory
 from .network import NODE_HOST_OFFSET, add_bridge, allocate_index, remove_bridge, subnet_prefixes
 from .nodes import node_cgroups, remove_cgroups, ssh_command, start_node, stop_processes, wait_until_ready
@@ -98,7 +98,7 @@ def bring_up(name: str, specs: list[NodeSpec], timeout: float, keep_on_failure: 
     caches = build_flavours([spec.flavour for spec in specs] + [SEED_FLAVOUR])
     builds = [CONTAINERD_BUILDS[spec.containerd_build] for spec in specs if spec.containerd_build]
     programs = build_programs([SPEGEL_PROGRAM, *builds])
-    raise_inotify_limit(len(specs) + 1)
+    raise_inotify_limits(len(specs) + 1)
     fleet = claim_fleet(name, specs, caches, programs)
     try:
         start_fleet(fleet, timeout)
