@@ -4,7 +4,11 @@
 
 """Run an action plugin as ansible-core's own unit tests do (a mocked Task, connection and play
 context), with its node round trips going to the real node_files module in this process, on
-files under the test's tmp_path. Each round trip is recorded in ActionRun.calls."""
+files under the test's tmp_path. Each round trip is recorded in ActionRun.calls.
+
+An action that also runs other modules or raw commands on the node (containerd_restart) gets a
+stand-in node: ActionRun.node, with module(name, args) and command(cmd) methods answering as the
+node would; every such call is recorded in ActionRun.steps, in order, with the node_files ones."""
 
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._node import NODE_
 class ActionRun:
     def __init__(self):
         self.calls = []  # node_files arguments, one entry per round trip
+        self.steps = []  # (module name or 'command', arguments), every round trip in order
+        self.node = None  # stand-in for what node_files does not do (systemd, ctr)
 
     def __call__(self, name, args, check_mode=False, diff=False, task_vars=None):
         task = MagicMock(Task)
@@ -41,7 +47,9 @@ class ActionRun:
         action = plugin.ActionModule(task, connection, MagicMock(), loader=None, templar=None, shared_loader_obj=None)
 
         def execute_module(module_name, module_args, task_vars):
-            assert module_name == NODE_FILES
+            self.steps.append((module_name, module_args))
+            if module_name != NODE_FILES:
+                return self.node.module(module_name, module_args)
             self.calls.append(module_args)
             out = io.StringIO()
             with patch_module_args(dict(module_args, _ansible_check_mode=check_mode)):
@@ -49,7 +57,12 @@ class ActionRun:
                     node_files.main()
             return json.loads(out.getvalue())
 
+        def low_level_execute_command(cmd, *args, **kwargs):
+            self.steps.append(('command', cmd))
+            return self.node.command(cmd)
+
         action._execute_module = execute_module
+        action._low_level_execute_command = low_level_execute_command
         return action.run(task_vars=task_vars or {})
 
 

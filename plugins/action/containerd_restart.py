@@ -1,0 +1,174 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Restart containerd and prove it came back with CRI, or put the previous configuration back
+(the shape of ansible.builtin.reboot: do it, poll with a timeout, report)."""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd_restart as restart
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets, require_absolute
+
+SYSTEMD = 'ansible.builtin.systemd_service'
+
+
+class RestartFailed(SpegelError):
+    changed = True  # containerd was restarted (and maybe a file put back): not undone by failing
+
+
+class Rollback:
+    """What goes back when containerd does not come back: the content of previous_config over
+    path, or, when path did not exist before (was_absent), no file at all."""
+
+    def __init__(self, previous_config=None, was_absent=False):
+        self.previous_config = previous_config
+        self.was_absent = was_absent
+
+
+class ActionModule(ActionModuleBase):
+
+    ARGUMENT_SPEC = dict(
+        path=dict(type='path', default=containerd.CONFIG_FILE),
+        service_name=dict(type='str', default=containerd.SERVICE_NAME),
+        address=dict(type='path', default=restart.ADDRESS),
+        timeout=dict(type='int', default=60),
+        previous_config=dict(type='path'),
+        was_absent=dict(type='bool', default=False),
+        revert=dict(type='bool', default=False),
+        restart=dict(type='bool', default=True),
+    )
+
+    def run_action(self, args, task_vars, result):
+        path = require_absolute(args['path'], 'path', containerd.CONFIG_FILE)
+        previous = args['previous_config'] or None
+        if previous:
+            require_absolute(previous, 'previous_config', path + '.1234.2026-01-01@00:00:00~')
+        if args['timeout'] < 1:
+            raise SpegelError('timeout must be at least 1 (seconds to wait for CRI), got %d; nothing was restarted.'
+                              % args['timeout'])
+        if previous and args['was_absent']:
+            raise SpegelError('previous_config and was_absent=true contradict each other: give previous_config when '
+                              '%s existed before the change, was_absent=true when it did not; nothing was restarted.'
+                              % path)
+        if args['revert'] and (previous or args['was_absent']):
+            raise SpegelError('revert=true finds what to restore itself: leave previous_config and was_absent unset; '
+                              'nothing was restarted.')
+        result.update(changed=False, restarted=False, elapsed=0.0, cri_ready=None, rolled_back=False,
+                      restored=None, removed=False, path=path)
+
+        rollback = Rollback(previous, args['was_absent'])
+        cleanup = [previous] if previous else []  # only served the rollback: removed once CRI is back
+        if args['revert']:
+            change = self._revert(path, args['restart'], args['service_name'], task_vars, result)
+            if change is None:
+                return
+            rollback, cleanup = change
+        if not args['restart']:
+            return
+        result['changed'] = True
+        if self._task.check_mode:
+            result['msg'] = 'check mode: %s would be restarted and must come back with CRI.' % args['service_name']
+            return
+        self._restart_and_prove(path, args, rollback, cleanup, task_vars, result)
+
+    def _revert(self, path, restarting, service_name, task_vars, result):
+        """Put back what containerd_config found before its first change: the saved original over
+        path, or no file where it created one. Returns (rollback, cleanup) when containerd must
+        restart for it, else None (done, or nothing to do)."""
+        original_path, marker_path = path + containerd.ORIGINAL_SUFFIX, path + containerd.CREATED_SUFFIX
+        state = node.read(self, task_vars, paths=[path, original_path, marker_path])
+        current, original, marker = state.file(path), state.file(original_path), state.file(marker_path)
+        leftovers = [p for p, kept in ((original_path, original), (marker_path, marker)) if kept.exists]
+        writes, removes, after = [], [], current.text
+        if original.exists and original.text != current.text:
+            writes.append(dict(path=path, content=original.text, mode=original.mode, owner=original.owner,
+                               group=original.group, backup=restarting, create_parents=True,
+                               expected_checksum=current.checksum))
+            result['restored'], after = original_path, original.text
+        elif marker.exists and not original.exists and current.exists:
+            removes.append(dict(path=path, backup=restarting, expected_checksum=current.checksum))
+            result['removed'], after = True, None
+        if not leftovers:
+            return None
+        changed = bool(writes or removes)
+        result['changed'] = True
+        if changed and self._task.diff:
+            result['diff'] = [node.file_diff(path, redact_secrets(current.text, path),
+                                             redact_secrets(after, path, before=current.text or ''))]
+        if not (changed and restarting):
+            if changed:
+                result['msg'] = '%s was put back; restart %s to load it.' % (path, service_name)
+            if not self._task.check_mode:
+                # Nothing for containerd to load, or its restart is left to the user: one round trip.
+                node.write(self, task_vars, writes=writes, removes=removes + [dict(path=p) for p in leftovers])
+            return None
+        if self._task.check_mode:
+            return Rollback(), []
+        written = node.write(self, task_vars, writes=writes, removes=removes)
+        rollback_copy = {entry['path']: entry for entry in written}.get(path, {}).get('backup_file')
+        # The saved original and the marker go only once containerd runs the original again.
+        return Rollback(rollback_copy, was_absent=not current.exists), [p for p in [rollback_copy] + leftovers if p]
+
+    def _restart_and_prove(self, path, args, rollback, cleanup, task_vars, result):
+        service, address, timeout = args['service_name'], args['address'], args['timeout']
+        start = time.monotonic()
+        answer, why = self._restart(service, address, timeout, task_vars)
+        result.update(restarted=True, cri_ready=answer.ready if answer else False,
+                      elapsed=round(time.monotonic() - start, 1))
+        if answer and answer.ready:
+            if cleanup:
+                node.write(self, task_vars, removes=[dict(path=p) for p in cleanup])
+            result['msg'] = '%s restarted and serves CRI after %.1fs.' % (service, result['elapsed'])
+            return
+
+        if answer:
+            why = answer.failure(address, timeout)
+        error = None
+        try:
+            self._put_back(path, rollback, task_vars, result)
+        except SpegelError as exc:
+            error = str(exc)
+        again, _why = self._restart(service, address, timeout, task_vars)
+        result.update(rolled_back=True, cri_ready=bool(again and again.ready),
+                      elapsed=round(time.monotonic() - start, 1))
+        put_back = restart.put_back_sentence(path, result['restored'], result['removed'] and rollback.was_absent,
+                                             error)
+        raise RestartFailed(restart.failure_message(task_vars.get('inventory_hostname', 'this node'), path, service,
+                                                    why, put_back, result['cri_ready']))
+
+    def _restart(self, service, address, timeout, task_vars):
+        """Restart the unit, then poll until CRI answers or timeout seconds passed. Returns (the
+        last CriAnswer, None), or (None, why) when systemd could not restart the unit."""
+        started = self._execute_module(module_name=SYSTEMD, module_args=dict(name=service, state='restarted'),
+                                       task_vars=task_vars)
+        if started.get('failed'):
+            return None, 'systemd could not restart %s: %s' % (service, str(started.get('msg') or 'no message').strip())
+        deadline = time.monotonic() + timeout
+        command = restart.plugins_ls_command(address)
+        while True:
+            ran = self._low_level_execute_command(command)
+            answer = restart.CriAnswer(ran.get('rc'), ran.get('stdout'), ran.get('stderr'))
+            if answer.ready or time.monotonic() + restart.POLL_DELAY >= deadline:
+                return answer, None
+            time.sleep(restart.POLL_DELAY)
+
+    def _put_back(self, path, rollback, task_vars, result):
+        if rollback.previous_config:
+            saved = node.read(self, task_vars, paths=[rollback.previous_config]).file(rollback.previous_config)
+            if not saved.exists:
+                raise SpegelError('%s, the copy to restore, no longer exists' % rollback.previous_config)
+            node.write(self, task_vars, writes=[dict(path=path, content=saved.text, mode=saved.mode,
+                                                     create_parents=True)])
+            result.update(restored=rollback.previous_config, removed=False)
+        elif rollback.was_absent:
+            node.write(self, task_vars, removes=[dict(path=path)])
+            result['removed'] = True

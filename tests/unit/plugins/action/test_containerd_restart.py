@@ -1,0 +1,253 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""containerd_restart's decisions: the files go through the real node_files on tmp_path; systemd
+and `ctr plugins ls` are a stand-in node (StandInContainerd) that loads the config file as it is on
+disk at each restart, so what is restored, removed and restarted, and in which order, is what the
+stand-in sees. Whether real containerd comes back is proven on the fleet (molecule rolling,
+generic, distros)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from ansible_collections.peerpull.spegel.plugins.action import containerd_restart as action_plugin
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd_restart as restart
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node import NODE_FILES
+
+GOOD = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"\n'
+OLD = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "overlayfs"\n'
+BREAKS_CRI = GOOD + '# breaks CRI\n'
+NOT_TOML = 'version = = 2\n'
+SOCKET = '/run/test/containerd.sock'
+PLUGINS_HEADER = 'TYPE                                   ID                       PLATFORMS      STATUS    \n'
+SYSTEMD = 'ansible.builtin.systemd_service'
+
+
+class StandInContainerd:
+    """systemd and containerd as the action sees them. At each restart it loads path as it is on
+    disk: a file that is not TOML makes containerd exit (systemd reports the failed restart), a
+    file with the comment '# breaks CRI' leaves the CRI plugin in error, anything else (or no file:
+    the defaults) serves CRI. down_polls: polls that find no socket after a good restart."""
+
+    def __init__(self, path, down_polls=0):
+        self.path = Path(path)
+        self.loaded = []  # the config text (None: no file) at each restart
+        self.state = 'ok'
+        self.down_polls = down_polls
+
+    def module(self, name, args):
+        assert name == SYSTEMD and args == {'name': 'containerd', 'state': 'restarted'}, (name, args)
+        text = self.path.read_text() if self.path.exists() else None
+        self.loaded.append(text)
+        try:
+            tomllib.loads(text or '')
+        except tomllib.TOMLDecodeError:
+            self.state = 'down'
+            return {'failed': True, 'msg': 'Unable to restart service containerd: Job for containerd.service failed '
+                                           'because the control process exited with error code.\n'}
+        self.state = 'cri-error' if text and '# breaks CRI' in text else 'ok'
+        return {'changed': True, 'name': 'containerd', 'state': 'started'}
+
+    def command(self, cmd):
+        assert cmd == restart.plugins_ls_command(SOCKET), cmd
+        if self.state == 'down' or self.down_polls:
+            self.down_polls = max(0, self.down_polls - 1)
+            return {'rc': 1, 'stdout': '', 'stderr': 'ctr: failed to dial "%s": context deadline exceeded\n' % SOCKET}
+        status = 'ok' if self.state == 'ok' else 'error'
+        return {'rc': 0, 'stderr': '', 'stdout': PLUGINS_HEADER + (
+            'io.containerd.grpc.v1                  cri                      linux/amd64    %s        \n'
+            'io.containerd.internal.v1              restart                  -              ok        \n' % status)}
+
+
+def args_for(tmp_path, **args):
+    return dict(dict(path=str(tmp_path / 'config.toml'), address=SOCKET, timeout=1), **args)
+
+
+def stand_in(run_action, tmp_path, **kwargs):
+    run_action.node = StandInContainerd(tmp_path / 'config.toml', **kwargs)
+    return run_action.node
+
+
+def step_names(run_action):
+    return ['node_files' if name == NODE_FILES else 'systemd' if name == SYSTEMD else name
+            for name, _args in run_action.steps]
+
+
+def seed_change(tmp_path, new, old=OLD):
+    """A config.toml that changed to `new`, with the timestamped backup of `old` next to it."""
+    (tmp_path / 'config.toml').write_text(new)
+    backup = tmp_path / 'config.toml.1234.2026-01-01@00:00:00~'
+    backup.write_text(old)
+    os.chmod(backup, 0o600)
+    return backup
+
+
+def test_containerd_back_with_cri_removes_the_copy_in_three_round_trips(run_action, tmp_path):
+    containerd_node = stand_in(run_action, tmp_path)
+    backup = seed_change(tmp_path, GOOD)
+    result = run_action('containerd_restart', args_for(tmp_path, previous_config=str(backup)))
+    assert 'failed' not in result, result['msg']
+    assert result['changed'] and result['restarted'] and result['cri_ready'] and not result['rolled_back']
+    assert result['msg'].startswith('containerd restarted and serves CRI after')
+    assert containerd_node.loaded == [GOOD] and not backup.exists()
+    assert step_names(run_action) == ['systemd', 'command', 'node_files']
+
+
+def test_cri_that_does_not_load_puts_the_previous_file_back_and_restarts_again(run_action, tmp_path):
+    containerd_node = stand_in(run_action, tmp_path)
+    backup = seed_change(tmp_path, BREAKS_CRI)
+    os.chmod(tmp_path / 'config.toml', 0o644)
+    result = run_action('containerd_restart', args_for(tmp_path, previous_config=str(backup)),
+                        task_vars={'inventory_hostname': 'node-1'})
+    assert result['failed'] and result['changed'] and result['rolled_back'] and result['cri_ready']
+    assert containerd_node.loaded == [BREAKS_CRI, OLD]  # the restore came before the second restart
+    assert (tmp_path / 'config.toml').read_text() == OLD
+    assert oct((tmp_path / 'config.toml').stat().st_mode & 0o777) == '0o600'  # the backup's mode
+    assert result['restored'] == str(backup) and backup.exists()
+    assert step_names(run_action) == ['systemd', 'command', 'node_files', 'node_files', 'systemd', 'command']
+    assert result['msg'] == (
+        'containerd on node-1 did not come back with its CRI plugin after %s changed: it answered, but its CRI '
+        'plugin did not load: io.containerd.grpc.v1 cri linux/amd64 error. The previous configuration was restored '
+        'from %s and containerd was restarted: it runs again with CRI, so the node keeps working as before; see '
+        'journalctl -u containerd for what the new configuration broke.' % (tmp_path / 'config.toml', backup))
+
+
+def test_a_failed_systemd_restart_says_so_and_a_file_that_was_absent_is_removed(run_action, tmp_path):
+    containerd_node = stand_in(run_action, tmp_path)
+    (tmp_path / 'config.toml').write_text(NOT_TOML)
+    result = run_action('containerd_restart', args_for(tmp_path, was_absent=True))
+    assert result['failed'] and result['rolled_back'] and result['removed'] and result['cri_ready']
+    assert containerd_node.loaded == [NOT_TOML, None] and not (tmp_path / 'config.toml').exists()
+    assert 'systemd could not restart containerd: Unable to restart service containerd' in result['msg']
+    assert 'The new %s was removed (there was none before) and containerd was restarted' % (
+        tmp_path / 'config.toml') in result['msg']
+
+
+def test_nothing_to_put_back_restarts_once_more_and_says_the_node_needs_attention(run_action, tmp_path):
+    containerd_node = stand_in(run_action, tmp_path)
+    (tmp_path / 'config.toml').write_text(BREAKS_CRI)
+    result = run_action('containerd_restart', args_for(tmp_path))
+    assert result['failed'] and result['rolled_back'] and result['cri_ready'] is False
+    assert containerd_node.loaded == [BREAKS_CRI, BREAKS_CRI]
+    assert (tmp_path / 'config.toml').read_text() == BREAKS_CRI
+    assert 'so there was nothing to put back, and containerd was restarted' in result['msg']
+    assert 'it STILL does not answer with CRI - this node needs attention now (journalctl -u containerd).' \
+        in result['msg']
+    assert step_names(run_action) == ['systemd', 'command', 'systemd', 'command']
+
+
+def test_a_socket_that_never_answers_is_reported_with_the_timeout_and_ctrs_error(run_action, tmp_path):
+    stand_in(run_action, tmp_path, down_polls=99)
+    (tmp_path / 'config.toml').write_text(GOOD)
+    result = run_action('containerd_restart', args_for(tmp_path))
+    assert result['failed'] and result['cri_ready'] is False
+    assert 'it did not answer on %s within 1s: ctr: failed to dial' % SOCKET in result['msg']
+
+
+def test_polls_until_cri_answers_within_the_timeout(run_action, tmp_path, monkeypatch):
+    slept = []
+    monkeypatch.setattr(action_plugin.time, 'sleep', slept.append)
+    stand_in(run_action, tmp_path, down_polls=2)
+    (tmp_path / 'config.toml').write_text(GOOD)
+    result = run_action('containerd_restart', args_for(tmp_path, timeout=10))
+    assert 'failed' not in result and result['cri_ready']
+    assert step_names(run_action) == ['systemd', 'command', 'command', 'command']
+    assert slept == [restart.POLL_DELAY] * 2
+
+
+def test_check_mode_restarts_nothing_and_touches_no_file(run_action, tmp_path):
+    stand_in(run_action, tmp_path)
+    backup = seed_change(tmp_path, GOOD)
+    result = run_action('containerd_restart', args_for(tmp_path, previous_config=str(backup)), check_mode=True)
+    assert result['changed'] and not result['restarted'] and result['cri_ready'] is None
+    assert 'would be restarted' in result['msg'] and run_action.steps == [] and backup.exists()
+
+
+def test_contradicting_options_are_refused_before_anything_runs(run_action, tmp_path):
+    stand_in(run_action, tmp_path)
+    both = run_action('containerd_restart', args_for(tmp_path, previous_config='/x~', was_absent=True))
+    assert both['failed'] and 'previous_config and was_absent=true contradict' in both['msg']
+    revert = run_action('containerd_restart', args_for(tmp_path, revert=True, was_absent=True))
+    assert revert['failed'] and 'revert=true finds what to restore itself' in revert['msg']
+    zero = run_action('containerd_restart', args_for(tmp_path, timeout=0))
+    assert zero['failed'] and 'timeout must be at least 1' in zero['msg']
+    relative = run_action('containerd_restart', args_for(tmp_path, path='config.toml'))
+    assert relative['failed'] and 'path must be an absolute path' in relative['msg']
+    assert run_action.steps == [] and not both['changed']
+
+
+# --- revert (the role's uninstall) ---------------------------------------------------------------
+
+def seed_installed(tmp_path, original=OLD, current=GOOD):
+    (tmp_path / 'config.toml').write_text(current)
+    (tmp_path / ('config.toml' + containerd.ORIGINAL_SUFFIX)).write_text(original)
+
+
+def test_revert_puts_the_original_back_restarts_and_then_drops_every_copy(run_action, tmp_path):
+    containerd_node = stand_in(run_action, tmp_path)
+    seed_installed(tmp_path)
+    result = run_action('containerd_restart', args_for(tmp_path, revert=True), diff=True)
+    assert 'failed' not in result and result['changed'] and result['cri_ready']
+    assert result['restored'] == str(tmp_path / ('config.toml' + containerd.ORIGINAL_SUFFIX))
+    assert containerd_node.loaded == [OLD]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
+    assert (tmp_path / 'config.toml').read_text() == OLD
+    assert result['diff'][0]['before'] == GOOD and result['diff'][0]['after'] == OLD
+    assert step_names(run_action) == ['node_files', 'node_files', 'systemd', 'command', 'node_files']
+
+
+def test_revert_of_a_created_file_removes_it_and_its_marker(run_action, tmp_path):
+    containerd_node = stand_in(run_action, tmp_path)
+    (tmp_path / 'config.toml').write_text(GOOD)
+    (tmp_path / ('config.toml' + containerd.CREATED_SUFFIX)).write_text('marker\n')
+    result = run_action('containerd_restart', args_for(tmp_path, revert=True))
+    assert 'failed' not in result and result['removed'] and result['cri_ready']
+    assert containerd_node.loaded == [None] and list(tmp_path.iterdir()) == []
+
+
+def test_revert_whose_original_breaks_cri_goes_back_to_the_collections_file_and_keeps_the_original(
+        run_action, tmp_path):
+    containerd_node = stand_in(run_action, tmp_path)
+    seed_installed(tmp_path, original=BREAKS_CRI)
+    result = run_action('containerd_restart', args_for(tmp_path, revert=True))
+    assert result['failed'] and result['rolled_back'] and result['cri_ready']
+    assert containerd_node.loaded == [BREAKS_CRI, GOOD] and (tmp_path / 'config.toml').read_text() == GOOD
+    assert (tmp_path / ('config.toml' + containerd.ORIGINAL_SUFFIX)).read_text() == BREAKS_CRI
+    assert 'The previous configuration was restored from %s' % result['restored'] in result['msg']
+
+
+def test_revert_without_restart_changes_the_files_in_one_round_trip_and_leaves_no_copy(run_action, tmp_path):
+    stand_in(run_action, tmp_path)
+    seed_installed(tmp_path)
+    result = run_action('containerd_restart', args_for(tmp_path, revert=True, restart=False))
+    assert 'failed' not in result and result['changed'] and not result['restarted']
+    assert 'restart containerd to load it' in result['msg']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml'] and step_names(run_action) == [
+        'node_files', 'node_files']
+
+
+def test_revert_where_nothing_was_kept_does_nothing(run_action, tmp_path):
+    stand_in(run_action, tmp_path)
+    (tmp_path / 'config.toml').write_text(GOOD)
+    result = run_action('containerd_restart', args_for(tmp_path, revert=True))
+    assert not result['changed'] and not result['restarted'] and step_names(run_action) == ['node_files']
+
+
+def test_revert_in_check_mode_shows_the_diff_and_writes_nothing(run_action, tmp_path):
+    stand_in(run_action, tmp_path)
+    seed_installed(tmp_path)
+    result = run_action('containerd_restart', args_for(tmp_path, revert=True), check_mode=True, diff=True)
+    assert result['changed'] and not result['restarted'] and result['diff'][0]['after'] == OLD
+    assert (tmp_path / 'config.toml').read_text() == GOOD and step_names(run_action) == ['node_files']
+
+
+def test_the_roles_verify_check_uses_the_same_cri_pattern():
+    role_vars = yaml.safe_load((Path(__file__).resolve().parents[4] / 'roles/containerd/vars/main.yml').read_text())
+    assert role_vars['containerd_cri_plugin_pattern'] == restart.CRI_PLUGIN_OK.pattern
