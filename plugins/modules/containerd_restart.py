@@ -40,7 +40,7 @@ attributes:
   check_mode:
     description: Reports what would happen and restarts nothing.
     support: full
-    details: Reports RV(changed=true) when containerd would be restarted or O(revert=true) would
+    details: Reports C(changed=true) when containerd would be restarted or O(revert=true) would
       put a file back; nothing is written, and RV(restarted) and RV(cri_ready) stay unknown.
   diff_mode:
     description: Shows the file O(revert=true) puts back.
@@ -140,7 +140,9 @@ rolled_back:
   returned: always
   type: bool
 restored:
-  description: The file whose content now stands at O(path) because of this task (the saved original with O(revert=true), or O(previous_config) after a rollback); null for none.
+  description:
+    - The file whose content now stands at O(path) because of this task (the saved original
+      with O(revert=true), or O(previous_config) after a rollback); null for none.
   returned: always
   type: str
   sample: /etc/containerd/config.toml.peerpull-orig
