@@ -46,7 +46,8 @@ class CriAnswer:
         if self.rc != 0:
             return 'it did not answer on %s within %ss: %s' % (address, timeout, self.stderr.strip())
         cri_lines = [' '.join(line.split()) for line in self.stdout.splitlines() if _CRI_WORD.search(line)]
-        return 'it answered, but its CRI plugin did not load: %s' % '; '.join(cri_lines)
+        return 'it answered, but its CRI plugin did not load: %s' % (
+            '; '.join(cri_lines) or '`ctr plugins ls` does not list it (disabled_plugins?)')
 
 
 def failure_message(host, path, service_name, why, put_back, ready_again):

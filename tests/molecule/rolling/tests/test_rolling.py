@@ -48,6 +48,10 @@ def test_rollout_left_the_node_as_expected(node):
     else:
         assert CONFIG_FILE in changed and restarted
         assert node.registry_settings() == {"config_path": HOSTS_DIR, "discard_unpacked_layers": False}
+        # The backup served only the rollback: the restart action removed it once CRI answered.
+        left = node.run("ls -A /etc/containerd").split()
+        backups = [name for name in left if re.fullmatch(r"config\.toml\..+~", name)]
+        assert not backups, f"{node.name}: the rollback copy is still there: {backups}"
     assert not other_changes(node)
 
 

@@ -248,6 +248,13 @@ def test_revert_in_check_mode_shows_the_diff_and_writes_nothing(run_action, tmp_
     assert (tmp_path / 'config.toml').read_text() == GOOD and step_names(run_action) == ['node_files']
 
 
+def test_a_cri_plugin_missing_from_the_list_is_named_as_such():
+    answer = restart.CriAnswer(0, PLUGINS_HEADER + 'io.containerd.internal.v1  restart  -  ok\n')
+    assert not answer.ready
+    assert answer.failure(SOCKET, 60) == ('it answered, but its CRI plugin did not load: `ctr plugins ls` does not '
+                                          'list it (disabled_plugins?)')
+
+
 def test_the_roles_verify_check_uses_the_same_cri_pattern():
     role_vars = yaml.safe_load((Path(__file__).resolve().parents[4] / 'roles/containerd/vars/main.yml').read_text())
     assert role_vars['containerd_cri_plugin_pattern'] == restart.CRI_PLUGIN_OK.pattern
