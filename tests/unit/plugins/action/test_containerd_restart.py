@@ -223,6 +223,26 @@ def test_revert_whose_original_breaks_cri_goes_back_to_the_collections_file_and_
     assert 'The previous configuration was restored from %s' % result['restored'] in result['msg']
 
 
+def test_revert_to_an_original_where_the_file_is_gone_removes_it_again_when_cri_breaks(run_action, tmp_path):
+    containerd_node = stand_in(run_action, tmp_path)
+    (tmp_path / ('config.toml' + containerd.ORIGINAL_SUFFIX)).write_text(BREAKS_CRI)
+    result = run_action('containerd_restart', args_for(tmp_path, revert=True))
+    assert result['failed'] and result['removed'] and result['restored'] is None
+    assert containerd_node.loaded == [BREAKS_CRI, None] and not (tmp_path / 'config.toml').exists()
+    assert 'The new %s was removed (there was none before)' % (tmp_path / 'config.toml') in result['msg']
+
+
+def test_a_copy_that_cannot_be_removed_after_a_good_restart_is_a_warning(run_action, tmp_path, monkeypatch):
+    stand_in(run_action, tmp_path)
+    backup = seed_change(tmp_path, GOOD)
+    monkeypatch.setattr(os, 'unlink', lambda path: (_ for _ in ()).throw(PermissionError(13, 'Permission denied')))
+    result = run_action('containerd_restart', args_for(tmp_path, previous_config=str(backup)))
+    assert 'failed' not in result and result['cri_ready'] and backup.exists()
+    [warning] = result['warnings']
+    assert warning.startswith('containerd runs again, but %s could not be removed: ' % backup), warning
+    assert 'Permission denied' in warning, warning
+
+
 def test_revert_without_restart_changes_the_files_in_one_round_trip_and_leaves_no_copy(run_action, tmp_path):
     stand_in(run_action, tmp_path)
     seed_installed(tmp_path)
