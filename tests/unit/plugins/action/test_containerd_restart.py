@@ -235,6 +235,7 @@ def test_revert_to_an_original_where_the_file_is_gone_removes_it_again_when_cri_
 def test_a_copy_that_cannot_be_removed_after_a_good_restart_is_a_warning(run_action, tmp_path, monkeypatch):
     stand_in(run_action, tmp_path)
     backup = seed_change(tmp_path, GOOD)
+
     def unlink(path):
         raise PermissionError(13, 'Permission denied', path)
     monkeypatch.setattr(os, 'unlink', unlink)
