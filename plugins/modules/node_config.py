@@ -58,7 +58,10 @@ options:
         or wrong option is refused, naming the adapter's options. For V(containerd) they are
         M(peerpull.spegel.containerd_config)'s O(peerpull.spegel.containerd_config#module:path),
         C(enable_cri), C(migrate_mirrors), C(extra_settings), C(backup), C(keep_original),
-        C(validate) and C(service_name).
+        C(validate) and C(service_name). For V(k3s) and V(rke2) they are C(role) (V(auto), the default,
+        where the enabled unit tells, C(k3s)/C(k3s-agent) or C(rke2-server)/C(rke2-agent); V(server);
+        V(agent)) and C(config_dir) (where C(config.yaml.d) and C(registries.yaml) are; default
+        C(/etc/rancher/k3s) or C(/etc/rancher/rke2)).
     type: dict
     default: {}
   registries:
