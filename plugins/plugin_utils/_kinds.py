@@ -14,13 +14,17 @@ from __future__ import annotations
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_containerd import ContainerdKind
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k0s import K0sKind
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import K3sKind, Rke2Kind
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_nodeadm import NodeadmKind
 
 # One line per adapter.
 ADAPTERS = (
     ContainerdKind,
     K3sKind,
     Rke2Kind,
+    NodeadmKind,
+    K0sKind,
 )
 
 KINDS = {adapter.name: adapter for adapter in ADAPTERS}
