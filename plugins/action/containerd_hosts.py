@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import posixpath
+
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_probe as hosts_probe
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
@@ -56,7 +58,8 @@ class ActionModule(ActionModuleBase):
                     'no hosts.toml is written' % adapter.name))
                 return
         plan = self._plan(args)
-        reads = dict(read=list(plan['paths'].values()), read_globs=list(plan['globs']), containerd_version=True)
+        reads = dict(read=list(plan['paths'].values()), read_globs=list(plan['globs']), containerd_version=True,
+                     list_dirs=[plan['listed_dir']] if plan['listed_dir'] else [])
         if plan['discover']:
             extra = discovery_reads()
             reads.update(read=reads['read'] + extra['read'], read_globs=reads['read_globs'] + extra['read_globs'],
@@ -77,12 +80,17 @@ class ActionModule(ActionModuleBase):
             targets += [(name, path, 'shadowing') for name, path in sorted(shadowing.items())]
         changes = [self._compute(args, plan, registry, path, reason, state.file(path), mirrors, node_ips)
                    for registry, path, reason in targets]
+        without_hosts_file = []
+        if plan['listed_dir']:
+            without_hosts_file = hosts_toml.dirs_without_hosts_file(
+                plan['listed_dir'], state.dirs[plan['listed_dir']].names('directory'), state.globs[plan['globs'][0]])
 
         result.update(
             changed=any(c['changed'] for c in changes),
             mirrors=mirrors,
             files={c['registry']: self._file_result(c) for c in changes},
             containerd_version=str(version) if version else None,
+            dirs_without_hosts_toml=without_hosts_file,
         )
         if version is None and args['state'] == 'present' and any(hosts_toml.dotted_form(url, 1) for url in mirrors):
             result['warnings'] = [
@@ -162,8 +170,12 @@ class ActionModule(ActionModuleBase):
             fields['header'] = {'Authorization': header}
         # containerd takes a registry's own directory over _default: with _default, every
         # registry directory's hosts.toml is read in the same round trip (see _compute).
-        globs = [hosts_toml.shadowing_glob(args['hosts_dir'])] if hosts_toml.DEFAULT_REGISTRY in paths else []
+        # A registry directory without a hosts.toml hides _default too: the hosts directory is listed.
+        with_default = hosts_toml.DEFAULT_REGISTRY in paths
+        globs = [hosts_toml.shadowing_glob(args['hosts_dir'])] if with_default else []
+        listed_dir = posixpath.normpath(args['hosts_dir']) if with_default else None
         return dict(paths=paths, servers=servers, mirrors=mirrors, ports=ports, fields=fields, globs=globs,
+                    listed_dir=listed_dir,
                     node_ip=node_ip, discover=not mirrors and node_ip in UNSET, secret=bool(header))
 
     def _compute(self, args, plan, registry, path, reason, current, mirrors, node_ips):

@@ -360,6 +360,19 @@ containerd_version:
   returned: success
   type: str
   sample: 1.7.24
+dirs_without_hosts_toml:
+  description:
+    - The registry directories of O(hosts_dir) that hold no C(hosts.toml) (Docker-style
+      certificate files, or nothing), as found before this task changed anything. containerd
+      takes a registry's own directory over C(_default) all the same, so that registry's pulls
+      never reach the mirrors; move its certificates into a C(hosts.toml) (C(ca), C(client))
+      or remove it.
+    - Looked for, in the same round trip as the files, when O(registries) include C(_default);
+      empty otherwise. The P(peerpull.spegel.mirror#role) role's C(verify) entry point reports them.
+  returned: success
+  type: list
+  elements: str
+  sample: ["/etc/containerd/certs.d/registry.example_5000_"]
 probe:
   description: How the node's containerd reads the files, with O(probe=true).
   returned: when O(probe=true)

@@ -15,8 +15,11 @@ description:
   - The node-side half of this collection's action plugins. The controller computes file
     contents (with C(tomlkit), which never has to exist on the node) and this module does
     the I/O in one round trip per phase.
-  - Reads files and glob matches, and reports the containerd version, when a systemd
-    service last started, and how the node's containerd reads its registry C(hosts.toml) files.
+  - Reads files and glob matches, and lists directories.
+  - Probes, apart from the file operations, run the node's own programs and write nothing -
+    the containerd version, containerd's effective configuration, when a systemd service last
+    started, how the node's containerd reads its registry C(hosts.toml) files, and the node's
+    routes and addresses.
   - Writes files atomically (temporary file in the same directory, then
     C(AnsibleModule.atomic_move)), with mode and ownership applied before the content becomes
     visible, optional backup, optional validation command, and an optimistic lock on the
@@ -64,6 +67,13 @@ options:
       - Paths whose existence to report in RV(exists), without opening them, so a directory or a
         large binary can be asked about. Used to tell the node's kind from the marks its
         distribution leaves (C(/usr/local/bin/k3s), C(/etc/k0s/containerd.toml), ...).
+  list_dirs:
+    description:
+      - Directories whose entries to return in RV(dirs), by name and type, without opening any
+        file in them (the certificates and keys of a registry directory stay on the node).
+      - An entry's type is that of what it names, symbolic links followed, as containerd
+        follows them when it looks for a registry's directory.
+      - A directory of more than 4096 entries is not listed; its RV(dirs[].error) says so.
     type: list
     elements: path
     default: []
@@ -281,6 +291,23 @@ exists:
   description: For each path of O(exists), whether something is there (a symbolic link counts when its target exists).
   returned: always
   type: dict
+dirs:
+  description: What O(list_dirs) found, keyed by directory.
+  returned: always
+  type: dict
+  contains:
+    exists:
+      description: Whether the directory exists.
+      type: bool
+    entries:
+      description:
+        - "C({name: {type, link}}) for every entry. C(type) is V(directory), V(file), V(other)
+          (a FIFO, a socket, a device) or V(broken) (a symbolic link to nothing, or a loop of
+          links); C(link) says whether the entry is a symbolic link."
+      type: dict
+    error:
+      description: Why the directory could not be listed, such as a file where it should be, or no permission.
+      type: str
 containerd:
   description: The containerd binary found on the node.
   returned: when O(containerd_version=true)
@@ -435,6 +462,8 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.peerpull.spegel.plugins.module_utils import _network
+
+# --- Errors and symbolic links, shared by every file operation --------------------------------
 
 NOT_REGULAR = {
     stat.S_IFIFO: 'a FIFO (named pipe)',
@@ -595,6 +624,8 @@ def locate(path):
     return target, st
 
 
+# --- File I/O: reading and listing -------------------------------------------------------------
+
 def read_bytes(target, limit=-1):
     """The content of a regular file (at most limit bytes), never through a link (target is
     resolved), never blocking on a FIFO swapped in after the stat."""
@@ -660,6 +691,42 @@ def _name(lookup, ident):
         return lookup(ident)[0]
     except KeyError:
         return str(ident)
+
+
+MAX_LIST_ENTRIES = 4096  # a registry hosts directory holds a few
+
+
+def list_dir(path):
+    """The entries of a directory by name: their type (links followed, as containerd's os.Stat
+    follows them) and whether they are links. No file in it is opened."""
+    result = {'exists': True, 'entries': {}}
+    try:
+        with os.scandir(path) as scan:
+            for count, entry in enumerate(scan):
+                if count == MAX_LIST_ENTRIES:
+                    return {'exists': True, 'entries': {}, 'error': 'it holds more than %d entries, which this '
+                            'collection does not list: check that it is the right directory' % MAX_LIST_ENTRIES}
+                result['entries'][entry.name] = {'type': entry_type(entry), 'link': entry.is_symlink()}
+    except FileNotFoundError:
+        return {'exists': False, 'entries': {}}
+    except NotADirectoryError:
+        return {'exists': True, 'entries': {}, 'error': 'it is not a directory: move it away or choose another '
+                'path'}
+    except OSError as exc:
+        return {'exists': True, 'entries': {}, 'error': '%s: %s' % (
+            exc.strerror or to_native(exc), FIXES.get(exc.errno, 'fix the path'))}
+    return result
+
+
+def entry_type(entry):
+    try:
+        kind = stat.S_IFMT(entry.stat().st_mode)
+    except OSError:  # a link to nothing, or a loop of links
+        return 'broken'
+    return {stat.S_IFDIR: 'directory', stat.S_IFREG: 'file'}.get(kind, 'other')
+
+
+# --- File I/O: writing and removing ------------------------------------------------------------
 
 
 def checked_stat(module, path, expected):
@@ -1002,6 +1069,8 @@ def commit_all(module, staged, unsafe_writes):
     return [entry.result() for entry in committed]
 
 
+# --- Probes: what the node's own programs say; nothing is written ------------------------------
+
 BIN_DIRS = ['/usr/local/bin', '/usr/bin', '/usr/sbin', '/bin', '/sbin']
 DUMP_TIMEOUT = 20  # seconds; a dump takes well under one
 
@@ -1109,12 +1178,16 @@ def network_facts(module):
     return _network.network_facts(ip, lambda argv: module.run_command(argv)[:2])
 
 
+# --- The module --------------------------------------------------------------------------------
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             read=dict(type='list', elements='path', default=[]),
             read_globs=dict(type='list', elements='str', default=[]),
             exists=dict(type='list', elements='path', default=[]),
+            list_dirs=dict(type='list', elements='path', default=[]),
             containerd_version=dict(type='bool', default=False),
             config_dump=dict(type='path'),
             service_started=dict(type='str'),
@@ -1148,6 +1221,16 @@ def main():
     params = module.params
     refuse_nul(module, params)
 
+    result = dict(read(params), changed=False, written=[], staged=[])
+    result.update(probe(module, params))
+    if not module.check_mode:
+        write_or_remove(module, params, result)
+    result['changed'] = bool(result['written'])
+    module.exit_json(**result)
+
+
+def read(params):
+    """The result keys of the reads, listings and existence checks: files, globs, dirs, exists."""
     files = {path: describe(path) for path in params['read']}
     globs = {}
     for pattern in params['read_globs']:
@@ -1156,9 +1239,14 @@ def main():
         globs[pattern] = matches
         for path in matches:
             files.setdefault(path, describe(path))
+    dirs = {path: list_dir(path) for path in params['list_dirs']}
+    exists = {path: os.path.exists(path) for path in params['exists']}
+    return {'files': files, 'globs': globs, 'dirs': dirs, 'exists': exists}
 
-    result = {'changed': False, 'files': files, 'globs': globs, 'written': [], 'staged': [],
-              'exists': {path: os.path.exists(path) for path in params['exists']}}
+
+def probe(module, params):
+    """The result keys of the probes asked for."""
+    result = {}
     if params['containerd_version']:
         result['containerd'] = containerd_version(module)
     if params['config_dump']:
@@ -1169,11 +1257,7 @@ def main():
         result['hosts_probe'] = hosts_probe(module, params['hosts_probe']['hosts_dir'], params['hosts_probe']['refs'])
     if params['network_facts']:
         result['network'] = network_facts(module)
-
-    if not module.check_mode:
-        write_or_remove(module, params, result)
-    result['changed'] = bool(result['written'])
-    module.exit_json(**result)
+    return result
 
 
 def write_or_remove(module, params, result):
@@ -1207,7 +1291,8 @@ def write_or_remove(module, params, result):
 
 def refuse_nul(module, params):
     """A NUL byte cannot be part of a file name: refused before anything is read."""
-    paths = list(params['read']) + list(params['read_globs']) + list(params['exists']) + [params['config_dump']]
+    paths = list(params['read']) + list(params['read_globs']) + list(params['exists']) + list(params['list_dirs'])
+    paths.append(params['config_dump'])
     paths += [item['path'] for item in params['write'] + params['remove']]
     if params['hosts_probe']:
         paths.append(params['hosts_probe']['hosts_dir'])

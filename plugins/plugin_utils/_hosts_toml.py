@@ -1062,3 +1062,13 @@ def shadowing_files(matches, listed_paths):
         if name not in NOT_A_REGISTRY and path not in listed_paths:
             found[name] = path
     return found
+
+
+def dirs_without_hosts_file(hosts_dir, directories, matches):
+    """The registry directories (names of directories under hosts_dir) without a hosts.toml
+    among the matches of shadowing_glob, as paths. containerd takes such a directory over
+    _default all the same (Docker-style certificate files, or nothing), so its registry's
+    pulls never reach the mirrors of _default."""
+    with_file = {posixpath.basename(posixpath.dirname(path)) for path in matches}
+    return [posixpath.join(hosts_dir, name) for name in directories
+            if name not in NOT_A_REGISTRY and name not in with_file and not name.startswith('.')]

@@ -54,12 +54,28 @@ def decode(path, content_b64):
         raise SpegelError('%s is not UTF-8 text (%s); nothing was changed.' % (path, exc)) from None
 
 
+class NodeDir:
+    """A directory as listed on the node: entries {name: {'type', 'link'}}, empty when it does not exist."""
+
+    def __init__(self, path, info):
+        self.path = path
+        self.exists = info.get('exists', False)
+        if info.get('error'):
+            raise SpegelError('%s cannot be listed on the node: %s; nothing was changed.' % (path, info['error']))
+        self.entries = info.get('entries', {})
+
+    def names(self, entry_type):
+        """The names of the entries of that type (links followed), sorted."""
+        return sorted(name for name, entry in self.entries.items() if entry['type'] == entry_type)
+
+
 class NodeState:
     """The result of one read round trip."""
 
     def __init__(self, result):
         self.files = {path: NodeFile(path, info) for path, info in result.get('files', {}).items()}
         self.globs = result.get('globs', {})
+        self.dirs = {path: NodeDir(path, info) for path, info in result.get('dirs', {}).items()}
         self.containerd = result.get('containerd', {})
         self.service = result.get('service')
         self.config_dump = result.get('config_dump', {})
@@ -67,9 +83,10 @@ class NodeState:
         self.present = {path for path, there in result.get('exists', {}).items() if there}
 
     def merge(self, other):
-        """Add a second read's files and globs to this state."""
+        """Add a second read's files, globs and listings to this state."""
         self.files.update(other.files)
         self.globs.update(other.globs)
+        self.dirs.update(other.dirs)
         self.present |= other.present
         return self
 
@@ -115,10 +132,12 @@ def run_node_files(action, task_vars, **args):
     return result
 
 
-def read(action, task_vars, paths=(), globs=(), **probes):
-    """One read round trip; probes: node_files' probe arguments (containerd_version, exists, ...)."""
+def read(action, task_vars, paths=(), globs=(), dirs=(), **probes):
+    """One read round trip: files, glob matches and (dirs) directory listings; probes: node_files'
+    probe arguments (containerd_version, exists, ...)."""
+    listing = dict(list_dirs=list(dirs)) if dirs else {}
     probes.setdefault('containerd_version', False)
-    return NodeState(run_node_files(action, task_vars, read=list(paths), read_globs=list(globs), **probes))
+    return NodeState(run_node_files(action, task_vars, read=list(paths), read_globs=list(globs), **listing, **probes))
 
 
 def validate(action, task_vars, writes):

@@ -101,3 +101,38 @@ def test_a_kind_that_configures_its_mirrors_itself_gets_no_hosts_toml(name, run_
     assert run_action('containerd_hosts', dict(args, node_kind='containerd'))['changed']
     unknown = run_action('containerd_hosts', dict(args, node_kind='k3z'))
     assert unknown['failed'] and "node_kind 'k3z' is no node kind" in unknown['msg']
+
+
+def test_registry_directories_without_a_hosts_file_are_found_in_the_same_read(run_action, tmp_path):
+    """containerd takes a registry's own directory over _default even without a hosts.toml in
+    it: such directories are named, from the one read round trip (check mode, no probe)."""
+    certs = tmp_path / 'certs.d'
+    for name in ('registry.example_5000_', 'docker.io', '_backup', '.hidden', 'quay.io'):
+        (certs / name).mkdir(parents=True)
+    (certs / 'registry.example_5000_' / 'ca.crt').write_text('-----BEGIN CERTIFICATE-----\n')
+    (certs / 'docker.io' / 'hosts.toml').write_text('server = "https://registry-1.docker.io"\n')
+    (certs / 'quay.io' / 'hosts.toml').mkdir()  # no file containerd can read
+    (tmp_path / 'linked').mkdir()
+    (certs / 'ghcr.io').symlink_to(tmp_path / 'linked')
+    (certs / 'notes.txt').write_text('a file, no registry\n')
+    args = dict(hosts_dir=str(certs) + '/', mirrors=[MIRROR], containerd_version='2.1.9')
+    result = run_action('containerd_hosts', args, check_mode=True)
+    assert result['dirs_without_hosts_toml'] == [str(certs / name) for name in ('ghcr.io', 'quay.io',
+                                                                               'registry.example_5000_')]
+    assert len(run_action.calls) == 1 and run_action.calls[0]['list_dirs'] == [str(certs)]
+    assert 'BEGIN CERTIFICATE' not in str(result)
+    assert sorted(p.name for p in certs.iterdir()) == sorted(
+        ['registry.example_5000_', 'docker.io', '_backup', '.hidden', 'quay.io', 'ghcr.io', 'notes.txt'])
+
+    # Without _default no directory hides anything from the registries managed: nothing is listed.
+    only = run_action('containerd_hosts', dict(args, registries=['docker.io']), check_mode=True)
+    assert only['dirs_without_hosts_toml'] == [] and run_action.calls[1]['list_dirs'] == []
+
+
+def test_a_hosts_directory_that_is_a_file_is_named_in_check_mode_too(run_action, tmp_path):
+    (tmp_path / 'certs.d').write_text('a file where the hosts directory should be\n')
+    result = run_action('containerd_hosts', dict(hosts_dir=str(tmp_path / 'certs.d'), mirrors=[MIRROR],
+                                                 containerd_version='2.1.9'), check_mode=True)
+    assert result['failed'] and result['msg'] == (
+        '%s cannot be listed on the node: it is not a directory: move it away or choose another path; '
+        'nothing was changed.' % (tmp_path / 'certs.d'))

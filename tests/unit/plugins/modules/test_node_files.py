@@ -381,3 +381,73 @@ def test_module_failure_without_msg_names_the_exception():
         event = Event()
     message = str(node.NodeFilesError({'failed': True, 'exception': Captured()}))
     assert 'Too many levels of symbolic links' in message and '/etc/containerd/config.toml' in message
+
+
+# --- list_dirs ------------------------------------------------------------------------------
+
+def test_a_directory_is_listed_by_name_and_type_without_a_file_opened(capsys, tmp_path):
+    hosts = tmp_path / 'certs.d'
+    (hosts / 'docker.io').mkdir(parents=True)
+    (hosts / 'docker.io' / 'hosts.toml').write_text('server = "https://registry-1.docker.io"\n')
+    (tmp_path / 'elsewhere').mkdir()
+    (hosts / 'ghcr.io').symlink_to(tmp_path / 'elsewhere')  # containerd's os.Stat follows it
+    (hosts / 'ca.crt').write_text('-----BEGIN CERTIFICATE-----\n')
+    os.mkfifo(hosts / 'pipe')  # stat only: a FIFO never blocks the listing
+    (hosts / 'gone').symlink_to(tmp_path / 'nothing')
+    (hosts / 'loop').symlink_to(hosts / 'loop')
+    result = run(capsys, list_dirs=[str(hosts), str(tmp_path / 'missing')])
+    assert not result['changed'] and result['files'] == {}
+    assert result['dirs'][str(hosts)] == {'exists': True, 'entries': {
+        'docker.io': {'type': 'directory', 'link': False},
+        'ghcr.io': {'type': 'directory', 'link': True},
+        'ca.crt': {'type': 'file', 'link': False},
+        'pipe': {'type': 'other', 'link': False},
+        'gone': {'type': 'broken', 'link': True},
+        'loop': {'type': 'broken', 'link': True},
+    }}
+    assert 'BEGIN CERTIFICATE' not in str(result) and 'registry-1' not in str(result)
+    assert result['dirs'][str(tmp_path / 'missing')] == {'exists': False, 'entries': {}}
+    listing = node.NodeState(result).dirs[str(hosts)]
+    assert listing.names('directory') == ['docker.io', 'ghcr.io'] and listing.names('file') == ['ca.crt']
+
+
+def test_a_file_where_the_directory_should_be_is_named_and_refused_by_the_controller(capsys, tmp_path):
+    (tmp_path / 'certs.d').write_text('')
+    path = str(tmp_path / 'certs.d')
+    result = run(capsys, list_dirs=[path])
+    assert result['dirs'][path] == {'exists': True, 'entries': {},
+                                    'error': 'it is not a directory: move it away or choose another path'}
+    with pytest.raises(SpegelError, match='^%s cannot be listed on the node: it is not a directory: ' % path):
+        node.NodeState(result)
+
+
+def test_a_directory_above_the_entry_limit_is_not_listed(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(node_files, 'MAX_LIST_ENTRIES', 3)
+    for name in 'abcd':
+        (tmp_path / name).mkdir()
+    assert node_files.list_dir(str(tmp_path))['error'].startswith('it holds more than 3 entries')
+    (tmp_path / 'd').rmdir()
+    assert len(node_files.list_dir(str(tmp_path))['entries']) == 3
+
+
+def test_a_directory_that_cannot_be_read_says_why(tmp_path):
+    locked = tmp_path / 'certs.d'
+    locked.mkdir(mode=0o700)
+    if os.geteuid() == 0:  # root reads any directory: list it as nobody
+        os.chown(locked, 0, 0)
+        os.seteuid(65534)
+    else:
+        locked.chmod(0)
+    try:
+        listed = node_files.list_dir(str(locked))
+    finally:
+        if os.getuid() == 0:
+            os.seteuid(0)
+        locked.chmod(0o700)
+    assert listed == {'exists': True, 'entries': {}, 'error': 'Permission denied: '
+                      'run the task as root (become: true) or fix the permissions'}
+
+
+def test_a_nul_in_a_listed_path_is_refused(capsys, tmp_path):
+    result = run(capsys, list_dirs=[str(tmp_path) + '\0x'])
+    assert result['failed'] and 'NUL byte' in result['msg'] and 'dirs' not in result

@@ -435,6 +435,15 @@ def test_shadowing_files():
         'docker.io': '/d/docker.io/hosts.toml', 'registry.example_5000_': '/d/registry.example_5000_/hosts.toml'}
 
 
+def test_dirs_without_hosts_file():
+    """Every registry directory but _default, _backup and hidden ones, less those with a hosts.toml."""
+    directories = ['.cache', '_backup', '_default', 'docker.io', 'ghcr.io', 'registry.example_5000_']
+    matches = ['/d/_default/hosts.toml', '/d/docker.io/hosts.toml', '/d/elsewhere/hosts.toml']
+    assert hosts_toml.dirs_without_hosts_file('/d', directories, matches) == [
+        '/d/ghcr.io', '/d/registry.example_5000_']
+    assert hosts_toml.dirs_without_hosts_file('/d', [], matches) == []
+
+
 # --- judged by containerd itself --------------------------------------------------------------
 
 USER_HOST = "# the user's own registry\n[host.\"http://198.18.0.6:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
