@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -41,8 +42,9 @@ def node(host):
 
 
 @pytest.fixture(scope="session")
-def verify_report(tmp_path_factory):
-    """The collection's own verify playbook, run once over the scenario's nodes: its JSON report."""
+def verify_run(tmp_path_factory):
+    """The collection's own verify playbook, run once over the scenario's nodes: its JSON report
+    and its output (the readiness table)."""
     report = tmp_path_factory.mktemp("verify") / "report.json"
     result = subprocess.run(
         [
@@ -54,7 +56,12 @@ def verify_report(tmp_path_factory):
         capture_output=True, text=True, check=False,
     )
     assert report.exists(), f"peerpull.spegel.verify wrote no report (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
-    return json.loads(report.read_text())
+    return json.loads(report.read_text()), result.stdout
+
+
+@pytest.fixture(scope="session")
+def verify_report(verify_run):
+    return verify_run[0]
 
 
 @pytest.fixture(autouse=True)
@@ -123,6 +130,13 @@ def test_hosts_toml_points_at_spegel_on_this_node(node):
 def test_verify_playbook_says_ready(node, verify_report):
     readiness = verify_report[node.name]
     assert readiness["ready"], f"{node.name}: peerpull.spegel.verify says {readiness}"
+
+
+def test_verify_table_shows_the_node_ready(node, verify_run):
+    """The table at the end of the run: the header, then this node's row, ready and every check ok."""
+    output = verify_run[1]
+    assert re.search(r"NODE +READY +config +restarted +cri +hosts_toml +mirror", output), output
+    assert re.search(rf"\b{re.escape(node.name)} +yes(  +ok){{5}}\b", output), f"{node.name} not ready in:\n{output}"
 
 
 def test_cri_was_loaded_as_the_seed_says_and_is_now(node):
