@@ -58,8 +58,9 @@ class ActionModule(ActionModuleBase):
                     'no hosts.toml is written' % adapter.name))
                 return
         plan = self._plan(args)
-        reads = dict(read=list(plan['paths'].values()), read_globs=list(plan['globs']), containerd_version=True,
-                     list_dirs=[plan['listed_dir']] if plan['listed_dir'] else [])
+        reads = dict(read=list(plan['paths'].values()), read_globs=list(plan['globs']), containerd_version=True)
+        if plan['listed_dir']:
+            reads['list_dirs'] = [plan['listed_dir']]
         if plan['discover']:
             extra = discovery_reads()
             reads.update(read=reads['read'] + extra['read'], read_globs=reads['read_globs'] + extra['read_globs'],

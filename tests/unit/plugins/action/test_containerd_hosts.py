@@ -126,7 +126,7 @@ def test_registry_directories_without_a_hosts_file_are_found_in_the_same_read(ru
 
     # Without _default no directory hides anything from the registries managed: nothing is listed.
     only = run_action('containerd_hosts', dict(args, registries=['docker.io']), check_mode=True)
-    assert only['dirs_without_hosts_toml'] == [] and run_action.calls[1]['list_dirs'] == []
+    assert only['dirs_without_hosts_toml'] == [] and 'list_dirs' not in run_action.calls[1]
 
 
 def test_a_hosts_directory_that_is_a_file_is_named_in_check_mode_too(run_action, tmp_path):
