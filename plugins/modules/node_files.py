@@ -15,7 +15,7 @@ description:
   - The node-side half of this collection's action plugins. The controller computes file
     contents (with C(tomlkit), which never has to exist on the node) and this module does
     the I/O in one round trip per phase.
-  - Reads files and glob matches, and lists directories.
+  - Reads files and glob matches, lists directories, and tells which paths exist.
   - Probes, apart from the file operations, run the node's own programs and write nothing -
     the containerd version, containerd's effective configuration, when a systemd service last
     started, how the node's containerd reads its registry C(hosts.toml) files, and the node's
@@ -67,6 +67,9 @@ options:
       - Paths whose existence to report in RV(exists), without opening them, so a directory or a
         large binary can be asked about. Used to tell the node's kind from the marks its
         distribution leaves (C(/usr/local/bin/k3s), C(/etc/k0s/containerd.toml), ...).
+    type: list
+    elements: path
+    default: []
   list_dirs:
     description:
       - Directories whose entries to return in RV(dirs), by name and type, without opening any
