@@ -712,9 +712,8 @@ def list_dir(path):
                 result['entries'][entry.name] = {'type': entry_type(entry), 'link': entry.is_symlink()}
     except FileNotFoundError:
         return {'exists': False, 'entries': {}}
-    except NotADirectoryError:
-        return {'exists': True, 'entries': {}, 'error': 'it is not a directory: move it away or choose another '
-                'path'}
+    except NotADirectoryError as exc:
+        return {'exists': True, 'entries': {}, 'error': '%s: move it away or choose another path' % exc.strerror}
     except OSError as exc:
         return {'exists': True, 'entries': {}, 'error': '%s: %s' % (
             exc.strerror or to_native(exc), FIXES.get(exc.errno, 'fix the path'))}

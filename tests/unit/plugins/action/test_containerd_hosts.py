@@ -134,5 +134,5 @@ def test_a_hosts_directory_that_is_a_file_is_named_in_check_mode_too(run_action,
     result = run_action('containerd_hosts', dict(hosts_dir=str(tmp_path / 'certs.d'), mirrors=[MIRROR],
                                                  containerd_version='2.1.9'), check_mode=True)
     assert result['failed'] and result['msg'] == (
-        '%s cannot be listed on the node: it is not a directory: move it away or choose another path; '
+        '%s cannot be listed on the node: Not a directory: move it away or choose another path; '
         'nothing was changed.' % (tmp_path / 'certs.d'))

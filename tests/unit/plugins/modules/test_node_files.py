@@ -416,8 +416,8 @@ def test_a_file_where_the_directory_should_be_is_named_and_refused_by_the_contro
     path = str(tmp_path / 'certs.d')
     result = run(capsys, list_dirs=[path])
     assert result['dirs'][path] == {'exists': True, 'entries': {},
-                                    'error': 'it is not a directory: move it away or choose another path'}
-    with pytest.raises(SpegelError, match='^%s cannot be listed on the node: it is not a directory: ' % path):
+                                    'error': 'Not a directory: move it away or choose another path'}
+    with pytest.raises(SpegelError, match='^%s cannot be listed on the node: Not a directory: ' % path):
         node.NodeState(result)
 
 
