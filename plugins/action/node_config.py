@@ -37,13 +37,15 @@ class ActionModule(ActionModuleBase):
         SPEC_OPTIONS,
         kind=dict(type='str', required=True),
         kind_options=dict(type='dict', default={}),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
     )
 
     def run_action(self, args, task_vars, result):
         adapter = _adapter(args['kind'], args['kind_options'])
         spec = Options(**{name: args[name] for name in SPEC_OPTIONS})
         state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks())
-        plan = adapter.plan(spec, state)
+        # absent: the adapter's revert() removes exactly what its plan() added.
+        plan = adapter.plan(spec, state) if args['state'] == 'present' else adapter.revert(spec, state)
         changes = list(plan.changes)
         detected = kinds.detect(state.present)
         warnings = list(plan.warnings)

@@ -64,6 +64,20 @@ options:
         C(/etc/rancher/k3s) or C(/etc/rancher/rke2)).
     type: dict
     default: {}
+  state:
+    description:
+      - V(present) applies the adapter. V(absent) removes exactly what the adapter adds, and
+        leaves everything else byte for byte (the role's C(uninstall)). For V(k0s) and V(nodeadm),
+        the drop-in, only while it holds what this collection writes for the same options (a
+        changed one is left, with a warning). For V(k3s) and V(rke2), the C(config.yaml.d) drop-in
+        (only while it is the collection's), and the C(mirrors) entries of C(registries.yaml) for
+        the given O(registries) that are exactly what the adapter writes (the name alone, no
+        endpoints or rewrites); an entry the user has filled in is kept, with a warning, and
+        C(mirrors:) itself goes when no entry is left under it. For V(containerd) use
+        M(peerpull.spegel.containerd_restart) with O(peerpull.spegel.containerd_restart#module:revert=true).
+    type: str
+    choices: [present, absent]
+    default: present
   registries:
     description: Registries to mirror (the mirror role's C(mirror_registries)); unset means V(_default), every registry.
     type: list

@@ -26,7 +26,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import 
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import LAYOUTS, _view
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan, remove_if_ours
 
 K0S_CONFIG = '/etc/k0s/containerd.toml'
 K0S_DROPIN_DIR = '/etc/k0s/containerd.d'
@@ -77,6 +77,11 @@ class K0sKind(NodeKind):
                  'applied_by': 'k0s: it watches %s and restarts its containerd a few seconds after a change'
                                % K0S_DROPIN_DIR}
         return Plan(changes, plan.warnings + self._overridden(state, spec), facts)
+
+    def revert(self, spec, state):
+        # k0s restarts its containerd itself when the drop-in goes, as when it comes.
+        changes, warnings = remove_if_ours(state, K0S_DROPIN, (k0s_dropin(copy.copy(spec))[0],), False)
+        return Plan(changes, warnings, {'dropin': K0S_DROPIN, 'socket': K0S_SOCKET})
 
     def artefact(self, spec):
         return k0s(copy.copy(spec))

@@ -37,7 +37,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import 
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import CONFIG_FILE, LAYOUTS, _view
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan, remove_if_ours
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
 
 NODEADM_DIR = '/etc/eks/nodeadm.d'
@@ -104,6 +104,18 @@ class NodeadmKind(NodeKind):
                           'write %s with the drop-in and restart containerd and kubelet' % CONFIG_FILE,
         }
         return Plan(changes, plan.warnings + self._overridden(state, spec), facts)
+
+    def revert(self, spec, state):
+        # Either template's drop-in is ours: the node's containerd may have changed major since.
+        ours = []
+        for version in (2, 3):
+            try:
+                ours.append(nodeconfig(copy.copy(spec), version)[0])
+            except SpegelError:  # version 3 for a containerd 1.x given in spec
+                pass
+        changes, warnings = remove_if_ours(state, NODEADM_DROPIN, ours, True)
+        return Plan(changes, warnings, {'dropin': NODEADM_DROPIN,
+                                        'applied_by': 'systemctl restart nodeadm-run.service'})
 
     def artefact(self, spec):
         return nodeadm(copy.copy(spec))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
 
 
@@ -52,6 +53,18 @@ class Plan(collections.namedtuple('Plan', 'changes warnings facts')):
     user, and facts for the task's result (kind-specific, no secrets)."""
 
     __slots__ = ()
+
+
+def remove_if_ours(state, path, ours, restart):
+    """(changes, warnings) that remove the drop-in at path while its text is one of `ours` (what
+    plan() writes); a drop-in changed since is left, and named."""
+    current = state.file(path)
+    if not current.exists:
+        return [], []
+    if current.text in ours:
+        return [FileChange(path, current, None, None, None, restart)], []
+    return [], ['%s is not what this collection writes for these options (changed since, or written with '
+                'other options), so it was left; remove it by hand if it is no longer wanted.' % path]
 
 
 class NodeKind:
@@ -103,6 +116,13 @@ class NodeKind:
     def plan(self, spec, state):
         """The Plan for a node whose reads() came back as `state` (a `_node.NodeState`)."""
         raise NotImplementedError
+
+    def revert(self, spec, state):
+        """The Plan that removes what plan() adds for the same spec, and nothing else (node_config's
+        state=absent; same reads() and probes())."""
+        raise SpegelError('node_config state: absent: kind %s has no revert; for plain containerd use '
+                          'peerpull.spegel.containerd_restart with revert: true (the role\'s uninstall does). '
+                          'Nothing was changed.' % self.name)
 
     def artefact(self, spec):
         """The artefact for a node configured at boot (the `node_artefact` filter's shape)."""

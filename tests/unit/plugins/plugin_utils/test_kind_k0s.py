@@ -79,6 +79,38 @@ def test_a_later_dropin_that_sets_the_same_keys_is_named():
     assert warning.startswith(later) and 'config_path win' in warning
 
 
+def applied(files, plan):
+    """files after the plan's changes (after None: the file removed)."""
+    files = dict(files)
+    for change in plan.changes:
+        if change.after is None:
+            del files[change.path]
+        else:
+            files[change.path] = change.after
+    return files
+
+
+def test_revert_gives_back_the_node_as_it_was_and_is_idempotent():
+    theirs = K0S_DROPIN_DIR + '/10-theirs.toml'
+    before = {K0S_CONFIG: GENERATED, theirs: 'version = 3\n'}
+    options = Options(use_local_image_pull=True)
+    configured = applied(before, KIND.plan(options, node(before)))
+    assert configured != before
+    revert = KIND.revert(options, node(configured))
+    (change,) = revert.changes
+    assert change.path == DROPIN and change.after is None and not change.restart  # k0s reloads by itself
+    assert applied(configured, revert) == before and revert.warnings == []
+    assert KIND.revert(options, node(before)) == ([], [], revert.facts)
+
+
+def test_revert_leaves_a_dropin_that_is_not_what_it_writes():
+    edited = KIND.plan(Options(), node({K0S_CONFIG: GENERATED})).changes[0].after + '# mine\n'
+    revert = KIND.revert(Options(), node({K0S_CONFIG: GENERATED, DROPIN: edited}))
+    assert revert.changes == []
+    (warning,) = revert.warnings
+    assert warning.startswith(DROPIN + ' is not what this collection writes') and 'left' in warning
+
+
 def test_artefact_is_the_k0s_artefact():
     assert KIND.artefact(Options()) == node_artefact('k0s')
 

@@ -134,6 +134,34 @@ def test_plan_replaces_a_dropin_of_other_settings():
     assert change.before.text == old and '"/etc/containerd/certs.d"' in change.after
 
 
+@pytest.mark.parametrize('config, options', [
+    (AL2023_CONTAINERD2, Options(use_local_image_pull=True)),
+    (AL2023_CONTAINERD1, Options(containerd_version='1.7.27')),
+], ids=['containerd-2', 'containerd-1'])
+def test_revert_gives_back_the_node_as_it_was_and_is_idempotent(config, options):
+    theirs = NODEADM_DIR + '/10-theirs.yaml'
+    before = al2023(config, **{theirs: 'apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\n'})
+    (added,) = KIND.plan(options, node(before)).changes
+    configured = {**before, NODEADM_DROPIN: added.after}
+    revert = KIND.revert(options, node(configured))
+    (change,) = revert.changes
+    assert change.path == NODEADM_DROPIN and change.after is None and change.restart
+    assert {path: text for path, text in configured.items() if path != change.path} == before
+    assert revert.warnings == []
+    assert KIND.revert(options, node(before)).changes == []
+
+
+def test_revert_without_the_containerd_version_knows_either_template():
+    (added,) = KIND.plan(Options(), node(al2023(AL2023_CONTAINERD1))).changes
+    assert KIND.revert(Options(), node(al2023(**{NODEADM_DROPIN: added.after}))).changes[0].after is None
+
+
+def test_revert_leaves_a_dropin_that_is_not_what_it_writes():
+    other = KIND.plan(Options(hosts_dir='/etc/containerd/other'), node(al2023())).changes[0].after
+    revert = KIND.revert(Options(), node(al2023(**{NODEADM_DROPIN: other})))
+    assert revert.changes == [] and 'is not what this collection writes' in revert.warnings[0]
+
+
 def test_plan_leaves_the_spec_alone():
     spec = Options()
     KIND.plan(spec, node(al2023()))
