@@ -52,6 +52,8 @@ REDACTED = '"%s"' % toml_edit.REDACTED
 _SECRET_KEYS = ('password', 'auth', 'identity_token', 'identitytoken')
 _SECRET_LINE = re.compile(r'^(?P<lead>\s*(?:-\s+)?["\']?(?:%s)["\']?\s*:[ \t]+)(?P<value>[^#\s].*)$'
                           % '|'.join(_SECRET_KEYS))
+# The first line of a registries.yaml the adapter creates.
+_HEADER = '# Registries shared through the embedded Spegel (peerpull.spegel).'
 _MIRRORS_LINE = re.compile(r'^(?:mirrors|"mirrors"|\'mirrors\')[ \t]*:(?P<rest>.*)$')
 
 
@@ -147,6 +149,29 @@ class _EmbeddedSpegel(NodeKind):
                  'mirrors': registries, 'mirrors_added': added,
                  'embedded_registry': self.dropin_path if role == 'server' else None,
                  'ports': {'p2p': 5001, 'registry': self.supervisor_port}}
+        return Plan(changes, warnings, facts)
+
+    def revert(self, spec, state):
+        role = self._node_role(state)
+        self._role = role
+        registries = registries_yaml_keys(spec.registries)
+        registries_file = state.file(self.registries_path)
+        after, removed, kept = remove_mirrors(registries_file.text, self.registries_path, registries)
+        changes = [FileChange(self.registries_path, registries_file, after, None, None, True)]
+        warnings = []
+        if kept:
+            warnings.append('%s: mirrors %s were left: they are empty but not written as this collection writes '
+                            'them (the quoted name alone), so they may be yours; remove them by hand if they are not.'
+                            % (self.registries_path, ', '.join(_quoted(registry) for registry in kept)))
+        dropin = state.file(self.dropin_path)
+        if dropin.exists and dropin.text == dropin_text(self.program):
+            changes.append(FileChange(self.dropin_path, dropin, None, None, None, True))
+        elif dropin.exists:
+            warnings.append('%s is not what this collection writes, so it was left; remove it by hand if it only '
+                            'switches on the embedded registry.' % self.dropin_path)
+        changes = [change for change in changes if change.changed]
+        facts = {'role': role, 'services': list(self.services), 'registries_yaml': self.registries_path,
+                 'mirrors_removed': removed}
         return Plan(changes, warnings, facts)
 
     def artefact(self, spec):
@@ -334,7 +359,7 @@ def add_mirrors(text, source, registries):
     if 'mirrors' not in data:
         block = ['mirrors:' + newline] + ['  %s:%s' % (_quoted(registry), newline) for registry in added]
         if not lines:
-            block.insert(0, '# Registries shared through the embedded Spegel (peerpull.spegel).' + newline)
+            block.insert(0, _HEADER + newline)
         new_lines = lines + block
     else:
         at = _mirrors_line(lines, source)
@@ -349,6 +374,50 @@ def add_mirrors(text, source, registries):
     new_text = ''.join(new_lines)
     _verify(new_text, source, data, added)
     return new_text, added
+
+
+def remove_mirrors(text, source, registries):
+    """registries.yaml without the mirrors entries add_mirrors() writes for registries (a line of
+    the quoted name alone; the name written otherwise, or given endpoints, is the user's), the
+    `mirrors:` line it appended when none is left under it, and None for a file holding nothing
+    but what it wrote. Returns (new text, the registries removed, the empty entries kept)."""
+    data = _load(text or '', source)
+    mirrors = data.get('mirrors') if isinstance(data, dict) else None
+    present = [registry for registry in registries if isinstance(mirrors, dict) and registry in mirrors]
+    if not present:
+        return text, [], []
+    lines = text.splitlines(keepends=True)
+    at = _mirrors_line(lines, source)
+    end, _indent = _block_end(lines, at)
+    ours = {}
+    for index in range(at + 1, end):
+        body = lines[index].rstrip('\r\n')
+        for registry in present:
+            if mirrors[registry] is None and body.lstrip() == _quoted(registry) + ':' and body[:1].isspace():
+                ours[index] = registry
+    removed = [registry for registry in present if registry in ours.values()]
+    # Empty entries spelled otherwise may be the adapter's, edited since; one with settings is the user's.
+    kept = [registry for registry in present if registry not in removed and mirrors[registry] is None]
+    if not removed:
+        return text, [], kept
+    new_lines = [line for index, line in enumerate(lines) if index not in ours]
+    rest = {key: value for key, value in mirrors.items() if key not in removed}
+    expected = dict(data, mirrors=rest or None)
+    if not rest and new_lines[at].rstrip('\r\n') == 'mirrors:' and at == len(new_lines) - 1:
+        del new_lines[at]
+        del expected['mirrors']
+        if [line.rstrip('\r\n') for line in new_lines] == [_HEADER]:
+            return None, removed, kept
+    new_text = ''.join(new_lines)
+    try:
+        got = yaml.safe_load(new_text)
+    except yaml.YAMLError:
+        got = None
+    if (got or {}) != expected:
+        raise K3sError('%s: its layout cannot be edited safely here (the edit did not read back as intended); '
+                       'remove %s under mirrors by hand. Nothing was changed.'
+                       % (source, ', '.join(_quoted(registry) for registry in removed)))
+    return new_text, removed, kept
 
 
 def _mirrors_line(lines, source):

@@ -311,3 +311,60 @@ def test_config_dir_moves_both_files():
     assert sorted(changed(plan)) == ['/srv/rke2/config.yaml.d/spegel.yaml', '/srv/rke2/registries.yaml']
     with pytest.raises(SpegelError, match='kind_options.config_dir must be an absolute path such as /etc/rancher/rke2'):
         Rke2Kind(config_dir='etc/rke2').reads(None)
+
+
+# --- revert() ----------------------------------------------------------------------------------
+
+def files_of(state):
+    return {path: item.text for path, item in state.files.items() if item.exists}
+
+
+REVERT_REGISTRIES = ['docker.io', 'ghcr.io', '_default']
+
+
+@pytest.mark.parametrize('registries_yaml', [
+    None, 'registries-auth.yaml', 'registries-configs-only.yaml', 'registries-empty-mirrors.yaml',
+    'registries-spegel-docs.yaml', 'registries-wide-indent.yaml', '# nothing yet\n', 'mirrors: # Spegel below\n',
+    '---\n"mirrors":\n  docker.io: {}\n...\n', 'configs: {}\r\nmirrors:\r\n  quay.io:\r\n',
+], ids=['absent', 'auth', 'configs-only', 'empty-mirrors', 'spegel-docs', 'wide-indent', 'comment-only',
+        'mirrors-comment', 'document-markers', 'crlf'])
+@pytest.mark.parametrize('kind_class, unit', [(K3sKind, 'k3s'), (Rke2Kind, 'rke2-agent')])
+def test_revert_gives_back_the_files_byte_for_byte_and_is_idempotent(registries_yaml, kind_class, unit):
+    kind = kind_class()
+    registries = '/etc/rancher/%s/registries.yaml' % kind.program
+    files = {}
+    if registries_yaml is not None:
+        files[registries] = fixture(registries_yaml) if registries_yaml.endswith('.yaml') else registries_yaml
+    state = node(kind, files, [unit])
+    configured = applied(kind, state, kind.plan(Options(registries=REVERT_REGISTRIES), state), [unit])
+    assert files_of(configured) != files
+    revert = kind.revert(Options(registries=REVERT_REGISTRIES), configured)
+    assert revert.changes and all(change.restart for change in revert.changes)
+    assert kind.services == (unit,)
+    # The user's own empty docker.io entry (k3s's docs' shape) stays, and is named.
+    assert [warning.split(' were left')[0] for warning in revert.warnings] == (
+        ['%s: mirrors "docker.io"' % registries] if registries_yaml == 'registries-spegel-docs.yaml' else [])
+    reverted = applied(kind, configured, revert, [unit])
+    assert files_of(reverted) == files
+    assert kind.revert(Options(registries=REVERT_REGISTRIES), reverted).changes == []
+
+
+def test_revert_keeps_entries_and_a_dropin_written_otherwise():
+    kind = K3sKind()
+    mine = 'mirrors:\n  docker.io:\n  "ghcr.io":\n    endpoint: ["https://mirror.example"]\n  "quay.io":\n'
+    dropin = 'embedded-registry: true\n'
+    state = node(kind, {K3S_REGISTRIES: mine, K3S_DROPIN: dropin}, ['k3s'], [K3S_DROPIN])
+    revert = kind.revert(Options(registries=['docker.io', 'ghcr.io', 'quay.io']), state)
+    (change,) = revert.changes
+    assert change.after == 'mirrors:\n  docker.io:\n  "ghcr.io":\n    endpoint: ["https://mirror.example"]\n'
+    assert revert.facts['mirrors_removed'] == ['quay.io']
+    kept, left = revert.warnings
+    assert kept.startswith(K3S_REGISTRIES + ': mirrors "docker.io" were left')  # ghcr.io has settings
+    assert left.startswith(K3S_DROPIN + ' is not what this collection writes')
+
+
+def test_revert_of_a_layout_it_cannot_read_back_is_refused():
+    kind = K3sKind()
+    text = 'mirrors:\n  "ghcr.io":\n  other: |\n    "ghcr.io":\n'
+    with pytest.raises(K3sError, match='registries.yaml: .*remove "ghcr.io" under mirrors by hand'):
+        kind.revert(Options(registries=['ghcr.io']), node(kind, {K3S_REGISTRIES: text}, ['k3s']))
