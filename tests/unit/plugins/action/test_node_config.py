@@ -119,3 +119,33 @@ def test_the_k3s_adapter_refuses_what_its_embedded_spegel_cannot_carry(run_actio
                                             kind_options={'role': 'agent', 'config_dir': str(k3s_etc)}))
     assert result['failed'] and 'urls:' in result['msg'] and 'Nothing was changed' in result['msg']
     assert not k3s_etc.exists() and len(run_action.calls) == 1
+
+
+def test_state_absent_on_a_k3s_server_gives_back_the_files_as_they_were(run_action, k3s_etc):
+    k3s_etc.mkdir(parents=True)
+    mine = '# mine\r\nmirrors:\r\n  quay.io:\r\n    endpoint: ["https://quay.example"]\r\n'
+    (k3s_etc / 'registries.yaml').write_bytes(mine.encode())
+    args = dict(kind='k3s', registries=['docker.io', 'quay.io'],
+                kind_options={'role': 'server', 'config_dir': str(k3s_etc)})
+    assert run_action('node_config', args)['changed']
+    removed = dict(args, state='absent')
+    checked = run_action('node_config', removed, check_mode=True, diff=True)
+    assert checked['changed'] and (k3s_etc / 'config.yaml.d' / DROPIN_NAME).exists()
+    assert [diff['after'] for diff in checked['diff']] == [mine, '']
+    result = run_action('node_config', removed)
+    assert result['changed'] and 'failed' not in result, result.get('msg')
+    assert result['files'] == [str(k3s_etc / 'registries.yaml'), str(k3s_etc / 'config.yaml.d' / DROPIN_NAME)]
+    assert result['restart_required'] and result['services'] == ['k3s']
+    assert result['facts']['mirrors_removed'] == ['docker.io']
+    assert (k3s_etc / 'registries.yaml').read_bytes() == mine.encode()
+    assert sorted(path.name for path in k3s_etc.rglob('*')) == ['config.yaml.d', 'registries.yaml']
+    again = run_action('node_config', removed)
+    assert not again['changed'] and not again['restart_required']
+
+
+def test_state_absent_on_plain_containerd_names_the_revert_that_does_it(run_action, tmp_path):
+    (tmp_path / 'config.toml').write_text(SEED)
+    result = run_action('node_config', dict(containerd_args(tmp_path), state='absent'))
+    assert result['failed'] and 'kind containerd has no revert' in result['msg']
+    assert 'peerpull.spegel.containerd_restart with revert: true' in result['msg']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml'] and (tmp_path / 'config.toml').read_text() == SEED
