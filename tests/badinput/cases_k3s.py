@@ -74,6 +74,12 @@ def dropin_removed(directory: Path, result: dict, _bin_dir) -> None:
     assert not (directory / DROPIN).exists() and result['files'] == [str(directory / DROPIN)]
 
 
+def credentials_kept_ghcr_removed(directory: Path, result: dict, _bin_dir) -> None:
+    assert (directory / REGISTRIES).read_text() == WITH_CREDENTIALS
+    assert set(k3s_loads(directory)['mirrors']) == {'docker.io'}
+    assert result['facts']['mirrors_removed'] == ['ghcr.io'] and result['services'] == ['k3s-agent']
+
+
 CASES = [
     Case('k3s-mirrors-flow-style', MODULE, args(registries=['ghcr.io']), 'refused',
          files={REGISTRIES: 'mirrors: {docker.io: {endpoint: ["https://m.example.com"]}}\n'},
@@ -141,4 +147,14 @@ CASES = [
     Case('k3s-agent-drops-server-dropin', MODULE, args(role='agent'), 'changed',
          files={REGISTRIES: 'mirrors:\n  docker.io:\n', DROPIN: 'embedded-registry: true\n'},
          judge=dropin_removed, why='a former server turned agent: k3s-agent would not start with the flag'),
+    Case('k3s-uninstall-keeps-credentials', MODULE,
+         args(role='agent', registries=['docker.io', 'ghcr.io'], state='absent'), 'changed',
+         files={REGISTRIES: File(WITH_CREDENTIALS.replace('configs:', '  "ghcr.io":\nconfigs:'), 0o600)},
+         written=(REGISTRIES,), secrets=(PASSWORD, TOKEN), judge=credentials_kept_ghcr_removed,
+         why='uninstall: only the entry the adapter added goes; the user\'s docker.io, comments and credentials stay'),
+    Case('k3s-uninstall-entry-look-alike', MODULE, args(registries=['ghcr.io'], state='absent'), 'refused',
+         files={REGISTRIES: 'mirrors:\n  "ghcr.io":\n  note: |\n    "ghcr.io":\n'},
+         message=('{dir}/registries.yaml: its layout cannot be edited safely here',
+                  'remove "ghcr.io" under mirrors by hand'),
+         why='a block scalar line that looks like an entry: the read-back check stops the text edit'),
 ]
