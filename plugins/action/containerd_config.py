@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_effective import (
+    settings_from_dump, wanted_settings,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import CONFIG_FILE, HOSTS_DIR
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase, fail
@@ -20,14 +23,14 @@ class ActionModule(ActionModuleBase):
 
     ARGUMENT_SPEC = dict(
         ContainerdKind.OPTIONS,
-        hosts_dir=dict(type='path', default=containerd.HOSTS_DIR),
+        hosts_dir=dict(type='path', default=HOSTS_DIR),
         containerd_version=dict(type='str'),
         use_local_image_pull=dict(type='bool'),
         node_kind=dict(type='str', default=kinds.AUTO),
     )
 
     def run_action(self, args, task_vars, result):
-        path = require_absolute(args['path'], 'path', containerd.CONFIG_FILE)
+        path = require_absolute(args['path'], 'path', CONFIG_FILE)
         hosts_dir = str(args['hosts_dir'])
         if not hosts_dir.startswith('/') or ':' in hosts_dir:
             raise SpegelError('hosts_dir must be ONE absolute directory such as /etc/containerd/certs.d, got %r '
@@ -70,8 +73,8 @@ class ActionModule(ActionModuleBase):
             validate_first = [write for write in writes if write.get('validate')]
             if validate_first:
                 staged = node.validate(self, task_vars, writes=validate_first)
-                dumped = containerd.settings_from_dump(staged[0]['validate_stdout'], path)
-                report_effective(result, dumped, None, containerd.wanted_settings(hosts_dir, spec.use_local_image_pull),
+                dumped = settings_from_dump(staged[0]['validate_stdout'], path)
+                report_effective(result, dumped, None, wanted_settings(hosts_dir, spec.use_local_image_pull),
                                  path)
             written = None if result.get('failed') else node.write(self, task_vars, writes=writes)
         except SpegelError as exc:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import (
+    CONFIG_FILE, CREATED_SUFFIX, ORIGINAL_SUFFIX, SERVICE_NAME,
+)
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd_restart as restart
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase
@@ -37,8 +39,8 @@ class Rollback:
 class ActionModule(ActionModuleBase):
 
     ARGUMENT_SPEC = dict(
-        path=dict(type='path', default=containerd.CONFIG_FILE),
-        service_name=dict(type='str', default=containerd.SERVICE_NAME),
+        path=dict(type='path', default=CONFIG_FILE),
+        service_name=dict(type='str', default=SERVICE_NAME),
         address=dict(type='path', default=restart.ADDRESS),
         timeout=dict(type='int', default=60),
         previous_config=dict(type='path'),
@@ -48,7 +50,7 @@ class ActionModule(ActionModuleBase):
     )
 
     def run_action(self, args, task_vars, result):
-        path = require_absolute(args['path'], 'path', containerd.CONFIG_FILE)
+        path = require_absolute(args['path'], 'path', CONFIG_FILE)
         previous = args['previous_config'] or None
         if previous:
             require_absolute(previous, 'previous_config', path + '.1234.2026-01-01@00:00:00~')
@@ -84,7 +86,7 @@ class ActionModule(ActionModuleBase):
         """Put back what containerd_config found before its first change: the saved original over
         path, or no file where it created one. Returns (rollback, cleanup) when containerd must
         restart for it, else None (done, or nothing to do)."""
-        original_path, marker_path = path + containerd.ORIGINAL_SUFFIX, path + containerd.CREATED_SUFFIX
+        original_path, marker_path = path + ORIGINAL_SUFFIX, path + CREATED_SUFFIX
         state = node.read(self, task_vars, paths=[path, original_path, marker_path])
         current, original, marker = state.file(path), state.file(original_path), state.file(marker_path)
         leftovers = [p for p, kept in ((original_path, original), (marker_path, marker)) if kept.exists]

@@ -61,9 +61,10 @@ from jinja2 import Environment, StrictUndefined
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts import BIN_DIRS, check_settings
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import (
-    HOSTS_DIR, ConfigPlan, ContainerdVersion, parse_containerd_version,
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import (
+    ContainerdVersion, HOSTS_DIR, parse_containerd_version,
 )
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_plan import ConfigPlan
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import UNSET
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import require_absolute

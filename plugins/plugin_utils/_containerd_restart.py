@@ -4,11 +4,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Whether containerd came back with CRI after a restart, and the words for what happened
-(the containerd_restart action plugin)."""
+"""Whether the running containerd loaded its config files, whether it came back with CRI
+after a restart, and the words for what happened (the containerd_restart action plugin)."""
 
 from __future__ import annotations
 
+import datetime
 import re
 import shlex
 
@@ -71,3 +72,50 @@ def put_back_sentence(path, restored_from=None, removed=False, error=None):
         return 'The new %s was removed (there was none before)' % path
     return ('This run did not change %s (the restart loaded changes made before), so there was nothing to put '
             'back,' % path)
+
+
+# --- did the running containerd load the files? ---------------------------------------------
+
+def restart_state(service, changes):
+    """Whether the running containerd loaded its config files as they are now.
+
+    service: node_files' `service` ({name, active_state, started_us, now_us, error?});
+    changes: [(path, mtime_us)] of the config file and its drop-ins that exist, on the same
+    (node's wall) clock as started_us. The one comparison behind the module's
+    restart_pending and the verify playbook's `restarted` check.
+    """
+    state = {'name': service.get('name'), 'active_state': service.get('active_state'),
+             'started_at': _iso(service.get('started_us')), 'last_change_at': None, 'last_change_file': None,
+             'restart_pending': False, 'up_to_date': False}
+    changes = [(path, mtime) for path, mtime in changes if mtime is not None]
+    started = service.get('started_us')
+    if changes:
+        path, mtime = max(changes, key=lambda change: change[1])
+        state.update(last_change_at=_iso(mtime), last_change_file=path)
+    if service.get('error'):
+        state['detail'] = 'systemd cannot tell when %s started: %s' % (state['name'], service['error'])
+    elif state['active_state'] != 'active':
+        state['detail'] = '%s is %s' % (state['name'], state['active_state'] or 'unknown')
+    elif not changes:
+        state['detail'] = 'no config file to load'
+    elif started is None:
+        state['detail'] = '%s is active but systemd has no start time for it' % state['name']
+    elif service.get('now_us') is not None and mtime > service['now_us']:
+        # A restart could never start after it: no endless restarts for a skewed file date.
+        state['detail'] = 'cannot tell: %s is dated %.1fs in the future (fix its date, e.g. touch it)' % (
+            path, (mtime - service['now_us']) / 1e6)
+    elif mtime > started:
+        state['restart_pending'] = True
+        state['detail'] = 'restart pending: %s changed %.1fs after %s started' % (
+            path, (mtime - started) / 1e6, state['name'])
+    else:
+        state['up_to_date'] = True
+        state['detail'] = 'started %.1fs after the last change of %s' % ((started - mtime) / 1e6, path)
+    return state
+
+
+def _iso(microseconds):
+    if microseconds is None:
+        return None
+    moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(microseconds=microseconds)
+    return moment.isoformat().replace('+00:00', 'Z')

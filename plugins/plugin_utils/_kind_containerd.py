@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import shlex
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_effective import (
+    check_effective, disabled_cri_in_dropins, predict_effective, settings_from_dump, wanted_settings,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import (
+    CONFIG_FILE, CREATED_MARKER_TEXT, CREATED_SUFFIX, HOSTS_DIR, ORIGINAL_SUFFIX, SERVICE_NAME,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_plan import ConfigPlan
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_restart import restart_state
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan
@@ -28,24 +35,24 @@ class ContainerdKind(NodeKind):
     name = 'containerd'
     summary = ('plain containerd (kubeadm, EKS AL2, GKE, DigitalOcean, AKS, minikube, containerd.io): '
                '/etc/containerd/config.toml edited in place')
-    services = (containerd.SERVICE_NAME,)
+    services = (SERVICE_NAME,)
 
     OPTIONS = dict(
-        path=dict(type='path', default=containerd.CONFIG_FILE),
+        path=dict(type='path', default=CONFIG_FILE),
         enable_cri=dict(type='bool', default=False),
         migrate_mirrors=dict(type='bool', default=True),
         extra_settings=dict(type='list', elements='dict', default=[]),
         backup=dict(type='bool', default=False),
         keep_original=dict(type='bool', default=True),
         validate=dict(type='bool', default=True),
-        service_name=dict(type='str', default=containerd.SERVICE_NAME),
+        service_name=dict(type='str', default=SERVICE_NAME),
     )
 
     def __init__(self, **options):
         super().__init__(**dict({name: spec.get('default') for name, spec in self.OPTIONS.items()}, **options))
         self.path = self.options['path']
-        self.original_path = self.path + containerd.ORIGINAL_SUFFIX
-        self.created_path = self.path + containerd.CREATED_SUFFIX
+        self.original_path = self.path + ORIGINAL_SUFFIX
+        self.created_path = self.path + CREATED_SUFFIX
         self.services = (self.options['service_name'],) if self.options['service_name'] else ()
         self._config = None  # (version, ConfigPlan, new text), planned once per node state
 
@@ -64,7 +71,7 @@ class ContainerdKind(NodeKind):
     def _planned(self, spec, state):
         if self._config is None or self._config[0] is not state:
             version = spec.containerd or state.containerd_version()
-            plan = containerd.ConfigPlan(state.file(self.path).text_or_empty, self.path, version).apply(
+            plan = ConfigPlan(state.file(self.path).text_or_empty, self.path, version).apply(
                 hosts_dir=_hosts_dir(spec), enable_cri=self.options['enable_cri'],
                 use_local_image_pull=spec.use_local_image_pull, migrate_mirrors=self.options['migrate_mirrors'],
                 extra_settings=self.options['extra_settings'])
@@ -90,17 +97,17 @@ class ContainerdKind(NodeKind):
         # Did the running containerd load these files as they are? (compared before this task writes)
         loaded_files = ([(path, current.mtime_us)] if current.exists else []) + [
             (dropin, state.file(dropin).mtime_us) for dropin, _data in dropins]
-        restart = containerd.restart_state(
+        restart = restart_state(
             state.service or {'name': self.options['service_name'], 'error': 'no service_name given'}, loaded_files)
 
-        wanted = containerd.wanted_settings(_hosts_dir(spec), spec.use_local_image_pull)
-        effective, overriding = containerd.predict_effective(
+        wanted = wanted_settings(_hosts_dir(spec), spec.use_local_image_pull)
+        effective, overriding = predict_effective(
             (path, parse_plain(new_text, path)), dropins, plan.layout, version)
-        disabling = containerd.disabled_cri_in_dropins(dropins)
+        disabling = disabled_cri_in_dropins(dropins)
         if disabling:
             raise SpegelError('%s: the drop-in %s disables the CRI plugin (disabled_plugins = %s). Remove it there '
                               '(this module does not edit drop-ins); nothing was changed.' % ((path,) + disabling[0]))
-        containerd.check_effective(effective, wanted, path)
+        check_effective(effective, wanted, path)
 
         config_changed = not current.exists or new_text != current.text
         changes = []
@@ -115,7 +122,7 @@ class ContainerdKind(NodeKind):
                 facts['original_file'] = self.original_path
             else:
                 changes.append(FileChange(self.created_path, state.file(self.created_path),
-                                          containerd.CREATED_MARKER_TEXT % path, None, None, False))
+                                          CREATED_MARKER_TEXT % path, None, None, False))
                 facts['created'] = True
         if config_changed:
             validate = '%s --config %%s config dump' % shlex.quote(binary) if binary and self.options['validate'] else None
@@ -144,7 +151,7 @@ class ContainerdKind(NodeKind):
                 raise SpegelError('%s: containerd (%s) rejects the current file, which already holds what this module '
                                   'sets: %s. Fix the file or its imports by hand; nothing was changed.' % (
                                       path, binary, (dump.get('stderr') or dump.get('stdout') or '').strip()))
-            from_dump = containerd.settings_from_dump(dump['stdout'], path)
+            from_dump = settings_from_dump(dump['stdout'], path)
         facts.update(
             path=path, config_version=plan.layout.version, containerd_version=str(version) if version else None,
             migrated_registries=migrated_registries,
@@ -161,7 +168,7 @@ class ContainerdKind(NodeKind):
 
 
 def _hosts_dir(spec):
-    return spec.hosts_dir or containerd.HOSTS_DIR
+    return spec.hosts_dir or HOSTS_DIR
 
 
 def _dropins(state, patterns, source):

@@ -24,7 +24,8 @@ import tomllib
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import (
     K0S_DROPIN, K0S_SOCKET, k0s, k0s_dropin,
 )
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import LAYOUTS, _view
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_effective import _view
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import LAYOUTS
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan, remove_if_ours
 

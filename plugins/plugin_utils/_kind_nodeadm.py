@@ -35,7 +35,8 @@ import yaml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import (
     NODEADM_DROPIN, nodeadm, nodeconfig, nodeconfig_text, nodeconfig_toml,
 )
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import CONFIG_FILE, LAYOUTS, _view
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_effective import _view
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import CONFIG_FILE, LAYOUTS
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan, remove_if_ours
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets

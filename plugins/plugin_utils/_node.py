@@ -18,7 +18,7 @@ import base64
 import binascii
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd import parse_containerd_version
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import parse_containerd_version
 
 NODE_FILES = 'peerpull.spegel.node_files'
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import CREATED_SUFFIX
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import NodeKind
 
@@ -32,7 +32,7 @@ def test_a_new_file_is_created_with_its_marker_then_left_alone(run_action, tmp_p
     result = run_action('containerd_config', args_for(tmp_path))
     assert result['changed'] and result['created'] and result['restart_required'] and 'failed' not in result
     assert result['config_path'] == str(tmp_path / 'certs.d') and result['effective_from'] == 'files'
-    assert (tmp_path / ('config.toml' + containerd.CREATED_SUFFIX)).exists()
+    assert (tmp_path / ('config.toml' + CREATED_SUFFIX)).exists()
     assert len(run_action.calls) == 2  # read, write (no imports, no migrated mirrors: no second read)
     again = run_action('containerd_config', args_for(tmp_path))
     assert not again['changed'] and not again['restart_required'] and len(run_action.calls) == 3

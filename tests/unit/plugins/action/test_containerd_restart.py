@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from ansible_collections.peerpull.spegel.plugins.action import containerd_restart as action_plugin
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import CREATED_SUFFIX, ORIGINAL_SUFFIX
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd_restart as restart
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node import NODE_FILES
 
@@ -187,7 +187,7 @@ def test_contradicting_options_are_refused_before_anything_runs(run_action, tmp_
 
 def seed_installed(tmp_path, original=OLD, current=GOOD):
     (tmp_path / 'config.toml').write_text(current)
-    (tmp_path / ('config.toml' + containerd.ORIGINAL_SUFFIX)).write_text(original)
+    (tmp_path / ('config.toml' + ORIGINAL_SUFFIX)).write_text(original)
 
 
 def test_revert_puts_the_original_back_restarts_and_then_drops_every_copy(run_action, tmp_path):
@@ -195,7 +195,7 @@ def test_revert_puts_the_original_back_restarts_and_then_drops_every_copy(run_ac
     seed_installed(tmp_path)
     result = run_action('containerd_restart', args_for(tmp_path, revert=True), diff=True)
     assert 'failed' not in result and result['changed'] and result['cri_ready']
-    assert result['restored'] == str(tmp_path / ('config.toml' + containerd.ORIGINAL_SUFFIX))
+    assert result['restored'] == str(tmp_path / ('config.toml' + ORIGINAL_SUFFIX))
     assert containerd_node.loaded == [OLD]
     assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
     assert (tmp_path / 'config.toml').read_text() == OLD
@@ -206,7 +206,7 @@ def test_revert_puts_the_original_back_restarts_and_then_drops_every_copy(run_ac
 def test_revert_of_a_created_file_removes_it_and_its_marker(run_action, tmp_path):
     containerd_node = stand_in(run_action, tmp_path)
     (tmp_path / 'config.toml').write_text(GOOD)
-    (tmp_path / ('config.toml' + containerd.CREATED_SUFFIX)).write_text('marker\n')
+    (tmp_path / ('config.toml' + CREATED_SUFFIX)).write_text('marker\n')
     result = run_action('containerd_restart', args_for(tmp_path, revert=True))
     assert 'failed' not in result and result['removed'] and result['cri_ready']
     assert containerd_node.loaded == [None] and list(tmp_path.iterdir()) == []
@@ -219,13 +219,13 @@ def test_revert_whose_original_breaks_cri_goes_back_to_the_collections_file_and_
     result = run_action('containerd_restart', args_for(tmp_path, revert=True))
     assert result['failed'] and result['rolled_back'] and result['cri_ready']
     assert containerd_node.loaded == [BREAKS_CRI, GOOD] and (tmp_path / 'config.toml').read_text() == GOOD
-    assert (tmp_path / ('config.toml' + containerd.ORIGINAL_SUFFIX)).read_text() == BREAKS_CRI
+    assert (tmp_path / ('config.toml' + ORIGINAL_SUFFIX)).read_text() == BREAKS_CRI
     assert 'The previous configuration was restored from %s' % result['restored'] in result['msg']
 
 
 def test_revert_to_an_original_where_the_file_is_gone_removes_it_again_when_cri_breaks(run_action, tmp_path):
     containerd_node = stand_in(run_action, tmp_path)
-    (tmp_path / ('config.toml' + containerd.ORIGINAL_SUFFIX)).write_text(BREAKS_CRI)
+    (tmp_path / ('config.toml' + ORIGINAL_SUFFIX)).write_text(BREAKS_CRI)
     result = run_action('containerd_restart', args_for(tmp_path, revert=True))
     assert result['failed'] and result['removed'] and result['restored'] is None
     assert containerd_node.loaded == [BREAKS_CRI, None] and not (tmp_path / 'config.toml').exists()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import ORIGINAL_SUFFIX
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import DROPIN_NAME
 
@@ -38,7 +38,7 @@ def test_the_containerd_adapter_writes_its_changes_in_one_staged_round_trip(run_
     args.pop('containerd_version')
     result = run_action('node_config', args, diff=True)
     assert result['changed'] and 'failed' not in result, result.get('msg')
-    config, original = str(tmp_path / 'config.toml'), str(tmp_path / 'config.toml') + containerd.ORIGINAL_SUFFIX
+    config, original = str(tmp_path / 'config.toml'), str(tmp_path / 'config.toml') + ORIGINAL_SUFFIX
     assert result['files'] == [original, config] and result['kind'] == 'containerd'
     assert result['restart_required'] and result['services'] == ['containerd']
     assert result['detected_node_kinds'] == ['containerd'] and result['facts']['config_path'] == str(tmp_path / 'certs.d')

@@ -18,14 +18,14 @@ import pytest
 import yaml
 
 from ansible_collections.peerpull.spegel.plugins.modules import node_files
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as containerd
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_plan import EXTRA_SETTING_FIELDS
 
 COLLECTION = 'ansible_collections.peerpull.spegel.plugins'
 PLUGINS = Path(__file__).resolve().parents[4] / 'plugins'
 # Every action plugin, each with its module's documentation.
 ACTION_MODULES = sorted(path.stem for path in (PLUGINS / 'action').glob('*.py') if path.stem != '__init__')
 # (module, option): the fields its Python check accepts.
-SUBOPTIONS_CHECKED_IN_PYTHON = {('containerd_config', 'extra_settings'): containerd.EXTRA_SETTING_FIELDS}
+SUBOPTIONS_CHECKED_IN_PYTHON = {('containerd_config', 'extra_settings'): EXTRA_SETTING_FIELDS}
 
 
 def documented_options(module_name):

@@ -12,14 +12,21 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as c
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_effective import (
+    check_effective, disabled_cri_in_dropins, predict_effective, settings_from_dump, wanted_settings,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import (
+    CRI_IMAGES, GRPC_CRI, LAYOUTS, parse_containerd_version,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_plan import ConfigPlan
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_restart import restart_state
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
 
 FIXTURES = Path(__file__).resolve().parents[3] / 'fixtures' / 'containerd'
 HOSTS_DIR = '/etc/containerd/certs.d'
-V1_7 = c.parse_containerd_version('1.7.24')
-V2_1 = c.parse_containerd_version('2.1.9')
-V2_3 = c.parse_containerd_version('2.3.7')
+V1_7 = parse_containerd_version('1.7.24')
+V2_1 = parse_containerd_version('2.1.9')
+V2_3 = parse_containerd_version('2.3.7')
 # One containerd per way the engine treats a file: 1.x, 2.0-2.2 (newest layout 3; merge
 # first, migrate once) and 2.3+ (newest layout 4; every file migrated on its own).
 ENGINE_VERSIONS = (V1_7, V2_1, V2_3)
@@ -79,7 +86,7 @@ def read(name):
 
 def plan(text, version, source='/etc/containerd/config.toml', **options):
     options.setdefault('enable_cri', True)
-    return c.ConfigPlan(text, source, version).apply(hosts_dir=HOSTS_DIR, **options)
+    return ConfigPlan(text, source, version).apply(hosts_dir=HOSTS_DIR, **options)
 
 
 def get(data, key):
@@ -137,7 +144,7 @@ def test_engine_over_fixture(name, version, outcome):
 
     result = plan(text, version)
     out = result.render()
-    layout = c.LAYOUTS[outcome]
+    layout = LAYOUTS[outcome]
     assert result.layout == layout
     data = tomllib.loads(out)
     assert data.get('version', 1) == outcome
@@ -207,7 +214,7 @@ def test_legacy_tls_follows_its_host_and_auth_stays_in_config():
         {'registry': 'mirror.example.test', 'server': 'https://mirror.example.test', 'hosts': [
             {'url': 'https://mirror.example.test', 'capabilities': ['pull', 'resolve'], 'skip_verify': True}]},
     ]
-    configs = tomllib.loads(result.render())['plugins'][c.GRPC_CRI]['registry']['configs']
+    configs = tomllib.loads(result.render())['plugins'][GRPC_CRI]['registry']['configs']
     auth = {'username': 'puller', 'password': 'not-a-real-secret'}
     assert configs == {'registry.example.test:5000': {'auth': auth}}
 
@@ -242,7 +249,7 @@ def test_legacy_mirrors_containerd_could_never_use_are_dropped_with_a_warning():
         mirrors + '"quay.io"', mirrors + '_default']
     assert all(warning.startswith('/etc/containerd/config.toml: ' + mirrors) for warning in result.warnings)
     assert 'not-a-real-secret' not in repr(result.warnings) + repr(result.dropped_mirrors) + repr(result.migrated)
-    assert 'mirrors' not in tomllib.loads(result.render())['plugins'][c.GRPC_CRI]['registry']
+    assert 'mirrors' not in tomllib.loads(result.render())['plugins'][GRPC_CRI]['registry']
 
 
 def test_a_wildcard_mirror_without_endpoints_is_dropped():
@@ -268,9 +275,9 @@ def test_docker_containerd_io_needs_enable_cri():
 
 
 def test_empty_file_gets_a_minimal_file_with_the_version_that_fits():
-    for version, expected in ((V1_7, 2), (V2_1, 3), (c.parse_containerd_version('2.3.1'), 4)):
+    for version, expected in ((V1_7, 2), (V2_1, 3), (parse_containerd_version('2.3.1'), 4)):
         out = plan('', version).render()
-        layout = c.LAYOUTS[expected]
+        layout = LAYOUTS[expected]
         data = tomllib.loads(out)
         assert out.startswith('version = %d\n' % expected)
         assert data == {'version': expected, 'plugins': without(data, [('version',)])['plugins']}
@@ -285,7 +292,7 @@ def test_versionless_file_without_containerd_version_asks_for_it():
 def test_v2_file_on_containerd_2_keeps_its_layout():
     result = plan(read('eks-al2.toml'), V2_1)
     assert result.layout.version == 2
-    assert c.CRI_IMAGES not in tomllib.loads(result.render())['plugins']
+    assert CRI_IMAGES not in tomllib.loads(result.render())['plugins']
 
 
 @pytest.mark.parametrize('text,message', [
@@ -321,7 +328,7 @@ def test_layout_newer_than_containerd_is_refused():
 
 def test_use_local_image_pull_only_on_v3_and_v4():
     out = plan(read('default-2.1.toml'), V2_1, use_local_image_pull=True).render()
-    assert tomllib.loads(out)['plugins'][c.CRI_IMAGES]['use_local_image_pull'] is True
+    assert tomllib.loads(out)['plugins'][CRI_IMAGES]['use_local_image_pull'] is True
     with pytest.raises(SpegelError, match='use_local_image_pull exists only in config version 3 and 4'):
         plan(read('eks-al2.toml'), V2_1, use_local_image_pull=True)
 
@@ -338,8 +345,8 @@ def test_extra_settings_set_and_remove_through_the_engine():
 
 
 @pytest.mark.parametrize('setting,message', [
-    ({'key': ['plugins', c.GRPC_CRI, 'registry', 'config_path'], 'value': '/x'}, 'which this module manages'),
-    ({'key': ['plugins', c.GRPC_CRI], 'value': {}}, 'which this module manages'),
+    ({'key': ['plugins', GRPC_CRI, 'registry', 'config_path'], 'value': '/x'}, 'which this module manages'),
+    ({'key': ['plugins', GRPC_CRI], 'value': {}}, 'which this module manages'),
     ({'key': 'plugins.x', 'value': 1}, 'key must be a list of non-empty strings'),
     ({'key': ['a'], 'state': 'gone'}, 'state must be present or absent'),
     ({'key': ['a']}, 'needs a value'),
@@ -350,7 +357,7 @@ def test_extra_settings_refuse_bad_or_managed_keys(setting, message):
         plan(read('kind.toml'), V1_7, extra_settings=[setting])
 
 
-HEADERS = ['plugins', c.GRPC_CRI, 'registry', 'headers']
+HEADERS = ['plugins', GRPC_CRI, 'registry', 'headers']
 UNREADABLE_ON_1X = [
     ({'key': HEADERS[:3] + ['x[y'], 'value': {'k': 1}}, r'\[plugins."io.containerd.grpc.v1.cri".registry."x\[y"\]'),
     ({'key': HEADERS[:3] + ['x]y'], 'value': {'k': 1}}, r'\[plugins\.\S*\."x\]y"\]'),
@@ -387,12 +394,12 @@ def test_a_bracket_in_a_plain_key_is_read_by_1x():
     ('1.7', (1, 7, 0)),
 ])
 def test_containerd_version_strings(text, version):
-    assert c.parse_containerd_version(text) == version
+    assert parse_containerd_version(text) == version
 
 
 def test_unparsable_containerd_version_says_what_to_set():
     with pytest.raises(SpegelError, match='set containerd_version'):
-        c.parse_containerd_version('containerd nightly')
+        parse_containerd_version('containerd nightly')
 
 
 def dropins(*names):
@@ -402,39 +409,39 @@ def dropins(*names):
 
 
 def test_imports_resolve_against_the_file_directory():
-    result = c.ConfigPlan(read('imports-dropin/config.toml'), '/etc/containerd/config.toml', V1_7)
+    result = ConfigPlan(read('imports-dropin/config.toml'), '/etc/containerd/config.toml', V1_7)
     assert result.imports() == ['/etc/containerd/conf.d/*.toml']
-    assert c.ConfigPlan(read('eks-al2.toml'), '/x/config.toml', V1_7).imports() == ['/etc/containerd/config.d/*.toml']
+    assert ConfigPlan(read('eks-al2.toml'), '/x/config.toml', V1_7).imports() == ['/etc/containerd/config.d/*.toml']
 
 
 def test_on_1x_a_dropin_replacing_the_cri_table_is_named_and_fails():
     result = plan(read('imports-dropin/config.toml'), V1_7)
     main = ('/etc/containerd/config.toml', tomllib.loads(result.render()))
-    effective, overriding = c.predict_effective(main, dropins('10-registry.toml', '20-keep-layers.toml'),
-                                                result.layout, V1_7)
+    effective, overriding = predict_effective(main, dropins('10-registry.toml', '20-keep-layers.toml'),
+                                              result.layout, V1_7)
     assert [entry['file'].rsplit('/', 1)[1] for entry in overriding] == ['10-registry.toml', '20-keep-layers.toml']
     assert all(entry['effect'] == 'replaces the whole table on containerd 1.x' for entry in overriding)
     # The last drop-in's CRI table has no config_path: containerd falls back to the default.
     assert effective['config_path'].value == ''
     with pytest.raises(SpegelError, match=r'the drop-in .*20-keep-layers.toml sets plugins."io.containerd.grpc.v1.cri", '
                                           r"which replaces that whole table on containerd 1.x, so config_path is ''"):
-        c.check_effective(effective, c.wanted_settings(HOSTS_DIR), main[0])
+        check_effective(effective, wanted_settings(HOSTS_DIR), main[0])
 
 
 def test_on_2x_dropins_merge_and_are_reported():
     result = plan(read('imports-dropin/config.toml'), V2_1)
     main = ('/etc/containerd/config.toml', tomllib.loads(result.render()))
-    effective, overriding = c.predict_effective(main, dropins('10-registry.toml', '20-keep-layers.toml'),
-                                                result.layout, V2_1)
+    effective, overriding = predict_effective(main, dropins('10-registry.toml', '20-keep-layers.toml'),
+                                              result.layout, V2_1)
     assert effective['config_path'].value == HOSTS_DIR
     assert effective['discard_unpacked_layers'].value is False
     assert [(e['file'].rsplit('/', 1)[1], e['key'], e['value']) for e in overriding] == [
         ('10-registry.toml', 'plugins."io.containerd.grpc.v1.cri".registry.config_path', HOSTS_DIR),
         ('20-keep-layers.toml', 'plugins."io.containerd.grpc.v1.cri".containerd.discard_unpacked_layers', False)]
-    c.check_effective(effective, c.wanted_settings(HOSTS_DIR), main[0])
+    check_effective(effective, wanted_settings(HOSTS_DIR), main[0])
     with pytest.raises(SpegelError, match="10-registry.toml sets .*config_path = '/etc/containerd/certs.d' "
                                           "overrides config_path = '/srv/hosts'"):
-        c.check_effective(effective, c.wanted_settings('/srv/hosts'), main[0])
+        check_effective(effective, wanted_settings('/srv/hosts'), main[0])
 
 
 def test_on_2_3_each_file_is_migrated_before_the_merge():
@@ -442,8 +449,8 @@ def test_on_2_3_each_file_is_migrated_before_the_merge():
     without runtimes loses it (2.1 merges first, so the main file's runtimes carry it over)."""
     main = ('/etc/containerd/config.toml', tomllib.loads(read('imports-dropin/config.toml')))
     layers = dropins('10-registry.toml', '20-keep-layers.toml')
-    before_2_1, _overriding = c.predict_effective(main, layers, c.LAYOUTS[2], V2_1)
-    before_2_3, overriding = c.predict_effective(main, layers, c.LAYOUTS[2], V2_3)
+    before_2_1, _overriding = predict_effective(main, layers, LAYOUTS[2], V2_1)
+    before_2_3, overriding = predict_effective(main, layers, LAYOUTS[2], V2_3)
     assert before_2_1['discard_unpacked_layers'].value is False
     assert before_2_3['discard_unpacked_layers'] == (True, main[0], 'plugins."io.containerd.grpc.v1.cri".containerd.'
                                                                     'discard_unpacked_layers')
@@ -452,18 +459,18 @@ def test_on_2_3_each_file_is_migrated_before_the_merge():
 
     result = plan(read('imports-dropin/config.toml'), V2_3)
     edited = ('/etc/containerd/config.toml', tomllib.loads(result.render()))
-    effective, _overriding = c.predict_effective(edited, layers, result.layout, V2_3)
-    c.check_effective(effective, c.wanted_settings(HOSTS_DIR), edited[0])
+    effective, _overriding = predict_effective(edited, layers, result.layout, V2_3)
+    check_effective(effective, wanted_settings(HOSTS_DIR), edited[0])
 
 
 def test_on_2_1_the_last_file_declaring_a_version_decides_the_migration():
     """2.0-2.2 migrate the merged files once, and only when the last file that declares
     version 2 or 3 says 2: a version 3 drop-in leaves the main file's version 2 tables unread."""
-    v2 = {'version': 2, 'plugins': {c.GRPC_CRI: {'registry': {'config_path': '/a'}}}}
-    v3 = {'version': 3, 'plugins': {c.CRI_IMAGES: {'registry': {'config_path': '/b'}}}}
-    assert c.predict_effective(('/c.toml', v2), [('/d/a.toml', v3)], c.LAYOUTS[2], V2_1)[0][
+    v2 = {'version': 2, 'plugins': {GRPC_CRI: {'registry': {'config_path': '/a'}}}}
+    v3 = {'version': 3, 'plugins': {CRI_IMAGES: {'registry': {'config_path': '/b'}}}}
+    assert predict_effective(('/c.toml', v2), [('/d/a.toml', v3)], LAYOUTS[2], V2_1)[0][
         'config_path'].value == '/b'
-    assert c.predict_effective(('/c.toml', v3), [('/d/a.toml', v2)], c.LAYOUTS[3], V2_1)[0][
+    assert predict_effective(('/c.toml', v3), [('/d/a.toml', v2)], LAYOUTS[3], V2_1)[0][
         'config_path'] == ('/a', '/d/a.toml', 'plugins."io.containerd.grpc.v1.cri".registry.config_path')
 
 
@@ -473,10 +480,10 @@ def test_v1_file_keeps_its_layout_on_2_3_and_is_refused_on_2_1():
     result = plan(read('v1-legacy.toml'), V2_3)
     data = tomllib.loads(result.render())
     assert 'version' not in data and data['plugins']['cri']['registry']['config_path'] == HOSTS_DIR
-    effective, _overriding = c.predict_effective(('/c.toml', data), [], result.layout, V2_3)
-    c.check_effective(effective, c.wanted_settings(HOSTS_DIR), '/c.toml')
-    before, _overriding = c.predict_effective(('/c.toml', tomllib.loads(read('v1-legacy.toml'))), [],
-                                              result.layout, V2_3)
+    effective, _overriding = predict_effective(('/c.toml', data), [], result.layout, V2_3)
+    check_effective(effective, wanted_settings(HOSTS_DIR), '/c.toml')
+    before, _overriding = predict_effective(('/c.toml', tomllib.loads(read('v1-legacy.toml'))), [],
+                                            result.layout, V2_3)
     assert before['discard_unpacked_layers'].value is True
 
 
@@ -499,11 +506,11 @@ def settings(effective):
 def test_v3_file_with_leftover_v2_cri_tables():
     """2.1 ignores them; 2.3+ migrate them over the images table, so the engine refuses there."""
     data = tomllib.loads(LEFTOVER_V2_TABLES)
-    assert settings(c.predict_effective(('/c.toml', data), [], c.LAYOUTS[3], V2_1)[0]) == {
+    assert settings(predict_effective(('/c.toml', data), [], LAYOUTS[3], V2_1)[0]) == {
         'config_path': '/a', 'discard_unpacked_layers': False}
-    assert settings(c.predict_effective(('/c.toml', data), [], c.LAYOUTS[3], V2_3)[0]) == {
+    assert settings(predict_effective(('/c.toml', data), [], LAYOUTS[3], V2_3)[0]) == {
         'config_path': '/b', 'discard_unpacked_layers': True}
-    assert tomllib.loads(plan(LEFTOVER_V2_TABLES, V2_1).render())['plugins'][c.CRI_IMAGES]['registry'] == {
+    assert tomllib.loads(plan(LEFTOVER_V2_TABLES, V2_1).render())['plugins'][CRI_IMAGES]['registry'] == {
         'config_path': HOSTS_DIR}
     with pytest.raises(SpegelError, match=r'version = 3, but it also holds plugins."io.containerd.grpc.v1.cri".registry, '
                                           r'a version 2 table that containerd 2.3.7 migrates over'):
@@ -520,38 +527,38 @@ def test_a_version_4_dropin_below_a_version_3_main_file(containerd, refused):
     file; 2.3.0-2.3.4 refused a drop-in newer than the main file (sources), 2.3.5+ merge it."""
     main = ('/etc/containerd/config.toml', {'version': 3})
     dropin = [('/d/a.toml', {'version': 4})]
-    version = c.parse_containerd_version(containerd)
+    version = parse_containerd_version(containerd)
     if refused:
         with pytest.raises(SpegelError, match=r'the drop-in /d/a.toml declares version = 4, %s' % refused):
-            c.predict_effective(main, dropin, c.LAYOUTS[3], version)
+            predict_effective(main, dropin, LAYOUTS[3], version)
     else:
-        c.predict_effective(main, dropin, c.LAYOUTS[3], version)
+        predict_effective(main, dropin, LAYOUTS[3], version)
     # A version 3 drop-in below a version 2 main file: only 2.3.0-2.3.4 refuse it.
-    v3_below_v2 = (('/c.toml', {'version': 2}), [('/d/a.toml', {'version': 3})], c.LAYOUTS[2], version)
+    v3_below_v2 = (('/c.toml', {'version': 2}), [('/d/a.toml', {'version': 3})], LAYOUTS[2], version)
     if refused == 'newer than the main':
         with pytest.raises(SpegelError, match='newer than the main file'):
-            c.predict_effective(*v3_below_v2)
+            predict_effective(*v3_below_v2)
     else:
-        c.predict_effective(*v3_below_v2)
+        predict_effective(*v3_below_v2)
 
 
 def test_dropin_disabling_cri_is_found():
-    assert c.disabled_cri_in_dropins([('/d/a.toml', {'disabled_plugins': ['io.containerd.grpc.v1.cri']}),
-                                      ('/d/b.toml', {'disabled_plugins': ['restart']})]) == [
+    assert disabled_cri_in_dropins([('/d/a.toml', {'disabled_plugins': ['io.containerd.grpc.v1.cri']}),
+                                    ('/d/b.toml', {'disabled_plugins': ['restart']})]) == [
         ('/d/a.toml', ['io.containerd.grpc.v1.cri'])]
 
 
 def test_dump_settings_of_both_families():
     v2 = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/a"\n' \
          '[plugins."io.containerd.grpc.v1.cri".containerd]\ndiscard_unpacked_layers = false\n'
-    assert c.settings_from_dump(v2, 'x') == {'config_path': '/a', 'discard_unpacked_layers': False,
-                                             'cri_disabled': []}
+    assert settings_from_dump(v2, 'x') == {'config_path': '/a', 'discard_unpacked_layers': False,
+                                           'cri_disabled': []}
     v3 = "version = 3\ndisabled_plugins = ['io.containerd.cri.v1.images']\n" \
          "[plugins.'io.containerd.cri.v1.images']\ndiscard_unpacked_layers = true\nuse_local_image_pull = false\n" \
          "[plugins.'io.containerd.cri.v1.images'.registry]\nconfig_path = ''\n"
-    assert c.settings_from_dump(v3, 'x') == {'config_path': '', 'discard_unpacked_layers': True,
-                                             'use_local_image_pull': False,
-                                             'cri_disabled': ['io.containerd.cri.v1.images']}
+    assert settings_from_dump(v3, 'x') == {'config_path': '', 'discard_unpacked_layers': True,
+                                           'use_local_image_pull': False,
+                                           'cri_disabled': ['io.containerd.cri.v1.images']}
 
 
 def test_credentials_are_masked_for_diffs():
@@ -570,8 +577,8 @@ ACTIVE = {'name': 'containerd', 'active_state': 'active', 'started_us': 1_800_00
 
 def test_a_file_changed_after_containerd_started_is_a_pending_restart():
     changed_later = ACTIVE['started_us'] + 41 * SECOND + 200_000
-    state = c.restart_state(ACTIVE, [('/etc/containerd/config.toml', ACTIVE['started_us'] - 5 * SECOND),
-                                     ('/etc/containerd/conf.d/10.toml', changed_later)])
+    state = restart_state(ACTIVE, [('/etc/containerd/config.toml', ACTIVE['started_us'] - 5 * SECOND),
+                                   ('/etc/containerd/conf.d/10.toml', changed_later)])
     assert state['restart_pending'] and not state['up_to_date']
     assert state['last_change_file'] == '/etc/containerd/conf.d/10.toml'
     assert state['detail'] == 'restart pending: /etc/containerd/conf.d/10.toml changed 41.2s after containerd started'
@@ -580,10 +587,10 @@ def test_a_file_changed_after_containerd_started_is_a_pending_restart():
 
 
 def test_a_restart_after_the_last_change_is_up_to_date_to_the_microsecond():
-    state = c.restart_state(ACTIVE, [('/etc/containerd/config.toml', ACTIVE['started_us'] - 1)])
+    state = restart_state(ACTIVE, [('/etc/containerd/config.toml', ACTIVE['started_us'] - 1)])
     assert state['up_to_date'] and not state['restart_pending']
     assert state['detail'] == 'started 0.0s after the last change of /etc/containerd/config.toml'
-    assert c.restart_state(ACTIVE, [('/etc/containerd/config.toml', ACTIVE['started_us'] + 1)])['restart_pending']
+    assert restart_state(ACTIVE, [('/etc/containerd/config.toml', ACTIVE['started_us'] + 1)])['restart_pending']
 
 
 @pytest.mark.parametrize('service, changes, detail', [
@@ -598,7 +605,7 @@ def test_a_restart_after_the_last_change_is_up_to_date_to_the_microsecond():
      'containerd is active but systemd has no start time for it'),
 ])
 def test_no_pending_restart_where_none_can_be_told(service, changes, detail):
-    state = c.restart_state(service, changes)
+    state = restart_state(service, changes)
     assert not state['restart_pending'] and not state['up_to_date']
     assert state['detail'] == detail
 
@@ -607,6 +614,6 @@ def test_a_version_2_file_with_both_registry_tables_writes_the_one_containerd_2x
     text = ("version = 2\n[plugins.'io.containerd.grpc.v1.cri'.registry]\n  config_path = ''\n"
             "[plugins.'io.containerd.cri.v1.images'.registry.headers]\n  X-Meta = ['cloud']\n")
     result = plan(text, V2_1)
-    assert tomllib.loads(result.render())['plugins'][c.GRPC_CRI]['registry']['config_path'] == HOSTS_DIR
+    assert tomllib.loads(result.render())['plugins'][GRPC_CRI]['registry']['config_path'] == HOSTS_DIR
     assert 'replaces plugins."io.containerd.cri.v1.images".registry' in result.warnings[0]
     assert plan(text, V1_7).warnings == []

@@ -21,7 +21,13 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as c
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_effective import (
+    check_effective, predict_effective, settings_from_dump, wanted_settings,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import (
+    CRI_IMAGES, CRI_PLUGINS, GRPC_CRI, LAYOUTS, parse_containerd_version, resolve_imports,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_plan import ConfigPlan
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import harness  # noqa: E402  (tests/containerd, put on sys.path just above)
@@ -42,7 +48,7 @@ def binaries():
 
 def version_of(binary):
     output = subprocess.run([str(binary), '--version'], capture_output=True, text=True, check=True).stdout
-    return c.parse_containerd_version(output)
+    return parse_containerd_version(output)
 
 
 def stage(name, directory):
@@ -56,15 +62,15 @@ def stage(name, directory):
 
 
 def read_dropins(config):
-    patterns = c.resolve_imports(tomllib.loads(config.read_bytes().decode()), str(config))
+    patterns = resolve_imports(tomllib.loads(config.read_bytes().decode()), str(config))
     return [(str(path), tomllib.loads(path.read_text()))
             for pattern in patterns for path in sorted(Path('/').glob(pattern.lstrip('/')))]
 
 
 def predicted(config, version):
     data = tomllib.loads(config.read_bytes().decode())
-    layout = c.LAYOUTS[data.get('version', 1)]
-    effective, _overriding = c.predict_effective((str(config), data), read_dropins(config), layout, version)
+    layout = LAYOUTS[data.get('version', 1)]
+    effective, _overriding = predict_effective((str(config), data), read_dropins(config), layout, version)
     return {name: effective[name].value for name in WANTED}
 
 
@@ -79,7 +85,7 @@ def dump_paths_to_ignore(dump, result):
     if result.enabled_cri:
         # containerd prints no table for a disabled plugin. Broad paths last: dump_without
         # removes in order.
-        ignored += [('disabled_plugins',)] + [('plugins', name) for name in c.CRI_PLUGINS]
+        ignored += [('disabled_plugins',)] + [('plugins', name) for name in CRI_PLUGINS]
     return ignored
 
 
@@ -113,13 +119,13 @@ def test_real_containerd_accepts_the_output_with_spegel_settings(name, family, b
     if name == 'imports-dropin/config.toml' and version.major == 1:
         outcome = 'the drop-in'
     try:
-        result = c.ConfigPlan(text, str(source), version).apply(hosts_dir=HOSTS_DIR, enable_cri=True)
+        result = ConfigPlan(text, str(source), version).apply(hosts_dir=HOSTS_DIR, enable_cri=True)
         out_text = result.render()
         config = stage(name, tmp_path / 'out')
         config.write_bytes(out_text.encode())
-        effective, _overriding = c.predict_effective(
+        effective, _overriding = predict_effective(
             (str(config), tomllib.loads(out_text)), read_dropins(config), result.layout, version)
-        c.check_effective(effective, c.wanted_settings(HOSTS_DIR), str(config))
+        check_effective(effective, wanted_settings(HOSTS_DIR), str(config))
     except SpegelError as error:
         assert isinstance(outcome, str), 'engine refused %s for containerd %s: %s' % (name, version, error)
         assert outcome in str(error)
@@ -137,7 +143,7 @@ def test_real_containerd_accepts_the_output_with_spegel_settings(name, family, b
         harness.dump_without(after, present(after, ignored))
 
     # A second run changes nothing.
-    assert c.ConfigPlan(out_text, str(config), version).apply(hosts_dir=HOSTS_DIR).render() == out_text
+    assert ConfigPlan(out_text, str(config), version).apply(hosts_dir=HOSTS_DIR).render() == out_text
 
 
 @pytest.mark.parametrize('family', harness.binaries.FAMILIES)
@@ -145,7 +151,7 @@ def test_dump_settings_reader_matches_the_harness(family, binaries, tmp_path):
     config = stage('eks-al2.toml', tmp_path)
     dump = subprocess.run([str(binaries[family]), '--config', str(config), 'config', 'dump'],
                           capture_output=True, text=True, check=True).stdout
-    mine = c.settings_from_dump(dump, str(config))
+    mine = settings_from_dump(dump, str(config))
     assert {name: mine[name] for name in WANTED} == harness.effective_registry_settings(tomllib.loads(dump))
 
 
@@ -205,7 +211,7 @@ def test_a_version_2_file_with_the_2x_registry_table_changes_only_config_path(te
     version = version_of(binary)
     source = tmp_path / 'in.toml'
     source.write_text(MIXED_V2_TEMPLATES[template])
-    result = c.ConfigPlan(source.read_text(), str(source), version).apply(hosts_dir=HOSTS_DIR)
+    result = ConfigPlan(source.read_text(), str(source), version).apply(hosts_dir=HOSTS_DIR)
     config = tmp_path / 'out.toml'
     config.write_text(result.render())
     before, after = harness.config_dump(binary, source), harness.config_dump(binary, config)
@@ -217,12 +223,12 @@ def test_a_version_2_file_with_the_2x_registry_table_changes_only_config_path(te
         assert 'ignores plugins."io.containerd.cri.v1.images".registry' in result.warnings[0]
     else:
         assert 'io.containerd.grpc.v1.cri".registry' not in result.render() and not result.warnings
-        assert harness.config_dump(binary, config)['plugins'][c.CRI_IMAGES]['registry']['headers'] == {'X-Meta': ['cloud']}
+        assert harness.config_dump(binary, config)['plugins'][CRI_IMAGES]['registry']['headers'] == {'X-Meta': ['cloud']}
 
 
 def test_a_version_2_file_with_the_2x_registry_table_needs_the_containerd_version():
     with pytest.raises(SpegelError, match='Set containerd_version'):
-        c.ConfigPlan(MIXED_V2_TEMPLATES['headers-only'], 'config.toml', None).apply(hosts_dir=HOSTS_DIR)
+        ConfigPlan(MIXED_V2_TEMPLATES['headers-only'], 'config.toml', None).apply(hosts_dir=HOSTS_DIR)
 
 
 # --- values at TOML's edges, as containerd reads them -----------------------------------------
@@ -237,7 +243,7 @@ def test_nan_and_inf_are_written_so_every_family_reads_them(value, dumped, binar
         version = version_of(binary)
         config = tmp_path / family / 'config.toml'
         config.parent.mkdir()
-        config.write_text(c.ConfigPlan('version = 2\n', str(config), version).apply(
+        config.write_text(ConfigPlan('version = 2\n', str(config), version).apply(
             hosts_dir=HOSTS_DIR, extra_settings=[{'key': PAUSE_THRESHOLD, 'value': value}]).render())
         dump = subprocess.run([str(binary), '--config', str(config), 'config', 'dump'],
                               capture_output=True, text=True, check=True).stdout
@@ -248,22 +254,22 @@ def test_nan_and_inf_are_written_so_every_family_reads_them(value, dumped, binar
 def test_the_integers_the_engine_refuses_break_containerd(binaries, tmp_path):
     """2 ** 63: containerd 1.6 and 2.x refuse the file, 1.7 reads -2 ** 63 instead."""
     with pytest.raises(SpegelError, match='outside the range of a TOML integer'):
-        c.ConfigPlan('version = 2\n', 'config.toml', None).apply(
-            hosts_dir=HOSTS_DIR, extra_settings=[{'key': ['plugins', c.GRPC_CRI, 'max_concurrent_downloads'],
+        ConfigPlan('version = 2\n', 'config.toml', None).apply(
+            hosts_dir=HOSTS_DIR, extra_settings=[{'key': ['plugins', GRPC_CRI, 'max_concurrent_downloads'],
                                                   'value': 2 ** 63}])
     config = tmp_path / 'config.toml'
-    config.write_text('version = 2\n[plugins."%s"]\n  max_concurrent_downloads = %d\n' % (c.GRPC_CRI, 2 ** 63))
+    config.write_text('version = 2\n[plugins."%s"]\n  max_concurrent_downloads = %d\n' % (GRPC_CRI, 2 ** 63))
     for family, binary in binaries.items():
         try:
             dump = harness.config_dump(binary, config)
         except harness.ConfigDumpError as exc:
             assert 'out of range' in str(exc) or '64-bit' in str(exc), exc
         else:
-            assert dump['plugins'][c.GRPC_CRI]['max_concurrent_downloads'] == -2 ** 63, family
+            assert dump['plugins'][GRPC_CRI]['max_concurrent_downloads'] == -2 ** 63, family
 
 
-@pytest.mark.parametrize('header', ['[plugins."%s".registry."x]y"]' % c.GRPC_CRI,
-                                    '[plugins."%s".registry."x[y"]' % c.GRPC_CRI])
+@pytest.mark.parametrize('header', ['[plugins."%s".registry."x]y"]' % GRPC_CRI,
+                                    '[plugins."%s".registry."x[y"]' % GRPC_CRI])
 def test_the_keys_the_engine_refuses_for_1x_stop_containerd_1x(header, binaries, tmp_path):
     config = tmp_path / 'config.toml'
     config.write_text('version = 2\n%s\n  k = 1\n' % header)

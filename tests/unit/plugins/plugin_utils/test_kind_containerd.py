@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd as c
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import (
+    CREATED_MARKER_TEXT, CREATED_SUFFIX, HOSTS_DIR, ORIGINAL_SUFFIX,
+)
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import Options
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
@@ -59,10 +61,10 @@ def test_the_adapter_plans_the_change_the_marker_and_the_mirrors(name, family, c
     config = stage(name, tmp_path)
     original = config.read_bytes()
     # The imports fixture's drop-in sets the usual hosts directory itself (and migrates nothing).
-    hosts_dir = c.HOSTS_DIR if name.startswith('imports-dropin/') else str(tmp_path / 'certs.d')
+    hosts_dir = HOSTS_DIR if name.startswith('imports-dropin/') else str(tmp_path / 'certs.d')
     spec = Options(hosts_dir=hosts_dir)
     adapter = ContainerdKind(path=str(config), service_name='', enable_cri=True)
-    assert adapter.reads(spec) == ([str(config), str(config) + c.ORIGINAL_SUFFIX, str(config) + c.CREATED_SUFFIX], [])
+    assert adapter.reads(spec) == ([str(config), str(config) + ORIGINAL_SUFFIX, str(config) + CREATED_SUFFIX], [])
     state = node_state(capsys, adapter, spec)
     version = state.containerd_version()
     outcome = outcome_for(name, version)
@@ -76,7 +78,7 @@ def test_the_adapter_plans_the_change_the_marker_and_the_mirrors(name, family, c
     plan = adapter.plan(spec, state)
     by_path = {change.path: change for change in plan.changes}
     assert all(change.changed for change in plan.changes)
-    marker = by_path.pop(str(config) + c.ORIGINAL_SUFFIX)
+    marker = by_path.pop(str(config) + ORIGINAL_SUFFIX)
     assert marker.after.encode() == original and not marker.restart and marker.before.exists is False
     change = by_path.pop(str(config))
     assert change.restart and change.before.text.encode() == original
@@ -87,13 +89,13 @@ def test_the_adapter_plans_the_change_the_marker_and_the_mirrors(name, family, c
     assert plan.facts['config_path'] == hosts_dir and plan.facts['discard_unpacked_layers'] is False
 
     write(capsys, plan.changes)  # validated on the node by this family's containerd before the rename
-    assert (tmp_path / ('config.toml' + c.ORIGINAL_SUFFIX)).read_bytes() == original
+    assert (tmp_path / ('config.toml' + ORIGINAL_SUFFIX)).read_bytes() == original
     dumped = harness.effective_registry_settings(harness.config_dump(found.containerd, config))
     assert dumped == {'config_path': hosts_dir, 'discard_unpacked_layers': False}
 
     again = ContainerdKind(path=str(config), service_name='', enable_cri=True)
     replan = again.plan(spec, node_state(capsys, again, spec))
-    assert replan.changes == [] and replan.facts['original_file'] == str(config) + c.ORIGINAL_SUFFIX
+    assert replan.changes == [] and replan.facts['original_file'] == str(config) + ORIGINAL_SUFFIX
     assert replan.facts['effective_from'] == 'containerd config dump' and 'failed' not in replan.facts
 
 
@@ -104,11 +106,11 @@ def test_a_new_file_gets_the_created_marker_and_no_backup_of_nothing(capsys, tmp
     adapter = ContainerdKind(path=str(config), service_name='', backup=True)
     plan = adapter.plan(spec, node_state(capsys, adapter, spec))
     created, change = plan.changes
-    assert created.path == str(config) + c.CREATED_SUFFIX and created.after == c.CREATED_MARKER_TEXT % config
+    assert created.path == str(config) + CREATED_SUFFIX and created.after == CREATED_MARKER_TEXT % config
     assert change.path == str(config) and change.validate is None and change.backup and change.restart
     assert plan.facts['created'] and plan.facts['effective_from'] == 'files'
     write(capsys, plan.changes)
-    assert config.exists() and (tmp_path / 'etc' / ('config.toml' + c.CREATED_SUFFIX)).exists()
+    assert config.exists() and (tmp_path / 'etc' / ('config.toml' + CREATED_SUFFIX)).exists()
 
 
 def test_keep_original_false_plans_no_marker(capsys, tmp_path, monkeypatch):
