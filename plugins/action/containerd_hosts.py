@@ -176,8 +176,7 @@ class ActionModule(ActionModuleBase):
         globs = [hosts_toml.shadowing_glob(args['hosts_dir'])] if with_default else []
         listed_dir = posixpath.normpath(args['hosts_dir']) if with_default else None
         return dict(paths=paths, servers=servers, mirrors=mirrors, ports=ports, fields=fields, globs=globs,
-                    listed_dir=listed_dir,
-                    node_ip=node_ip, discover=not mirrors and node_ip in UNSET, secret=bool(header))
+                    listed_dir=listed_dir, node_ip=node_ip, discover=not mirrors and node_ip in UNSET)
 
     def _compute(self, args, plan, registry, path, reason, current, mirrors, node_ips):
         """One file's new text and the write or removal that gets it there.
@@ -188,8 +187,6 @@ class ActionModule(ActionModuleBase):
         """
         change = dict(registry=registry, path=path, reason=reason, changed=False, diff=None, pruned=[])
         text = current.text
-        # The user's mode, noted when a secret made the file 0600; read before any entry goes.
-        user_mode = hosts_toml.recorded_mode(text)
         if node_ips is not None:
             change['pruned'] = hosts_toml.stale_mirrors(text, path, plan['ports'],
                                                         plan['fields']['capabilities'], node_ips)
@@ -204,13 +201,15 @@ class ActionModule(ActionModuleBase):
             hosts = [dict(plan['fields'], url=url) for url in mirrors]
             new_text = hosts_toml.merge_registry(text, path, registry, server, hosts, replace_server=replace_server,
                                                  containerd_major=plan['containerd_major'])
-            new_text, mode = self._secret_mode(plan, current, user_mode, new_text, mirrors)
         else:
             if reason == 'shadowing':
                 new_text = hosts_toml.remove_hosts(text, path, mirrors) if text is not None else None
             else:
                 new_text = hosts_toml.unmerge_registry(text, path, mirrors, registry)
-            new_text, mode = hosts_toml.drop_mode_note(new_text), user_mode
+        # The mode noted in the file read (before any entry, and the note with it, went).
+        new_text, mode = hosts_toml.hosts_file_write(new_text, path, current.text,
+                                                     current.mode if current.exists else None,
+                                                     mirrors[0] if mirrors else None)
         content_changed = new_text != current.text
         if content_changed and new_text is None:
             change['remove'] = dict(path=path, backup=args['backup'], remove_empty_parent=True,
@@ -223,14 +222,3 @@ class ActionModule(ActionModuleBase):
             change['diff'] = node.file_diff(path, redact_secrets(current.text, path),
                                             redact_secrets(new_text, path, before=current.text or ''))
         return change
-
-    @staticmethod
-    def _secret_mode(plan, current, user_mode, new_text, mirrors):
-        """(text, mode) for a present file: 0600 while it carries the Authorization header, noting
-        the mode of a file that had another one; without the header, that mode back (None: keep)."""
-        if not plan['secret']:
-            return hosts_toml.drop_mode_note(new_text), user_mode
-        before = user_mode or (current.mode if current.exists else None)
-        if before not in (None, hosts_toml.SECRET_FILE_MODE):
-            new_text = hosts_toml.note_mode(new_text, mirrors[0], before)
-        return new_text, hosts_toml.SECRET_FILE_MODE

@@ -39,7 +39,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     address_problem, destination_problem, parse_address,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
-    TomlEditor, option_type, parse_plain, require_absolute, same_value,
+    TomlEditor, option_type, parse_plain, redact_secrets, require_absolute, same_value,
 )
 
 DEFAULT_REGISTRY = '_default'
@@ -1038,6 +1038,26 @@ def drop_mode_note(text):
     if text is None:
         return None
     return ''.join(line for line in text.splitlines(keepends=True) if not _MODE_NOTE_LINE.match(line))
+
+
+def hosts_file_write(new_text, source, current_text, current_mode, anchor_url=None):
+    """(text, mode) of one hosts.toml write: the rule for every hosts.toml this collection writes.
+
+    While new_text carries a secret (a header value, credentials) the file gets SECRET_FILE_MODE,
+    and a file that had another mode gets it noted above the entry anchor_url (when that entry is
+    in new_text). Without a secret, the mode noted in current_text comes back (None: an existing
+    file keeps its mode, a new one gets the default). new_text None (the file goes): (None, None).
+    """
+    if new_text is None:
+        return None, None
+    user_mode = recorded_mode(current_text)
+    if new_text == redact_secrets(new_text, source):
+        return drop_mode_note(new_text), user_mode
+    before = user_mode or current_mode
+    if before not in (None, SECRET_FILE_MODE) and anchor_url is not None and any(
+            statement.host() == anchor_url for statement in _statements(new_text)):
+        new_text = note_mode(new_text, anchor_url, before)
+    return new_text, SECRET_FILE_MODE
 
 
 # --- registry directories that shadow _default ----------------------------------------------

@@ -27,7 +27,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_restar
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import parse_plain, redact_secrets
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import parse_plain
 
 
 class ContainerdKind(NodeKind):
@@ -136,12 +136,12 @@ class ContainerdKind(NodeKind):
                                                containerd_major=version.major if version else None)
             migrated_registries.append({'registry': item['registry'], 'hosts_file': hosts_path,
                                         'hosts': [host['url'] for host in item['hosts']]})
+            merged, mode = hosts_toml.hosts_file_write(merged, hosts_path, existing.text,
+                                                       existing.mode if existing.exists else None,
+                                                       item['hosts'][0]['url'] if item['hosts'] else None)
             if existing.exists and merged == existing.text:
                 continue
-            secret = merged != redact_secrets(merged, hosts_path)
-            changes.append(FileChange(hosts_path, existing, merged,
-                                      hosts_toml.SECRET_FILE_MODE if secret and not existing.exists else None,
-                                      None, False))
+            changes.append(FileChange(hosts_path, existing, merged, mode, None, False))
             hosts_files.append(hosts_path)
 
         dump = state.config_dump

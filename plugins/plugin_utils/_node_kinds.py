@@ -33,7 +33,7 @@ class FileChange(collections.namedtuple('FileChange', 'path before after mode va
 
     path: absolute path on the node. before: the `_node.NodeFile` read from the node (its
     `exists` is False for a new file). after: the new text, or None to remove the file.
-    mode: the mode of a new file (an existing file keeps its own), or None. validate: a
+    mode: the file's mode, or None (an existing file keeps its own, a new one gets 0644). validate: a
     command with `%s` run on the staged file before it replaces the old one, or None.
     restart: whether the adapter's service must restart to load this change. owner, group:
     for a new file (None: the caller's). backup: keep a timestamped copy of the old file.

@@ -12,6 +12,7 @@ import stat
 import pytest
 
 from ansible_collections.peerpull.spegel.plugins.action.containerd_hosts import plain_list
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import NodeKind
 
@@ -136,3 +137,60 @@ def test_a_hosts_directory_that_is_a_file_is_named_in_check_mode_too(run_action,
     assert result['failed'] and result['msg'] == (
         '%s cannot be listed on the node: Not a directory: move it away or choose another path; '
         'nothing was changed.' % (tmp_path / 'certs.d'))
+
+
+# A registry's hosts.toml of the user's, mode 0644, whose own entry carries a secret.
+USER_SECRET_HOSTS = ("server = 'https://registry-1.docker.io'\n\n[host.'https://user-mirror.example']\n"
+                     "capabilities = ['pull', 'resolve']\n\n[host.'https://user-mirror.example'.header]\n"
+                     "Authorization = 'Basic dXNlcjpzZWNyZXQ='\n")
+LEGACY_MIRROR = ('version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n'
+                 '  endpoint = ["https://legacy-mirror.example"]\n')
+
+
+def user_hosts(root):
+    path = root / 'certs.d' / 'docker.io' / 'hosts.toml'
+    path.parent.mkdir(parents=True)
+    path.write_text(USER_SECRET_HOSTS)
+    path.chmod(0o644)
+    return path
+
+
+@pytest.mark.parametrize('authorization', ['', 'Basic c2VjcmV0LXRva2Vu'])
+def test_migrated_mirrors_and_containerd_hosts_give_a_secret_file_the_same_mode(run_action, tmp_path, authorization):
+    # Path 1: containerd_config moves a legacy mirror into the registry's hosts.toml.
+    migrated = user_hosts(tmp_path / 'migrated')
+    (tmp_path / 'migrated' / 'config.toml').write_text(LEGACY_MIRROR)
+    config = run_action('containerd_config', dict(path=str(tmp_path / 'migrated' / 'config.toml'),
+                                                  hosts_dir=str(tmp_path / 'migrated' / 'certs.d'),
+                                                  containerd_version='1.7.24', validate=False, service_name=''))
+    assert config['changed'] and 'failed' not in config and 'https://legacy-mirror.example' in migrated.read_text()
+    # Path 2: containerd_hosts adds Spegel's mirror to the same registry's file.
+    hosts = user_hosts(tmp_path / 'hosts')
+    result = run_action('containerd_hosts', dict(hosts_dir=str(tmp_path / 'hosts' / 'certs.d'), registries=['docker.io'],
+                                                 mirrors=[MIRROR], authorization=authorization,
+                                                 containerd_version='1.7.24'))
+    assert result['changed'] and 'failed' not in result and MIRROR in hosts.read_text()
+    # The same secret content, the same rule: 0600, the user's mode noted to come back.
+    for path in (migrated, hosts):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        assert hosts_toml.recorded_mode(path.read_text()) == '0644', path
+        assert 'dXNlcjpzZWNyZXQ=' in path.read_text()
+    # Spegel's entries gone again: the user's secret stays, and so does the mode that guards it.
+    result = run_action('containerd_hosts', dict(hosts_dir=str(tmp_path / 'hosts' / 'certs.d'), registries=['docker.io'],
+                                                 mirrors=[MIRROR], state='absent', containerd_version='1.7.24'))
+    assert result['changed'] and MIRROR not in hosts.read_text() and 'dXNlcjpzZWNyZXQ=' in hosts.read_text()
+    assert stat.S_IMODE(hosts.stat().st_mode) == 0o600
+
+
+def test_a_file_without_a_secret_gets_its_noted_mode_back(run_action, tmp_path):
+    args = dict(hosts_dir=str(tmp_path / 'certs.d'), registries=['docker.io'], mirrors=[MIRROR],
+                containerd_version='2.1.9')
+    path = hosts_file(tmp_path, 'docker.io')
+    path.parent.mkdir(parents=True)
+    path.write_text("server = 'https://registry-1.docker.io'\n")
+    path.chmod(0o640)
+    run_action('containerd_hosts', dict(args, authorization='Basic c2VjcmV0LXRva2Vu'))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and hosts_toml.recorded_mode(path.read_text()) == '0640'
+    result = run_action('containerd_hosts', args)
+    assert result['changed'] and stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert hosts_toml.recorded_mode(path.read_text()) is None and 'c2VjcmV0LXRva2Vu' not in path.read_text()
