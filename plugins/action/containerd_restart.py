@@ -47,6 +47,7 @@ class ActionModule(ActionModuleBase):
         was_absent=dict(type='bool', default=False),
         revert=dict(type='bool', default=False),
         restart=dict(type='bool', default=True),
+        services=dict(type='list', elements='str'),
     )
 
     def run_action(self, args, task_vars, result):
@@ -64,8 +65,16 @@ class ActionModule(ActionModuleBase):
         if args['revert'] and (previous or args['was_absent']):
             raise SpegelError('revert=true finds what to restore itself: leave previous_config and was_absent unset; '
                               'nothing was restarted.')
+        if args['services'] is not None and (previous or args['was_absent'] or args['revert']):
+            raise SpegelError('services names the units of a node kind, whose files containerd_restart does not '
+                              'put back: leave previous_config, was_absent and revert unset with it (service_name '
+                              'and path are for plain containerd); nothing was restarted.')
         result.update(changed=False, restarted=False, elapsed=0.0, cri_ready=None, rolled_back=False,
                       restored=None, removed=False, path=path)
+        if args['services'] is not None:
+            if args['restart']:
+                self._restart_kind(args['services'], args['address'], args['timeout'], task_vars, result)
+            return
 
         rollback = Rollback(previous, args['was_absent'])
         cleanup = [previous] if previous else []  # only served the rollback: removed once CRI is back
@@ -123,7 +132,7 @@ class ActionModule(ActionModuleBase):
     def _restart_and_prove(self, path, args, rollback, cleanup, task_vars, result):
         service, address, timeout = args['service_name'], args['address'], args['timeout']
         start = time.monotonic()
-        answer, why = self._restart(service, address, timeout, task_vars)
+        answer, why = self._restart([service], address, timeout, task_vars)
         result.update(restarted=True, cri_ready=answer.ready if answer else False,
                       elapsed=round(time.monotonic() - start, 1))
         if answer and answer.ready:
@@ -143,7 +152,7 @@ class ActionModule(ActionModuleBase):
             self._put_back(path, rollback, task_vars, result)
         except SpegelError as exc:
             error = str(exc)
-        again, _why = self._restart(service, address, timeout, task_vars)
+        again, _why = self._restart([service], address, timeout, task_vars)
         result.update(rolled_back=True, cri_ready=bool(again and again.ready),
                       elapsed=round(time.monotonic() - start, 1))
         put_back = restart.put_back_sentence(path, result['restored'], result['removed'] and rollback.was_absent,
@@ -151,13 +160,36 @@ class ActionModule(ActionModuleBase):
         raise RestartFailed(restart.failure_message(task_vars.get('inventory_hostname', 'this node'), path, service,
                                                     why, put_back, result['cri_ready']))
 
-    def _restart(self, service, address, timeout, task_vars):
-        """Restart the unit, then poll until CRI answers or timeout seconds passed. Returns (the
-        last CriAnswer, None), or (None, why) when systemd could not restart the unit."""
-        started = self._execute_module(module_name=SYSTEMD, module_args=dict(name=service, state='restarted'),
-                                       task_vars=task_vars)
-        if started.get('failed'):
-            return None, 'systemd could not restart %s: %s' % (service, str(started.get('msg') or 'no message').strip())
+    def _restart_kind(self, services, address, timeout, task_vars, result):
+        """A node kind's units, restarted in order, then CRI proven on the kind's socket. Nothing
+        is put back (the adapter keeps no previous file). No units (k0s restarts its containerd
+        itself when a drop-in changes): CRI is only awaited on address."""
+        result['changed'] = bool(services)
+        if self._task.check_mode:
+            result['msg'] = 'check mode: %s' % restart.kind_plan_sentence(services, address)
+            return
+        start = time.monotonic()
+        answer, why = self._restart(services, address, timeout, task_vars)
+        result.update(restarted=bool(services), cri_ready=bool(answer and answer.ready),
+                      elapsed=round(time.monotonic() - start, 1))
+        if answer and answer.ready:
+            result['msg'] = '%s; containerd serves CRI on %s after %.1fs.' % (
+                '%s restarted' % ', '.join(services) if services else 'nothing to restart', address, result['elapsed'])
+            return
+        failure = restart.kind_failure_message(task_vars.get('inventory_hostname', 'this node'), services, address,
+                                               why or answer.failure(address, timeout))
+        raise RestartFailed(failure) if services else SpegelError(failure)
+
+    def _restart(self, services, address, timeout, task_vars):
+        """Restart the units in order, then poll until CRI answers or timeout seconds passed. Returns
+        (the last CriAnswer, None), or (None, why) when systemd could not restart a unit (the units
+        after it are left as they are)."""
+        for service in services:
+            started = self._execute_module(module_name=SYSTEMD, module_args=dict(name=service, state='restarted'),
+                                           task_vars=task_vars)
+            if started.get('failed'):
+                return None, 'systemd could not restart %s: %s' % (
+                    service, str(started.get('msg') or 'no message').strip())
         deadline = time.monotonic() + timeout
         command = restart.plugins_ls_command(address)
         while True:

@@ -55,7 +55,8 @@ class ActionModule(ActionModuleBase):
         result.update(changed=bool(changes), kind=adapter.name, detected_node_kinds=detected,
                       files=[change.path for change in changes],
                       restart_required=any(change.restart for change in changes),
-                      services=list(adapter.services), facts=plan.facts)
+                      services=list(adapter.services), cri_address=adapter.cri_address,
+                      facts=plan.facts)
         if warnings:
             result['warnings'] = warnings
         if self._task.diff and changes:

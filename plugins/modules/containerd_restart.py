@@ -27,6 +27,14 @@ description:
     next to O(path), or no file where it created one), restarts only when that changed
     O(path), and removes the saved original and the marker once containerd runs the original
     again. A failed restart keeps them and puts the collection's configuration back.
+  - With O(services) (a node kind other than plain containerd, such as k3s, RKE2 or nodeadm, from
+    M(peerpull.spegel.node_config)'s RV(peerpull.spegel.node_config#module:services) and
+    RV(peerpull.spegel.node_config#module:cri_address)), it restarts those units in order, then
+    polls O(address) the same way. Nothing is put back when CRI does not come back (the kind's
+    adapter keeps no previous file), so the task fails naming the units, the socket and what
+    C(ctr) said, and the adapter's files stay written. An empty list (k0s, which restarts its
+    own containerd when a drop-in changes) restarts nothing and only waits for CRI on O(address);
+    that proves the kind's containerd serves CRI, not that it already loaded the change.
   - This is the action the C(peerpull.spegel.containerd) role runs after a change; it follows
     the shape of M(ansible.builtin.reboot).
 author:
@@ -98,6 +106,14 @@ options:
         files are put back and the saved original and marker removed all the same.
     type: bool
     default: true
+  services:
+    description:
+      - The systemd units of a node kind to restart, in this order, before CRI is proven on
+        O(address); for kinds other than plain containerd. Left unset, O(service_name) restarts, with the
+        rollback of O(path).
+      - Not together with O(previous_config), O(was_absent) or O(revert).
+    type: list
+    elements: str
 seealso:
   - module: peerpull.spegel.containerd_config
   - module: ansible.builtin.reboot
@@ -115,6 +131,12 @@ EXAMPLES = r"""
     was_absent: "{{ config.restart_required and not config.backup_file }}"
     timeout: 60
   when: config.restart_required or config.restart_pending
+
+- name: Restart a node kind's units and prove its containerd serves CRI again (no rollback)
+  peerpull.spegel.containerd_restart:
+    services: "{{ node.services }}"
+    address: "{{ node.cri_address }}"
+  when: node.restart_required
 
 - name: Put back the configuration found before the first change, and restart for it
   peerpull.spegel.containerd_restart:

@@ -172,6 +172,13 @@ services:
   type: list
   elements: str
   sample: [containerd]
+cri_address:
+  description:
+    - The socket the kind's containerd serves CRI on, where M(peerpull.spegel.containerd_restart)
+      proves it came back after RV(services) restarted.
+  returned: success
+  type: str
+  sample: /run/k3s/containerd/containerd.sock
 facts:
   description: What the adapter found and decided, in its own terms (no secrets).
   returned: success

@@ -63,6 +63,26 @@ def failure_message(host, path, service_name, why, put_back, ready_again):
                 % service_name))
 
 
+def kind_plan_sentence(services, address):
+    """What containerd_restart does for a node kind (check mode's message)."""
+    if not services:
+        return 'nothing to restart (the kind restarts its containerd itself); containerd must answer with CRI on %s.' \
+            % address
+    return '%s would be restarted, in this order, and containerd must come back with CRI on %s.' % (
+        ', '.join(services), address)
+
+
+def kind_failure_message(host, services, address, why):
+    """The failed task's message for a node kind: nothing is put back, so say what stays and the ways out."""
+    units = ', '.join(services)
+    return ('containerd on %s did not come back with its CRI plugin on %s after %s: %s. Nothing was rolled back: '
+            'the files the node kind\'s adapter wrote stay written. Remove them with the peerpull.spegel.uninstall '
+            'playbook, or fix them by hand and restart %s; see %s.' % (
+                host, address, 'restarting %s' % units if services else 'the change (no unit to restart)', why,
+                units or 'the node\'s containerd',
+                'journalctl -u %s' % ' -u '.join(services) if services else 'the kind\'s own log'))
+
+
 def put_back_sentence(path, restored_from=None, removed=False, error=None):
     if error:
         return 'Putting back the previous %s FAILED (%s),' % (path, error)

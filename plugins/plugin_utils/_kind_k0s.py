@@ -40,6 +40,7 @@ class K0sKind(NodeKind):
     summary = 'k0s: k0s generates its containerd\'s config and imports drop-ins from /etc/k0s/containerd.d'
     marks = ('/usr/local/bin/k0s', '/var/lib/k0s', K0S_CONFIG)
     services = ()
+    cri_address = K0S_SOCKET
     refusal = ('k0s runs its own containerd from /etc/k0s/containerd.toml, not from /etc/containerd/config.toml, '
                'and takes drop-ins in /etc/k0s/containerd.d')
 

@@ -71,6 +71,8 @@ class _EmbeddedSpegel(NodeKind):
     supervisor_port = 0
     marks = ()
     writes_hosts_toml = False
+    # Both run k3s's agent code, which puts its containerd's state in /run/k3s/containerd.
+    cri_address = '/run/k3s/containerd/containerd.sock'
     refusal_template = ('%s generates its containerd config.toml from a template at every start, so an edit '
                         'there is lost; its embedded Spegel is switched on in config.yaml.d and registries.yaml')
     OPTIONS = {

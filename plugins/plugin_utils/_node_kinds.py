@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_restart import ADDRESS
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
 
@@ -79,6 +80,8 @@ class NodeKind:
     marks = ()
     # systemd units restarted, in order, after a change with restart=True.
     services = ()
+    # The socket the kind's containerd serves (CRI), where containerd_restart proves it came back.
+    cri_address = ADDRESS
     # One sentence for containerd_config's refusal when detection finds this kind: why
     # patching /etc/containerd/config.toml is wrong here.
     refusal = ''

@@ -281,3 +281,112 @@ def test_a_cri_plugin_missing_from_the_list_is_named_as_such():
 def test_the_roles_verify_check_uses_the_same_cri_pattern():
     role_vars = yaml.safe_load((Path(__file__).resolve().parents[4] / 'roles/containerd/vars/main.yml').read_text())
     assert role_vars['containerd_cri_plugin_pattern'] == restart.CRI_PLUGIN_OK.pattern
+
+
+# --- node kinds (services: no rollback, CRI proven on the kind's socket) ---------------------------
+
+KIND_SOCKET = '/run/k3s/containerd/containerd.sock'
+
+
+class StandInKindNode:
+    """systemd and the kind's containerd: each unit restart is recorded; failing_units fail in
+    systemd; cri: what `ctr plugins ls` on KIND_SOCKET answers ('ok', 'error', or 'down')."""
+
+    def __init__(self, cri='ok', failing_units=()):
+        self.restarted = []
+        self.cri = cri
+        self.failing_units = failing_units
+
+    def module(self, name, args):
+        assert name == SYSTEMD and args['state'] == 'restarted', (name, args)
+        if args['name'] in self.failing_units:
+            return {'failed': True, 'msg': 'Unable to restart service %s: Job failed.\n' % args['name']}
+        self.restarted.append(args['name'])
+        return {'changed': True, 'name': args['name'], 'state': 'started'}
+
+    def command(self, cmd):
+        assert cmd == restart.plugins_ls_command(KIND_SOCKET), cmd
+        if self.cri == 'down':
+            return {'rc': 1, 'stdout': '', 'stderr': 'ctr: failed to dial "%s": no such file or directory\n'
+                                                     % KIND_SOCKET}
+        return {'rc': 0, 'stderr': '', 'stdout': PLUGINS_HEADER + (
+            'io.containerd.grpc.v1                  cri                      linux/amd64    %s        \n' % self.cri)}
+
+
+def kind_args(**args):
+    return dict(dict(services=['rke2-server', 'rke2-helper'], address=KIND_SOCKET, timeout=1), **args)
+
+
+def test_a_kinds_services_restart_in_order_and_cri_is_proven_on_its_socket(run_action):
+    run_action.node = StandInKindNode()
+    result = run_action('containerd_restart', kind_args())
+    assert 'failed' not in result, result['msg']
+    assert result['changed'] and result['restarted'] and result['cri_ready'] and not result['rolled_back']
+    assert run_action.node.restarted == ['rke2-server', 'rke2-helper']
+    assert step_names(run_action) == ['systemd', 'systemd', 'command']  # no file read or written
+    assert result['msg'].startswith('rke2-server, rke2-helper restarted; containerd serves CRI on %s after'
+                                    % KIND_SOCKET)
+
+
+def test_a_kinds_cri_that_never_comes_back_fails_and_says_the_files_stay(run_action):
+    run_action.node = StandInKindNode(cri='down')
+    result = run_action('containerd_restart', kind_args(), task_vars={'inventory_hostname': 'node-1'})
+    assert result['failed'] and result['changed'] and result['cri_ready'] is False and not result['rolled_back']
+    assert run_action.node.restarted == ['rke2-server', 'rke2-helper']  # once each: nothing to restart again
+    assert step_names(run_action) == ['systemd', 'systemd', 'command']
+    assert result['msg'] == (
+        'containerd on node-1 did not come back with its CRI plugin on %s after restarting rke2-server, '
+        'rke2-helper: it did not answer on %s within 1s: ctr: failed to dial "%s": no such file or directory. '
+        'Nothing was rolled back: the files the node kind\'s adapter wrote stay written. Remove them with the '
+        'peerpull.spegel.uninstall playbook, or fix them by hand and restart rke2-server, rke2-helper; see '
+        'journalctl -u rke2-server -u rke2-helper.' % (KIND_SOCKET, KIND_SOCKET, KIND_SOCKET))
+
+
+def test_a_kinds_cri_plugin_in_error_is_named(run_action):
+    run_action.node = StandInKindNode(cri='error')
+    result = run_action('containerd_restart', kind_args(services=['k3s']))
+    assert result['failed'] and 'it answered, but its CRI plugin did not load: io.containerd.grpc.v1 cri ' \
+        'linux/amd64 error' in result['msg']
+
+
+def test_a_kinds_unit_that_systemd_cannot_restart_stops_the_rest(run_action):
+    run_action.node = StandInKindNode(failing_units=('rke2-server',))
+    result = run_action('containerd_restart', kind_args())
+    assert result['failed'] and run_action.node.restarted == [] and step_names(run_action) == ['systemd']
+    assert 'after restarting rke2-server, rke2-helper: systemd could not restart rke2-server: Unable to restart ' \
+        'service rke2-server: Job failed.' in result['msg']
+
+
+def test_a_kind_in_check_mode_restarts_nothing(run_action):
+    run_action.node = StandInKindNode()
+    result = run_action('containerd_restart', kind_args(), check_mode=True)
+    assert result['changed'] and not result['restarted'] and result['cri_ready'] is None
+    assert result['msg'] == ('check mode: rke2-server, rke2-helper would be restarted, in this order, and '
+                             'containerd must come back with CRI on %s.' % KIND_SOCKET)
+    assert run_action.steps == []
+
+
+def test_a_kind_without_units_restarts_nothing_and_waits_for_cri(run_action):
+    run_action.node = StandInKindNode()
+    result = run_action('containerd_restart', kind_args(services=[]))
+    assert 'failed' not in result and not result['changed'] and not result['restarted'] and result['cri_ready']
+    assert step_names(run_action) == ['command']
+    down = StandInKindNode(cri='down')
+    run_action.node = down
+    failed = run_action('containerd_restart', kind_args(services=[]))
+    assert failed['failed'] and not failed['changed'] and 'after the change (no unit to restart)' in failed['msg']
+
+
+def test_a_kind_without_restart_does_nothing(run_action):
+    run_action.node = StandInKindNode()
+    result = run_action('containerd_restart', kind_args(restart=False))
+    assert 'failed' not in result and not result['changed'] and run_action.steps == []
+
+
+def test_services_with_a_rollback_option_are_refused_before_anything_runs(run_action):
+    run_action.node = StandInKindNode()
+    for rollback in (dict(revert=True), dict(was_absent=True), dict(previous_config='/x~')):
+        result = run_action('containerd_restart', kind_args(**rollback))
+        assert result['failed'] and not result['changed']
+        assert 'leave previous_config, was_absent and revert unset' in result['msg']
+    assert run_action.steps == []

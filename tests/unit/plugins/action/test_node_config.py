@@ -41,6 +41,7 @@ def test_the_containerd_adapter_writes_its_changes_in_one_staged_round_trip(run_
     config, original = str(tmp_path / 'config.toml'), str(tmp_path / 'config.toml') + ORIGINAL_SUFFIX
     assert result['files'] == [original, config] and result['kind'] == 'containerd'
     assert result['restart_required'] and result['services'] == ['containerd']
+    assert result['cri_address'] == '/run/containerd/containerd.sock'
     assert result['detected_node_kinds'] == ['containerd'] and result['facts']['config_path'] == str(tmp_path / 'certs.d')
     assert [diff['before_header'] for diff in result['diff']] == ['%s (absent)' % original, config]
     # read (marks included), then one write whose config.toml the real containerd validated
@@ -104,6 +105,7 @@ def test_the_k3s_adapter_on_a_server_writes_registries_yaml_and_the_drop_in(run_
     assert result['changed'] and 'failed' not in result, result.get('msg')
     registries, dropin = str(k3s_etc / 'registries.yaml'), str(k3s_etc / 'config.yaml.d' / DROPIN_NAME)
     assert result['files'] == [registries, dropin] and result['restart_required'] and result['services'] == ['k3s']
+    assert result['cri_address'] == '/run/k3s/containerd/containerd.sock'  # where containerd_restart proves CRI
     assert 'not-shown' not in str(result['diff']) and '# mine' in (k3s_etc / 'registries.yaml').read_text()
     assert 'docker.io' in (k3s_etc / 'registries.yaml').read_text()
     assert 'embedded-registry: true' in (k3s_etc / 'config.yaml.d' / DROPIN_NAME).read_text()

@@ -21,6 +21,16 @@ REAL_MARKS = {
     'k0s': '/etc/k0s/containerd.toml',  # k0s writes it, with # k0s_managed=true
 }
 OTHER_KINDS = sorted(name for name in kinds.KINDS if name != kinds.FALLBACK)
+# The socket each kind's containerd serves, from the projects' sources: k3s's agent (also RKE2's)
+# puts containerd's state in /run/k3s/containerd; k0s starts containerd with --address in its
+# run directory /run/k0s; nodeadm's config templates keep containerd's default.
+CRI_ADDRESSES = {
+    'containerd': '/run/containerd/containerd.sock',
+    'k3s': '/run/k3s/containerd/containerd.sock',
+    'rke2': '/run/k3s/containerd/containerd.sock',
+    'k0s': '/run/k0s/containerd.sock',
+    'nodeadm': '/run/containerd/containerd.sock',
+}
 
 
 def test_the_registry_holds_plain_containerd_and_every_adapter_under_its_own_name():
@@ -83,3 +93,7 @@ def test_an_unknown_kind_is_refused_naming_the_option_and_the_kinds():
     with pytest.raises(SpegelError, match=r"kind 'auto' is no node kind this collection knows; use one of containerd"):
         kinds.adapter_for('auto', 'kind', kinds.over_ssh())
     assert kinds.adapter_for('containerd') is kinds.KINDS['containerd']
+
+
+def test_every_kind_names_the_socket_its_containerd_serves():
+    assert {name: adapter.cri_address for name, adapter in kinds.KINDS.items() if adapter.over_ssh} == CRI_ADDRESSES
