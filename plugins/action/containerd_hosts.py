@@ -10,7 +10,11 @@ import posixpath
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_probe as hosts_probe
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_merge as hosts_merge
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_names as hosts_names
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_render as hosts_render
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_stale as hosts_stale
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_write as hosts_write
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase, fail
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
@@ -35,7 +39,7 @@ class ActionModule(ActionModuleBase):
         node_ip=dict(type='str', default='auto'),
         ports=dict(type='list', elements='int', default=[30020]),
         capabilities=dict(type='list', elements='str', default=['pull', 'resolve'],
-                          choices=list(hosts_toml.CAPABILITIES)),
+                          choices=list(hosts_render.CAPABILITIES)),
         dial_timeout=dict(type='str', default='200ms'),
         server=dict(type='dict'),
         authorization=dict(type='raw', no_log=True),
@@ -72,18 +76,18 @@ class ActionModule(ActionModuleBase):
         found = None
         if plan['discover'] or plan['node_ip'] not in UNSET:
             found = discover_from_node(node_result, state, None if plan['discover'] else plan['node_ip'])
-        mirrors = plan['mirrors'] or [hosts_toml.mirror_url(found.ip, port) for port in plan['ports']]
+        mirrors = plan['mirrors'] or [hosts_names.mirror_url(found.ip, port) for port in plan['ports']]
         # Stale entries are known only by the node's current IPs, so not with given mirrors.
         node_ips = found.ips if found is not None and not plan['mirrors'] and args['prune_stale'] else None
         targets = [(registry, path, 'listed') for registry, path in plan['paths'].items()]
         for pattern in plan['globs']:
-            shadowing = hosts_toml.shadowing_files(state.globs.get(pattern, []), plan['paths'].values())
+            shadowing = hosts_stale.shadowing_files(state.globs.get(pattern, []), plan['paths'].values())
             targets += [(name, path, 'shadowing') for name, path in sorted(shadowing.items())]
         changes = [self._compute(args, plan, registry, path, reason, state.file(path), mirrors, node_ips)
                    for registry, path, reason in targets]
         without_hosts_file = []
         if plan['listed_dir']:
-            without_hosts_file = hosts_toml.dirs_without_hosts_file(
+            without_hosts_file = hosts_stale.dirs_without_hosts_file(
                 plan['listed_dir'], state.dirs[plan['listed_dir']].names('directory'), state.globs[plan['globs'][0]])
 
         result.update(
@@ -93,7 +97,7 @@ class ActionModule(ActionModuleBase):
             containerd_version=str(version) if version else None,
             dirs_without_hosts_toml=without_hosts_file,
         )
-        if version is None and args['state'] == 'present' and any(hosts_toml.dotted_form(url, 1) for url in mirrors):
+        if version is None and args['state'] == 'present' and any(hosts_render.dotted_form(url, 1) for url in mirrors):
             result['warnings'] = [
                 'containerd is not installed on this node, so its version is unknown: the IPv6 mirrors are written '
                 'as [host.\'URL\'] tables, which containerd 2.x reads but containerd 1.6 and 1.7 do not (they ignore '
@@ -147,14 +151,14 @@ class ActionModule(ActionModuleBase):
     def _plan(self, args):
         """Everything that can be checked before touching the node: nothing is read or written
         when a name, URL or option is wrong."""
-        registries = plain_list(args['registries']) or [hosts_toml.DEFAULT_REGISTRY]
+        registries = plain_list(args['registries']) or [hosts_names.DEFAULT_REGISTRY]
         paths = {}
         for registry in registries:
-            paths[registry] = hosts_toml.registry_hosts_file(args['hosts_dir'], registry)
-        servers = hosts_toml.validate_servers(args['server'], list(paths))
-        mirrors = [hosts_toml.validate_host_url(url) for url in plain_list(args['mirrors'])]
+            paths[registry] = hosts_names.registry_hosts_file(args['hosts_dir'], registry)
+        servers = hosts_names.validate_servers(args['server'], list(paths))
+        mirrors = [hosts_names.validate_host_url(url) for url in plain_list(args['mirrors'])]
         node_ip = '' if args['node_ip'] is None else str(args['node_ip']).strip()
-        ports = [hosts_toml.port_number(port, 'ports') for port in args['ports'] or []]
+        ports = [hosts_names.port_number(port, 'ports') for port in args['ports'] or []]
         if not mirrors:
             if not ports:
                 raise SpegelError('Give mirrors, or ports to build them from the node IP.')
@@ -162,18 +166,18 @@ class ActionModule(ActionModuleBase):
                 # Refuse a bad address before anything is read.
                 found = discover({}, [], node_ip)
                 for port in ports:
-                    hosts_toml.mirror_url(found.ip, port)
+                    hosts_names.mirror_url(found.ip, port)
         fields = {'capabilities': plain_list(args['capabilities'])}
         if args['dial_timeout']:
             fields['dial_timeout'] = str(args['dial_timeout'])
-        header = hosts_toml.authorization_header(args['authorization'])
+        header = hosts_names.authorization_header(args['authorization'])
         if header:
             fields['header'] = {'Authorization': header}
         # containerd takes a registry's own directory over _default: with _default, every
         # registry directory's hosts.toml is read in the same round trip (see _compute).
         # A registry directory without a hosts.toml hides _default too: the hosts directory is listed.
-        with_default = hosts_toml.DEFAULT_REGISTRY in paths
-        globs = [hosts_toml.shadowing_glob(args['hosts_dir'])] if with_default else []
+        with_default = hosts_names.DEFAULT_REGISTRY in paths
+        globs = [hosts_stale.shadowing_glob(args['hosts_dir'])] if with_default else []
         listed_dir = posixpath.normpath(args['hosts_dir']) if with_default else None
         return dict(paths=paths, servers=servers, mirrors=mirrors, ports=ports, fields=fields, globs=globs,
                     listed_dir=listed_dir, node_ip=node_ip, discover=not mirrors and node_ip in UNSET)
@@ -188,28 +192,28 @@ class ActionModule(ActionModuleBase):
         change = dict(registry=registry, path=path, reason=reason, changed=False, diff=None, pruned=[])
         text = current.text
         if node_ips is not None:
-            change['pruned'] = hosts_toml.stale_mirrors(text, path, plan['ports'],
-                                                        plan['fields']['capabilities'], node_ips)
+            change['pruned'] = hosts_stale.stale_mirrors(text, path, plan['ports'],
+                                                         plan['fields']['capabilities'], node_ips)
             if change['pruned']:
-                text = hosts_toml.remove_hosts(text, path, change['pruned'])
+                text = hosts_merge.remove_hosts(text, path, change['pruned'])
         if args['state'] == 'present':
             if reason == 'shadowing':
                 server, replace_server = None, False
             else:
-                server = plan['servers'].get(registry, hosts_toml.default_server(registry))
+                server = plan['servers'].get(registry, hosts_names.default_server(registry))
                 replace_server = registry in plan['servers']
             hosts = [dict(plan['fields'], url=url) for url in mirrors]
-            new_text = hosts_toml.merge_registry(text, path, registry, server, hosts, replace_server=replace_server,
-                                                 containerd_major=plan['containerd_major'])
+            new_text = hosts_merge.merge_registry(text, path, registry, server, hosts, replace_server=replace_server,
+                                                  containerd_major=plan['containerd_major'])
         else:
             if reason == 'shadowing':
-                new_text = hosts_toml.remove_hosts(text, path, mirrors) if text is not None else None
+                new_text = hosts_merge.remove_hosts(text, path, mirrors) if text is not None else None
             else:
-                new_text = hosts_toml.unmerge_registry(text, path, mirrors, registry)
+                new_text = hosts_merge.unmerge_registry(text, path, mirrors, registry)
         # The mode noted in the file read (before any entry, and the note with it, went).
-        new_text, mode = hosts_toml.hosts_file_write(new_text, path, current.text,
-                                                     current.mode if current.exists else None,
-                                                     mirrors[0] if mirrors else None)
+        new_text, mode = hosts_write.hosts_file_write(new_text, path, current.text,
+                                                      current.mode if current.exists else None,
+                                                      mirrors[0] if mirrors else None)
         content_changed = new_text != current.text
         if content_changed and new_text is None:
             change['remove'] = dict(path=path, backup=args['backup'], remove_empty_parent=True,

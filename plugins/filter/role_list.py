@@ -11,7 +11,7 @@ import re
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import port_number
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import port_number
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import option_type
 
 KINDS = ('str', 'port')

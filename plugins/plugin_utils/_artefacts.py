@@ -59,7 +59,8 @@ from pathlib import Path
 import yaml
 from jinja2 import Environment, StrictUndefined
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_names as hosts_names
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_render as hosts_render
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts import BIN_DIRS, check_settings
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import (
     ContainerdVersion, HOSTS_DIR, parse_containerd_version,
@@ -105,18 +106,18 @@ class Options:
     def __init__(self, registries=None, ports=None, urls=None, capabilities=None, dial_timeout=None,
                  authorization=None, hosts_dir=None, node_ip=None, containerd_version=None,
                  use_local_image_pull=None, server=None, containerd_config=None):
-        self.registries = [hosts_toml.validate_registry(r) for r in registries or []] or [hosts_toml.DEFAULT_REGISTRY]
-        self.ports = [hosts_toml.port_number(p, 'mirror_ports') for p in ports or []] or [30020]
-        self.urls = [hosts_toml.validate_host_url(u) for u in urls or []]
+        self.registries = [hosts_names.validate_registry(r) for r in registries or []] or [hosts_names.DEFAULT_REGISTRY]
+        self.ports = [hosts_names.port_number(p, 'mirror_ports') for p in ports or []] or [30020]
+        self.urls = [hosts_names.validate_host_url(u) for u in urls or []]
         self.capabilities = [str(c) for c in capabilities or []] or ['pull', 'resolve']
         self.dial_timeout = str(dial_timeout) if dial_timeout not in (None, '') else None
         # Unset takes the mirror role's default; an empty string means none.
         self.role_dial_timeout = SPEGEL_DIAL_TIMEOUT if dial_timeout is None else (self.dial_timeout or '')
         # Checked like a hosts.toml entry's fields, with the same messages.
-        hosts_toml.normalise_host({'url': 'http://spegel.invalid', 'capabilities': self.capabilities,
-                                   'dial_timeout': self.dial_timeout})
+        hosts_render.normalise_host({'url': 'http://spegel.invalid', 'capabilities': self.capabilities,
+                                     'dial_timeout': self.dial_timeout})
         # Checked for its form only: no artefact takes it (the messages never show it).
-        self.secret = hosts_toml.authorization_header(authorization, 'mirror_authorization') is not None
+        self.secret = hosts_names.authorization_header(authorization, 'mirror_authorization') is not None
         self.hosts_dir = None if hosts_dir in (None, '') else require_absolute(
             hosts_dir, 'mirror_hosts_dir', HOSTS_DIR)
         self.node_ip = None if node_ip in UNSET else str(node_ip).strip()
@@ -182,7 +183,7 @@ _READABLE = {
 
 def _chart_registries(registries):
     """spegel.mirroredRegistries: URLs of the named registries; empty (all) for _default."""
-    if hosts_toml.DEFAULT_REGISTRY in registries:
+    if hosts_names.DEFAULT_REGISTRY in registries:
         return []
     return ['https://%s' % registry for registry in registries]
 
@@ -346,8 +347,8 @@ def bottlerocket(options):
                 'node_ip: Bottlerocket settings are static, so the mirror targets need this node\'s IP now. '
                 'Set spegel_node_ip for the host (or mirror_urls), or set the settings at boot from a bootstrap '
                 'container as Spegel documents; nothing was rendered.')
-        urls = [hosts_toml.mirror_url(options.node_ip, port) for port in options.ports]
-    if any(hosts_toml.dotted_form(url, options.containerd and options.containerd.major) for url in urls):
+        urls = [hosts_names.mirror_url(options.node_ip, port) for port in options.ports]
+    if any(hosts_render.dotted_form(url, options.containerd and options.containerd.major) for url in urls):
         raise ArtefactError('node_ip: containerd %s cannot read the table header Bottlerocket writes for an IPv6 '
                             'mirror; use an IPv4 node IP. Nothing was rendered.' % (options.containerd,))
     warnings = []
@@ -363,8 +364,8 @@ def bottlerocket(options):
         warnings.append('Bottlerocket writes the endpoints sorted by URL, so containerd tries %s in that order.'
                         % ', '.join(sorted(urls)))
     for url in urls:
-        hosts_toml.normalise_host({'url': url, 'capabilities': BOTTLEROCKET_CAPABILITIES})
-    mirrors = [{'registry': '*' if r == hosts_toml.DEFAULT_REGISTRY else r, 'endpoint': urls}
+        hosts_render.normalise_host({'url': url, 'capabilities': BOTTLEROCKET_CAPABILITIES})
+    mirrors = [{'registry': '*' if r == hosts_names.DEFAULT_REGISTRY else r, 'endpoint': urls}
                for r in options.registries]
     text = ''.join('[[settings.container-registry.mirrors]]\nregistry = %s\nendpoint = [%s]\n\n'
                    % (json.dumps(m['registry']), ', '.join(json.dumps(u) for u in m['endpoint']))
@@ -393,7 +394,7 @@ def _boot_settings(options):
     return {
         'hosts_dir': options.hosts_dir, 'registries': options.registries, 'ports': options.ports,
         'urls': options.urls, 'capabilities': options.capabilities, 'dial_timeout': options.role_dial_timeout,
-        'server': hosts_toml.validate_servers(options.server, options.registries),
+        'server': hosts_names.validate_servers(options.server, options.registries),
         'authorization': '', 'node_ip': options.node_ip or '',
         'containerd_version': str(options.containerd) if options.containerd else '',
     }

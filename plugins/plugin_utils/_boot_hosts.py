@@ -7,7 +7,8 @@
 """The boot step of an image bake: hosts.toml files pointing at Spegel on the IP this boot has.
 
 The role peerpull.spegel.bake installs this file, with the collection files it imports
-(_errors, _node_ip, _hosts_toml, _toml_edit and module_utils/_network: standard library only), under
+(_errors, _node_ip, _hosts_names, _hosts_render, _hosts_text, _toml_edit and module_utils/_network:
+standard library only; the mirror role's mirror_boot_sources), under
 /usr/local/lib/peerpull-spegel, and a systemd oneshot that runs it before containerd and
 kubelet start:
 
@@ -20,7 +21,7 @@ block out of every file again and removes a file that held nothing else.
 It needs Python 3 and nothing else: no Ansible, no TOML library. It owns one block of each
 hosts.toml, between BEGIN and END comment lines, and leaves every other byte of the file as
 it was. The block holds the Spegel targets on the node's IP (found with the roles' rules,
-_node_ip.discover), in the form the mirror role writes (_hosts_toml): tables, or dotted keys
+_node_ip.discover), in the form the mirror role writes (_hosts_render): tables, or dotted keys
 in a [host] table for an IPv6 target on containerd 1.x (the major of the image's own
 `containerd --version` at this boot). It sits where containerd tries it first: after the
 file's own top-level keys (TOML puts those before any table), before the user's hosts. So
@@ -42,11 +43,14 @@ import tempfile
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.module_utils._network import IP_DIRS, network_facts
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import (
-    DEFAULT_REGISTRY, DOTTED_NOTE, HOSTS_FILE, NOT_A_REGISTRY, _statements, authorization_header, default_server,
-    dotted_form, mirror_url, normalise_host, render_dotted, render_host, validate_host_url, validate_registry,
-    validate_servers,
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import (
+    DEFAULT_REGISTRY, HOSTS_FILE, NOT_A_REGISTRY, authorization_header, default_server, mirror_url, validate_host_url,
+    validate_registry, validate_servers,
 )
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_render import (
+    DOTTED_NOTE, dotted_form, normalise_host, render_dotted, render_host,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_text import _statements
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     KUBELET_FILES, KUBELET_GLOBS, KUBELET_UNITS, UNSET, discover, kubelet_sources,
 )

@@ -13,7 +13,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout
     DEFAULT_HOSTS_REGISTRY, DOCKER_HUB, DOCKER_HUB_SERVER, LEGACY_CAPABILITIES, WILDCARD_MIRROR, _get,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import validate_host_url, validate_registry
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import validate_host_url, validate_registry
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import MISSING, format_key, toml_type
 
 

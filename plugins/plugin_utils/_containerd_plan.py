@@ -23,7 +23,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_legacy
     _has_legacy_settings, legacy_registries,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import containerd1_unreadable
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_containerd import containerd1_unreadable
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import MISSING, TomlEditor, format_key
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import DEFAULT_REGISTRY
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import DEFAULT_REGISTRY
 
 # A registry without a directory of its own, so that _default answers for it.
 PROBE_REGISTRY = 'peerpull-verify.invalid'

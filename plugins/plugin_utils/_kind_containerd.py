@@ -24,7 +24,9 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_plan import ConfigPlan
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_restart import restart_state
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_merge as hosts_merge
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_names as hosts_names
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_write as hosts_write
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import parse_plain
@@ -80,7 +82,7 @@ class ContainerdKind(NodeKind):
 
     @staticmethod
     def _migrated(spec, plan):
-        return {hosts_toml.registry_hosts_file(_hosts_dir(spec), item['registry']): item for item in plan.migrated}
+        return {hosts_names.registry_hosts_file(_hosts_dir(spec), item['registry']): item for item in plan.migrated}
 
     def as_found(self, state):
         """The restore markers as the node has them (reported when nothing gets written)."""
@@ -131,14 +133,14 @@ class ContainerdKind(NodeKind):
         migrated_registries, hosts_files = [], []
         for hosts_path, item in migrated.items():
             existing = state.file(hosts_path)
-            merged = hosts_toml.merge_registry(existing.text, hosts_path, item['registry'], item['server'],
-                                               item['hosts'], position='last',
-                                               containerd_major=version.major if version else None)
+            merged = hosts_merge.merge_registry(existing.text, hosts_path, item['registry'], item['server'],
+                                                item['hosts'], position='last',
+                                                containerd_major=version.major if version else None)
             migrated_registries.append({'registry': item['registry'], 'hosts_file': hosts_path,
                                         'hosts': [host['url'] for host in item['hosts']]})
-            merged, mode = hosts_toml.hosts_file_write(merged, hosts_path, existing.text,
-                                                       existing.mode if existing.exists else None,
-                                                       item['hosts'][0]['url'] if item['hosts'] else None)
+            merged, mode = hosts_write.hosts_file_write(merged, hosts_path, existing.text,
+                                                        existing.mode if existing.exists else None,
+                                                        item['hosts'][0]['url'] if item['hosts'] else None)
             if existing.exists and merged == existing.text:
                 continue
             changes.append(FileChange(hosts_path, existing, merged, mode, None, False))

@@ -37,7 +37,7 @@ import re
 import yaml
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _artefacts as artefacts
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_names as hosts_names
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _toml_edit as toml_edit
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan
@@ -306,7 +306,7 @@ def dropin_text(program):
 
 def registries_yaml_keys(registries):
     """registries.yaml's mirror names: `_default` (every registry) is k3s's "*"."""
-    return [WILDCARD if registry == hosts_toml.DEFAULT_REGISTRY else registry for registry in registries]
+    return [WILDCARD if registry == hosts_names.DEFAULT_REGISTRY else registry for registry in registries]
 
 
 def _is_localhost(registry):

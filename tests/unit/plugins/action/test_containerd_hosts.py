@@ -12,7 +12,7 @@ import stat
 import pytest
 
 from ansible_collections.peerpull.spegel.plugins.action.containerd_hosts import plain_list
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_write as hosts_write
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import NodeKind
 
@@ -173,7 +173,7 @@ def test_migrated_mirrors_and_containerd_hosts_give_a_secret_file_the_same_mode(
     # The same secret content, the same rule: 0600, the user's mode noted to come back.
     for path in (migrated, hosts):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-        assert hosts_toml.recorded_mode(path.read_text()) == '0644', path
+        assert hosts_write.recorded_mode(path.read_text()) == '0644', path
         assert 'dXNlcjpzZWNyZXQ=' in path.read_text()
     # Spegel's entries gone again: the user's secret stays, and so does the mode that guards it.
     result = run_action('containerd_hosts', dict(hosts_dir=str(tmp_path / 'hosts' / 'certs.d'), registries=['docker.io'],
@@ -190,7 +190,7 @@ def test_a_file_without_a_secret_gets_its_noted_mode_back(run_action, tmp_path):
     path.write_text("server = 'https://registry-1.docker.io'\n")
     path.chmod(0o640)
     run_action('containerd_hosts', dict(args, authorization='Basic c2VjcmV0LXRva2Vu'))
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and hosts_toml.recorded_mode(path.read_text()) == '0640'
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and hosts_write.recorded_mode(path.read_text()) == '0640'
     result = run_action('containerd_hosts', args)
     assert result['changed'] and stat.S_IMODE(path.stat().st_mode) == 0o640
-    assert hosts_toml.recorded_mode(path.read_text()) is None and 'c2VjcmV0LXRva2Vu' not in path.read_text()
+    assert hosts_write.recorded_mode(path.read_text()) is None and 'c2VjcmV0LXRva2Vu' not in path.read_text()

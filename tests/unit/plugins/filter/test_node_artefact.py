@@ -169,8 +169,9 @@ def test_cloud_init_installs_the_bakes_boot_step():
                              node_ip='198.18.0.5')
     written, document = cloud_init_files(artefact)
     package = '/usr/local/lib/peerpull-spegel/ansible_collections/peerpull/spegel/plugins/'
-    for source in ('plugin_utils/_boot_hosts.py', 'plugin_utils/_hosts_toml.py', 'plugin_utils/_node_ip.py',
-                   'plugin_utils/_toml_edit.py', 'module_utils/_network.py'):
+    sources = yaml.safe_load((COLLECTION / 'roles/mirror/vars/main.yml').read_text())['mirror_boot_sources']
+    assert sorted(path for path in written if path.startswith(package)) == sorted(package + s for s in sources)
+    for source in sources:
         assert written[package + source] == (COLLECTION / 'plugins' / source).read_bytes()
     assert json.loads(written['/etc/peerpull-spegel/bake.json']) == {
         'hosts_dir': '/etc/containerd/certs.d', 'registries': ['docker.io'], 'ports': [30020], 'urls': [],

@@ -39,7 +39,8 @@ import tomlkit
 import yaml
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import node_artefact
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import default_server, merge_registry
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_merge import merge_registry
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import default_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)

@@ -20,10 +20,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _boot_hosts as boot
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import default_server, merge_registry
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_merge import merge_registry
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import default_server
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import NodeIP
 
 from test_hosts_toml_containerd import (  # noqa: E402  (same directory)
@@ -229,20 +231,44 @@ def authorized(requests):
 
 # --- installed as the bake installs it, run by a bare Python -----------------------------------
 
-def test_the_installed_tree_runs_on_the_standard_library_alone(tmp_path):
-    """The files the mirror role's boot entry point copies, under the same package path; run
-    with -S (no site-packages: no Ansible, no tomlkit) and tomllib made unimportable, as on a
-    Python older than 3.11."""
-    sources = ['plugin_utils/_boot_hosts.py', 'plugin_utils/_errors.py', 'plugin_utils/_hosts_toml.py', 'plugin_utils/_node_ip.py',
-               'plugin_utils/_toml_edit.py', 'module_utils/_network.py']
-    role_vars = (REPO / 'roles/mirror/vars/main.yml').read_text()
-    assert all('  - %s\n' % source in role_vars for source in sources)
-    lib = tmp_path / 'lib'
+PACKAGE = 'ansible_collections.peerpull.spegel.plugins'
+
+
+def installed_tree(lib):
+    """The files the mirror role's boot entry point copies (mirror_boot_sources), under the
+    same package path in lib, with tomllib made unimportable there, as on a Python older than
+    3.11. Returns the sources."""
+    sources = yaml.safe_load((REPO / 'roles/mirror/vars/main.yml').read_text())['mirror_boot_sources']
     for source in sources:
-        target = lib / 'ansible_collections/peerpull/spegel/plugins' / source
+        target = lib / PACKAGE.replace('.', '/') / source
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes((REPO / 'plugins' / source).read_bytes())
     (lib / 'tomllib.py').write_text('raise ImportError("not on this Python")\n')
+    return sources
+
+
+def test_the_boot_step_ships_exactly_the_modules_it_imports(tmp_path):
+    """Imported by a Python that sees the standard library and the installed tree only (-S: no
+    site-packages, -I: no environment, no current directory), the boot step loads every shipped
+    file and no other file of the collection: a missing one fails the import, one it no longer
+    imports is listed."""
+    lib = tmp_path / 'lib'
+    sources = installed_tree(lib)
+    probe = ('import sys; sys.path.insert(0, sys.argv[1]); import %s._boot_hosts\n'
+             'print("\\n".join(sorted(name for name, module in sys.modules.items()\n'
+             '                 if name.startswith("ansible_collections.") and getattr(module, "__file__", None))))'
+             % (PACKAGE + '.plugin_utils'))
+    loaded = subprocess.run([sys.executable, '-S', '-I', '-c', probe, str(lib)], capture_output=True, text=True,
+                            check=False)
+    assert loaded.returncode == 0, loaded.stderr
+    shipped = sorted('%s.%s' % (PACKAGE, source[:-len('.py')].replace('/', '.')) for source in sources)
+    assert loaded.stdout.split() == shipped
+
+
+def test_the_installed_tree_runs_on_the_standard_library_alone(tmp_path):
+    """The installed tree, run with -S (no site-packages: no Ansible, no tomlkit) and no tomllib."""
+    lib = tmp_path / 'lib'
+    installed_tree(lib)
     certs = tmp_path / 'certs.d'
     settings = tmp_path / 'bake.json'
     settings.write_text(json.dumps(dict(SETTINGS, hosts_dir=str(certs), node_ip=V6, containerd_version='1.7')))

@@ -16,7 +16,8 @@ import pytest
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_probe import (
     PROBE_DIGEST, judge_probe, probe_ref, read_probe,
 )
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import default_server, merge_registry
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_merge import merge_registry
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import default_server
 
 from test_hosts_toml_containerd import (  # noqa: E402  (a sibling test module)
     USER_DOCKER_IO, V6, V6_NODEPORT, V6_URLS, binaries, containerd_reads, hosts_dir, major_of, merged,

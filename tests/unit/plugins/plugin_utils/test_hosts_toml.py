@@ -13,11 +13,18 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import (
-    default_server, drop_mode_note, merge_registry, mirror_url, note_mode, recorded_mode,
-    registry_hosts_file, shadowing_files, shadowing_glob, stale_mirrors, unmerge_registry,
-    validate_host_url,
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_merge as hosts_merge
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_names as hosts_names
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_stale as hosts_stale
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_merge import merge_registry, unmerge_registry
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import (
+    default_server, mirror_url, registry_hosts_file, validate_host_url,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_stale import (
+    shadowing_files, shadowing_glob, stale_mirrors,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_write import (
+    drop_mode_note, note_mode, recorded_mode,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
@@ -406,7 +413,7 @@ def test_pruning_a_stale_entry_from_a_users_file_restores_it():
     old = merge_registry(USER_DOCKER_IO, 'f', 'docker.io', None, [dict(SPEGEL, url='http://198.18.0.9:30020')])
     stale = stale_mirrors(old, 'f', [30020], SPEGEL['capabilities'], ['198.18.0.5'])
     assert stale == ['http://198.18.0.9:30020']
-    assert hosts_toml.remove_hosts(old, 'f', stale) == USER_DOCKER_IO
+    assert hosts_merge.remove_hosts(old, 'f', stale) == USER_DOCKER_IO
 
 
 # --- the user's mode ------------------------------------------------------------------------
@@ -439,9 +446,9 @@ def test_dirs_without_hosts_file():
     """Every registry directory but _default, _backup and hidden ones, less those with a hosts.toml."""
     directories = ['.cache', '_backup', '_default', 'docker.io', 'ghcr.io', 'registry.example_5000_']
     matches = ['/d/_default/hosts.toml', '/d/docker.io/hosts.toml', '/d/elsewhere/hosts.toml']
-    assert hosts_toml.dirs_without_hosts_file('/d', directories, matches) == [
+    assert hosts_stale.dirs_without_hosts_file('/d', directories, matches) == [
         '/d/ghcr.io', '/d/registry.example_5000_']
-    assert hosts_toml.dirs_without_hosts_file('/d', [], matches) == []
+    assert hosts_stale.dirs_without_hosts_file('/d', [], matches) == []
 
 
 # --- judged by containerd itself --------------------------------------------------------------
@@ -533,13 +540,13 @@ def test_containerd_takes_a_registry_directory_over_default(family, tmp_path):
 
 @pytest.mark.parametrize('value, port', [(30020, 30020), ('30021', 30021), (' 1 ', 1), (65535, 65535)])
 def test_port_number(value, port):
-    assert hosts_toml.port_number(value, 'ports') == port
+    assert hosts_names.port_number(value, 'ports') == port
 
 
 @pytest.mark.parametrize('value', [True, False, 0, -1, 65536, '-1', 'abc', '30020.5', 30020.0, '', None, '030020'])
 def test_port_number_refused_naming_the_option(value):
     with pytest.raises(SpegelError, match=r"^ports: .* is not a port number from 1 to 65535"):
-        hosts_toml.port_number(value, 'ports')
+        hosts_names.port_number(value, 'ports')
 
 
 @pytest.mark.parametrize('value, header', [
@@ -552,7 +559,7 @@ def test_port_number_refused_naming_the_option(value):
     ('', None), (None, None), ({}, None),
 ])
 def test_authorization_header(value, header):
-    assert hosts_toml.authorization_header(value) == header
+    assert hosts_names.authorization_header(value) == header
 
 
 @pytest.mark.parametrize('value, problem', [
@@ -570,7 +577,7 @@ def test_authorization_header(value, header):
 ])
 def test_authorization_of_another_shape_is_refused_naming_the_problem_without_showing_it(value, problem):
     with pytest.raises(SpegelError, match='^mirror_authorization[ :]') as refused:
-        hosts_toml.authorization_header(value, 'mirror_authorization')
+        hosts_names.authorization_header(value, 'mirror_authorization')
     assert problem in str(refused.value)
     for shown in ('c3Bl', "'pw'", '1500', 'spegel'):
         assert shown not in str(refused.value)

@@ -25,11 +25,14 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_toml as hosts_toml
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_toml import (
-    DOTTED_NOTE, default_server, merge_registry, note_mode, stale_mirrors,
-    unmerge_registry,
-)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_merge as hosts_merge
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_text as hosts_text
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_write as hosts_write
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_merge import merge_registry, unmerge_registry
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import default_server
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_render import DOTTED_NOTE
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_stale import stale_mirrors
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_write import note_mode
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
@@ -134,7 +137,7 @@ def test_crlf_and_the_mode_note_on_dotted_entries_come_back_byte_for_byte():
     user = USER_DOCKER_IO.replace('\n', '\r\n')
     text = note_mode(merged(user, [V6, V6_NODEPORT], 1), V6['url'], '0644')
     assert '\n' not in text.replace('\r\n', '')
-    assert hosts_toml.recorded_mode(text) == '0644'
+    assert hosts_write.recorded_mode(text) == '0644'
     # The note sits right above the first dotted key, and leaves with the entries.
     assert "[host]\r\n# peerpull.spegel: mode 0644" in text
     assert unmerge_registry(text, 'f', V6_URLS, 'docker.io') == user
@@ -211,7 +214,7 @@ def test_layouts_that_cannot_keep_the_order_are_refused(user, hosts, containerd_
                        containerd_major=containerd_major)
     # containerd 2.x reads that header, and ignores the user's dotted and inline hosts anyway.
     text = merge_registry(user, 'f', 'docker.io', None, hosts, containerd_major=2)
-    headers = [s.host() for s in hosts_toml._statements(text) if s.kind == 'table' and s.host()]
+    headers = [s.host() for s in hosts_text._statements(text) if s.kind == 'table' and s.host()]
     assert headers[0] == hosts[0]['url']
 
 
@@ -226,13 +229,13 @@ def test_stale_dotted_entries_are_pruned():
     old = merged(USER_DOCKER_IO, [dict(SPEGEL, url='http://[fd00:5e6e:9::9]:30020')], 1)
     stale = stale_mirrors(old, 'f', [30020], SPEGEL['capabilities'], ['fd00:5e6e:9::5'])
     assert stale == ['http://[fd00:5e6e:9::9]:30020']
-    assert hosts_toml.remove_hosts(old, 'f', stale) == USER_DOCKER_IO
+    assert hosts_merge.remove_hosts(old, 'f', stale) == USER_DOCKER_IO
 
 
 def test_statements_of_a_tricky_text():
     text = ('a = """\n[host.x]\nb = 1 # no\n"""\nc = [\n  "]",  # [host.y]\n  2,\n]\n'
             "[host.'http://[fd00::1]:1'.header] # c\nX = '='\n[[arr]]\n")
-    found = [(s.kind, s.path, s.first, s.end) for s in hosts_toml._statements(text)]
+    found = [(s.kind, s.path, s.first, s.end) for s in hosts_text._statements(text)]
     assert found == [('pair', ['a'], 0, 4), ('pair', ['c'], 4, 8),
                      ('table', ['host', 'http://[fd00::1]:1', 'header'], 8, 9),
                      ('pair', ['host', 'http://[fd00::1]:1', 'header', 'X'], 9, 10), ('array', ['arr'], 10, 11)]
