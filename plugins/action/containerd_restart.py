@@ -146,7 +146,7 @@ class ActionModule(ActionModuleBase):
             return
 
         if answer:
-            why = answer.failure(address, timeout)
+            why = answer.failure(timeout)
         error = None
         try:
             self._put_back(path, rollback, task_vars, result)
@@ -177,7 +177,7 @@ class ActionModule(ActionModuleBase):
                 '%s restarted' % ', '.join(services) if services else 'nothing to restart', address, result['elapsed'])
             return
         failure = restart.kind_failure_message(task_vars.get('inventory_hostname', 'this node'), services, address,
-                                               why or answer.failure(address, timeout))
+                                               why or answer.failure(timeout))
         raise RestartFailed(failure) if services else SpegelError(failure)
 
     def _restart(self, services, address, timeout, task_vars):
@@ -191,10 +191,8 @@ class ActionModule(ActionModuleBase):
                 return None, 'systemd could not restart %s: %s' % (
                     service, str(started.get('msg') or 'no message').strip())
         deadline = time.monotonic() + timeout
-        command = restart.plugins_ls_command(address)
         while True:
-            ran = self._low_level_execute_command(command)
-            answer = restart.CriAnswer(ran.get('rc'), ran.get('stdout'), ran.get('stderr'))
+            answer = restart.CriAnswer(node.read(self, task_vars, cri_plugins=address).cri_plugins)
             if answer.ready or time.monotonic() + restart.POLL_DELAY >= deadline:
                 return answer, None
             time.sleep(restart.POLL_DELAY)

@@ -100,6 +100,16 @@ options:
         of the files' RV(files[].mtime_us), so the controller can tell whether the running
         service loaded the files read.
     type: str
+  cri_plugins:
+    description:
+      - A containerd socket to ask, once and without retrying, for its plugins and their status
+        (C(ctr --address PATH --connect-timeout 2s plugins ls)); the output is returned in
+        RV(cri_plugins) for the controller to judge whether containerd answers with its CRI
+        plugin loaded.
+      - Runs the C(ctr) next to the C(containerd) binary, else the first on C(PATH), in
+        C(/usr/local/bin), C(/usr/bin) or rke2's C(/var/lib/rancher/rke2/bin). Where there is
+        none, nothing runs and RV(cri_plugins.skipped) says so.
+    type: path
   hosts_probe:
     description:
       - Show the registry C(hosts.toml) files under O(hosts_probe.hosts_dir) to the node's own
@@ -366,6 +376,29 @@ service:
       type: int
     error:
       description: Why systemd could not be asked.
+      type: str
+cri_plugins:
+  description: The result of O(cri_plugins).
+  returned: when O(cri_plugins) is set
+  type: dict
+  contains:
+    address:
+      description: The socket asked.
+      type: str
+    ctr:
+      description: The C(ctr) that ran, empty when none did.
+      type: str
+    rc:
+      description: Exit code of C(ctr plugins ls); null when it did not run.
+      type: int
+    stdout:
+      description: The plugins, one a line (C(TYPE ID PLATFORMS STATUS)).
+      type: str
+    stderr:
+      description: Why C(ctr) could not ask, such as a socket without a daemon.
+      type: str
+    skipped:
+      description: Why nothing ran, when nothing did.
       type: str
 hosts_probe:
   description: The result of O(hosts_probe).
@@ -1075,6 +1108,9 @@ def commit_all(module, staged, unsafe_writes):
 
 BIN_DIRS = ['/usr/local/bin', '/usr/bin', '/usr/sbin', '/bin', '/sbin']
 DUMP_TIMEOUT = 20  # seconds; a dump takes well under one
+# rke2 keeps its ctr beside its containerd there, off PATH (k3s links /usr/local/bin/ctr).
+CTR_KIND_DIRS = ['/var/lib/rancher/rke2/bin']
+CRI_CONNECT_TIMEOUT = '2s'
 
 
 def containerd_binary(module):
@@ -1124,12 +1160,34 @@ def config_dump(module, path):
     return result
 
 
-def hosts_probe(module, hosts_dir, refs):
-    result = {'ctr': '', 'results': []}
+def ctr_binary(module, opt_dirs=BIN_DIRS):
+    """The ctr next to containerd (the same release), else the first one found."""
     containerd = containerd_binary(module)
     ctr = os.path.join(os.path.dirname(containerd), 'ctr') if containerd else ''
     if not os.access(ctr, os.X_OK):
-        ctr = module.get_bin_path('ctr', opt_dirs=BIN_DIRS)
+        ctr = module.get_bin_path('ctr', opt_dirs=opt_dirs)
+    return ctr or ''
+
+
+def cri_plugins(module, address):
+    """One `ctr plugins ls` on address: it needs a running daemon and lists each plugin's
+    status. No retry here; the controller judges the answer (and polls after a restart)."""
+    result = {'address': address, 'ctr': '', 'rc': None, 'stdout': '', 'stderr': ''}
+    ctr = ctr_binary(module, BIN_DIRS + CTR_KIND_DIRS)
+    if not ctr:
+        result['skipped'] = 'ctr is not installed (looked next to containerd, on PATH and in %s)' % ', '.join(
+            BIN_DIRS + CTR_KIND_DIRS)
+        return result
+    # ctr waits 10s for a socket that is not there; the caller's polls do the waiting.
+    rc, out, err = module.run_command([ctr, '--address', address, '--connect-timeout', CRI_CONNECT_TIMEOUT,
+                                       'plugins', 'ls'])
+    result.update(ctr=ctr, rc=rc, stdout=out, stderr=err)
+    return result
+
+
+def hosts_probe(module, hosts_dir, refs):
+    result = {'ctr': '', 'results': []}
+    ctr = ctr_binary(module)
     unshare = module.get_bin_path('unshare', opt_dirs=BIN_DIRS)
     if not ctr:
         result['skipped'] = 'ctr is not installed'
@@ -1193,6 +1251,7 @@ def main():
             containerd_version=dict(type='bool', default=False),
             config_dump=dict(type='path'),
             service_started=dict(type='str'),
+            cri_plugins=dict(type='path'),
             hosts_probe=dict(type='dict', options=dict(
                 hosts_dir=dict(type='path', required=True),
                 refs=dict(type='list', elements='str', required=True),
@@ -1255,6 +1314,8 @@ def probe(module, params):
         result['config_dump'] = config_dump(module, params['config_dump'])
     if params['service_started']:
         result['service'] = service_started(module, params['service_started'])
+    if params['cri_plugins']:
+        result['cri_plugins'] = cri_plugins(module, params['cri_plugins'])
     if params['hosts_probe']:
         result['hosts_probe'] = hosts_probe(module, params['hosts_probe']['hosts_dir'], params['hosts_probe']['refs'])
     if params['network_facts']:
@@ -1294,7 +1355,7 @@ def write_or_remove(module, params, result):
 def refuse_nul(module, params):
     """A NUL byte cannot be part of a file name: refused before anything is read."""
     paths = list(params['read']) + list(params['read_globs']) + list(params['exists']) + list(params['list_dirs'])
-    paths.append(params['config_dump'])
+    paths += [params['config_dump'], params['cri_plugins']]
     paths += [item['path'] for item in params['write'] + params['remove']]
     if params['hosts_probe']:
         paths.append(params['hosts_probe']['hosts_dir'])

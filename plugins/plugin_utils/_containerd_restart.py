@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import datetime
 import re
-import shlex
 
 ADDRESS = '/run/containerd/containerd.sock'
-# Seconds between two polls; each `ctr` attempt also gives up after this long (ctr would wait
-# 10s for a socket that is not there), so the timeout holds.
+# Seconds between two polls after a restart; each poll (node_files' cri_plugins probe) gives up
+# connecting after 2s, so the timeout holds.
 POLL_DELAY = 2
 
 # `ctr plugins ls` prints TYPE ID PLATFORMS STATUS. containerd 1.x and 2.x both serve the CRI
@@ -25,30 +24,51 @@ CRI_PLUGIN_OK = re.compile(r'^io\.containerd\.grpc\.v1\s+cri\s+.*\bok\s*$', re.M
 _CRI_WORD = re.compile(r'\bcri\b')
 
 
-def plugins_ls_command(address):
-    """One poll: `ctr plugins ls` needs a running daemon and lists each plugin's status."""
-    return shlex.join(['ctr', '--address', address, '--connect-timeout', '%ds' % POLL_DELAY, 'plugins', 'ls'])
-
-
 class CriAnswer:
-    """What one `ctr plugins ls` said (rc, stdout, stderr as the command returned them)."""
+    """Whether containerd answers on a socket with its CRI plugin loaded: the one judgement of
+    node_files' cri_plugins probe (one `ctr plugins ls`), for the restart's come-back poll and
+    for verify's cri check."""
 
-    def __init__(self, rc, stdout='', stderr=''):
-        self.rc = rc
-        self.stdout = stdout or ''
-        self.stderr = stderr or ''
+    def __init__(self, probe):
+        probe = probe or {}
+        self.address = probe.get('address') or '?'
+        self.rc = probe.get('rc')
+        self.stdout = probe.get('stdout') or ''
+        self.stderr = probe.get('stderr') or ''
+        self.skipped = probe.get('skipped')
 
     @property
     def ready(self):
         return self.rc == 0 and bool(CRI_PLUGIN_OK.search(self.stdout))
 
-    def failure(self, address, timeout):
-        """Why containerd is not back, in the words of the role's former messages."""
-        if self.rc != 0:
-            return 'it did not answer on %s within %ss: %s' % (address, timeout, self.stderr.strip())
+    def _not_loaded(self):
+        """The CRI plugin's line and the CRI lines not ok (the cause on 2.x), or that it is not listed."""
         cri_lines = [' '.join(line.split()) for line in self.stdout.splitlines() if _CRI_WORD.search(line)]
-        return 'it answered, but its CRI plugin did not load: %s' % (
-            '; '.join(cri_lines) or '`ctr plugins ls` does not list it (disabled_plugins?)')
+        named = [line for line in cri_lines if line.startswith('io.containerd.grpc.v1 cri ')
+                 or not line.endswith(' ok')]
+        return '; '.join(named) or '`ctr plugins ls` does not list it (disabled_plugins?)'
+
+    def failure(self, timeout):
+        """Why containerd is not back after a restart."""
+        if self.skipped:
+            return 'it could not be asked on %s: %s' % (self.address, self.skipped)
+        if self.rc != 0:
+            return 'it did not answer on %s within %ss: %s' % (self.address, timeout, self.stderr.strip())
+        return 'it answered, but its CRI plugin did not load: %s' % self._not_loaded()
+
+    def check(self):
+        """verify's cri check: {ok, detail}, the detail naming the socket."""
+        if self.ready:
+            detail = 'containerd answers on %s with its CRI plugin loaded' % self.address
+        elif self.skipped:
+            detail = 'containerd on %s could not be asked: %s' % (self.address, self.skipped)
+        elif self.rc != 0:
+            detail = 'containerd does not answer on %s: %s' % (
+                self.address, self.stderr.strip() or 'ctr exited with %s' % self.rc)
+        else:
+            detail = 'containerd answers on %s, but its CRI plugin is not loaded: %s' % (self.address,
+                                                                                        self._not_loaded())
+        return {'ok': self.ready, 'detail': detail}
 
 
 def failure_message(host, path, service_name, why, put_back, ready_again):

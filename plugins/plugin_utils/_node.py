@@ -79,6 +79,8 @@ class NodeState:
         self.containerd = result.get('containerd', {})
         self.service = result.get('service')
         self.config_dump = result.get('config_dump', {})
+        # node_files' cri_plugins probe (one `ctr plugins ls`), judged by _containerd_restart.CriAnswer.
+        self.cri_plugins = result.get('cri_plugins')
         # The paths asked about with node_files' exists probe that are there.
         self.present = {path for path, there in result.get('exists', {}).items() if there}
 

@@ -6,9 +6,11 @@
 context), with its node round trips going to the real node_files module in this process, on
 files under the test's tmp_path. Each round trip is recorded in ActionRun.calls.
 
-An action that also runs other modules or raw commands on the node (containerd_restart) gets a
-stand-in node: ActionRun.node, with module(name, args) and command(cmd) methods answering as the
-node would; every such call is recorded in ActionRun.steps, in order, with the node_files ones."""
+An action that also runs other modules on the node, or asks containerd for its plugins
+(containerd_restart) gets a stand-in node: ActionRun.node, with module(name, args) and
+cri_plugins(address) methods answering as the node would (the latter in place of node_files'
+`ctr plugins ls`, whose judgement test_cri_real.py proves on real containerd); every round trip
+is recorded in ActionRun.steps, in order."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ class ActionRun:
     def __init__(self):
         self.calls = []  # node_files arguments, one entry per round trip
         self.steps = []  # (module name or 'command', arguments), every round trip in order
-        self.node = None  # stand-in for what node_files does not do (systemd, ctr)
+        self.node = None  # stand-in for systemd and the containerd daemon
 
     def __call__(self, name, args, check_mode=False, diff=False, task_vars=None):
         task = MagicMock(Task)
@@ -52,17 +54,18 @@ class ActionRun:
                 return self.node.module(module_name, module_args)
             self.calls.append(module_args)
             out = io.StringIO()
-            with patch_module_args(dict(module_args, _ansible_check_mode=check_mode)):
-                with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-                    node_files.main()
+            real_cri_plugins = node_files.cri_plugins
+            if module_args.get('cri_plugins') and self.node is not None:
+                node_files.cri_plugins = lambda _module, address: dict(self.node.cri_plugins(address), address=address)
+            try:
+                with patch_module_args(dict(module_args, _ansible_check_mode=check_mode)):
+                    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+                        node_files.main()
+            finally:
+                node_files.cri_plugins = real_cri_plugins
             return json.loads(out.getvalue())
 
-        def low_level_execute_command(cmd, *args, **kwargs):
-            self.steps.append(('command', cmd))
-            return self.node.command(cmd)
-
         action._execute_module = execute_module
-        action._low_level_execute_command = low_level_execute_command
         return action.run(task_vars=task_vars or {})
 
 

@@ -14,8 +14,6 @@ import os
 import tomllib
 from pathlib import Path
 
-import yaml
-
 from ansible_collections.peerpull.spegel.plugins.action import containerd_restart as action_plugin
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import CREATED_SUFFIX, ORIGINAL_SUFFIX
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd_restart as restart
@@ -55,8 +53,8 @@ class StandInContainerd:
         self.state = 'cri-error' if text and '# breaks CRI' in text else 'ok'
         return {'changed': True, 'name': 'containerd', 'state': 'started'}
 
-    def command(self, cmd):
-        assert cmd == restart.plugins_ls_command(SOCKET), cmd
+    def cri_plugins(self, address):
+        assert address == SOCKET, address
         if self.state == 'down' or self.down_polls:
             self.down_polls = max(0, self.down_polls - 1)
             return {'rc': 1, 'stdout': '', 'stderr': 'ctr: failed to dial "%s": context deadline exceeded\n' % SOCKET}
@@ -76,8 +74,9 @@ def stand_in(run_action, tmp_path, **kwargs):
 
 
 def step_names(run_action):
-    return ['node_files' if name == NODE_FILES else 'systemd' if name == SYSTEMD else name
-            for name, _args in run_action.steps]
+    """The round trips in order: 'cri' is a poll (node_files' cri_plugins probe)."""
+    return [('cri' if args.get('cri_plugins') else 'node_files') if name == NODE_FILES
+            else 'systemd' if name == SYSTEMD else name for name, args in run_action.steps]
 
 
 def seed_change(tmp_path, new, old=OLD):
@@ -97,7 +96,7 @@ def test_containerd_back_with_cri_removes_the_copy_in_three_round_trips(run_acti
     assert result['changed'] and result['restarted'] and result['cri_ready'] and not result['rolled_back']
     assert result['msg'].startswith('containerd restarted and serves CRI after')
     assert containerd_node.loaded == [GOOD] and not backup.exists()
-    assert step_names(run_action) == ['systemd', 'command', 'node_files']
+    assert step_names(run_action) == ['systemd', 'cri', 'node_files']
 
 
 def test_cri_that_does_not_load_puts_the_previous_file_back_and_restarts_again(run_action, tmp_path):
@@ -111,7 +110,7 @@ def test_cri_that_does_not_load_puts_the_previous_file_back_and_restarts_again(r
     assert (tmp_path / 'config.toml').read_text() == OLD
     assert oct((tmp_path / 'config.toml').stat().st_mode & 0o777) == '0o600'  # the backup's mode
     assert result['restored'] == str(backup) and backup.exists()
-    assert step_names(run_action) == ['systemd', 'command', 'node_files', 'node_files', 'systemd', 'command']
+    assert step_names(run_action) == ['systemd', 'cri', 'node_files', 'node_files', 'systemd', 'cri']
     assert result['msg'] == (
         'containerd on node-1 did not come back with its CRI plugin after %s changed: it answered, but its CRI '
         'plugin did not load: io.containerd.grpc.v1 cri linux/amd64 error. The previous configuration was restored '
@@ -140,7 +139,7 @@ def test_nothing_to_put_back_restarts_once_more_and_says_the_node_needs_attentio
     assert 'so there was nothing to put back, and containerd was restarted' in result['msg']
     assert 'it STILL does not answer with CRI - this node needs attention now (journalctl -u containerd).' \
         in result['msg']
-    assert step_names(run_action) == ['systemd', 'command', 'systemd', 'command']
+    assert step_names(run_action) == ['systemd', 'cri', 'systemd', 'cri']
 
 
 def test_a_socket_that_never_answers_is_reported_with_the_timeout_and_ctrs_error(run_action, tmp_path):
@@ -158,7 +157,7 @@ def test_polls_until_cri_answers_within_the_timeout(run_action, tmp_path, monkey
     (tmp_path / 'config.toml').write_text(GOOD)
     result = run_action('containerd_restart', args_for(tmp_path, timeout=10))
     assert 'failed' not in result and result['cri_ready']
-    assert step_names(run_action) == ['systemd', 'command', 'command', 'command']
+    assert step_names(run_action) == ['systemd', 'cri', 'cri', 'cri']
     assert slept == [restart.POLL_DELAY] * 2
 
 
@@ -200,7 +199,7 @@ def test_revert_puts_the_original_back_restarts_and_then_drops_every_copy(run_ac
     assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
     assert (tmp_path / 'config.toml').read_text() == OLD
     assert result['diff'][0]['before'] == GOOD and result['diff'][0]['after'] == OLD
-    assert step_names(run_action) == ['node_files', 'node_files', 'systemd', 'command', 'node_files']
+    assert step_names(run_action) == ['node_files', 'node_files', 'systemd', 'cri', 'node_files']
 
 
 def test_revert_of_a_created_file_removes_it_and_its_marker(run_action, tmp_path):
@@ -272,15 +271,11 @@ def test_revert_in_check_mode_shows_the_diff_and_writes_nothing(run_action, tmp_
 
 
 def test_a_cri_plugin_missing_from_the_list_is_named_as_such():
-    answer = restart.CriAnswer(0, PLUGINS_HEADER + 'io.containerd.internal.v1  restart  -  ok\n')
+    answer = restart.CriAnswer({'address': SOCKET, 'rc': 0,
+                                'stdout': PLUGINS_HEADER + 'io.containerd.internal.v1  restart  -  ok\n'})
     assert not answer.ready
-    assert answer.failure(SOCKET, 60) == ('it answered, but its CRI plugin did not load: `ctr plugins ls` does not '
-                                          'list it (disabled_plugins?)')
-
-
-def test_the_roles_verify_check_uses_the_same_cri_pattern():
-    role_vars = yaml.safe_load((Path(__file__).resolve().parents[4] / 'roles/containerd/vars/main.yml').read_text())
-    assert role_vars['containerd_cri_plugin_pattern'] == restart.CRI_PLUGIN_OK.pattern
+    assert answer.failure(60) == ('it answered, but its CRI plugin did not load: `ctr plugins ls` does not '
+                                  'list it (disabled_plugins?)')
 
 
 # --- node kinds (services: no rollback, CRI proven on the kind's socket) ---------------------------
@@ -304,8 +299,8 @@ class StandInKindNode:
         self.restarted.append(args['name'])
         return {'changed': True, 'name': args['name'], 'state': 'started'}
 
-    def command(self, cmd):
-        assert cmd == restart.plugins_ls_command(KIND_SOCKET), cmd
+    def cri_plugins(self, address):
+        assert address == KIND_SOCKET, address
         if self.cri == 'down':
             return {'rc': 1, 'stdout': '', 'stderr': 'ctr: failed to dial "%s": no such file or directory\n'
                                                      % KIND_SOCKET}
@@ -323,7 +318,7 @@ def test_a_kinds_services_restart_in_order_and_cri_is_proven_on_its_socket(run_a
     assert 'failed' not in result, result['msg']
     assert result['changed'] and result['restarted'] and result['cri_ready'] and not result['rolled_back']
     assert run_action.node.restarted == ['rke2-server', 'rke2-helper']
-    assert step_names(run_action) == ['systemd', 'systemd', 'command']  # no file read or written
+    assert step_names(run_action) == ['systemd', 'systemd', 'cri']  # no file read or written
     assert result['msg'].startswith('rke2-server, rke2-helper restarted; containerd serves CRI on %s after'
                                     % KIND_SOCKET)
 
@@ -333,7 +328,7 @@ def test_a_kinds_cri_that_never_comes_back_fails_and_says_the_files_stay(run_act
     result = run_action('containerd_restart', kind_args(), task_vars={'inventory_hostname': 'node-1'})
     assert result['failed'] and result['changed'] and result['cri_ready'] is False and not result['rolled_back']
     assert run_action.node.restarted == ['rke2-server', 'rke2-helper']  # once each: nothing to restart again
-    assert step_names(run_action) == ['systemd', 'systemd', 'command']
+    assert step_names(run_action) == ['systemd', 'systemd', 'cri']
     assert result['msg'] == (
         'containerd on node-1 did not come back with its CRI plugin on %s after restarting rke2-server, '
         'rke2-helper: it did not answer on %s within 1s: ctr: failed to dial "%s": no such file or directory. '
@@ -370,7 +365,7 @@ def test_a_kind_without_units_restarts_nothing_and_waits_for_cri(run_action):
     run_action.node = StandInKindNode()
     result = run_action('containerd_restart', kind_args(services=[]))
     assert 'failed' not in result and not result['changed'] and not result['restarted'] and result['cri_ready']
-    assert step_names(run_action) == ['command']
+    assert step_names(run_action) == ['cri']
     down = StandInKindNode(cri='down')
     run_action.node = down
     failed = run_action('containerd_restart', kind_args(services=[]))

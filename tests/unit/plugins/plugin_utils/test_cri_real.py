@@ -1,0 +1,130 @@
+# Copyright (c) 2026, peerpull.spegel contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The one CRI check (node_files' cri_plugins probe judged by CriAnswer), against real containerd
+daemons (the oldest and the newest family of tests/containerd/binaries.py) listening where a node
+kind's containerd listens (k3s's /run/k3s/containerd/containerd.sock, under a temporary root).
+The same check is containerd_restart's come-back poll and verify's cri column."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.peerpull.spegel.plugins.modules import node_files
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_restart import CriAnswer
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import K3sKind
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
+import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
+
+FAMILIES = [binaries.FAMILIES[0], binaries.FAMILIES[-1]]
+CRI_DISABLED = {'1': 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n',
+                '2': 'version = 3\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n'}
+ENABLED = {'1': 'version = 2\n', '2': 'version = 3\n'}
+
+
+@pytest.fixture(scope='module')
+def found():
+    return {binary.family: binary for binary in binaries.all_binaries()}
+
+
+@pytest.fixture
+def node_root():
+    with tempfile.TemporaryDirectory(prefix='cri-', dir='/tmp') as scratch:  # a short socket path
+        yield Path(scratch)
+
+
+def kind_socket(root):
+    socket = root / K3sKind.cri_address.lstrip('/')
+    socket.parent.mkdir(parents=True)
+    return socket
+
+
+@contextlib.contextmanager
+def daemon(binary, root, config, socket):
+    (root / 'config.toml').write_text(config)
+    with (root / 'log').open('w') as log:
+        process = subprocess.Popen([str(binary.containerd), '--config', str(root / 'config.toml'),
+                                    '--root', str(root / 'root'), '--state', str(root / 'state'),
+                                    '--address', str(socket)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert socket.exists(), (root / 'log').read_text()
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def probe(socket, monkeypatch, binary=None):
+    """node_files' cri_plugins probe, run in-process as on a node whose PATH holds binary's ctr."""
+    monkeypatch.setenv('PATH', '%s:/usr/sbin:/usr/bin:/sbin:/bin' % binary.directory if binary else '/nonexistent')
+    out = io.StringIO()
+    with patch_module_args({'cri_plugins': str(socket)}):
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+            node_files.main()
+    return json.loads(out.getvalue())['cri_plugins']
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_a_running_containerd_with_cri_is_ready(family, found, node_root, monkeypatch):
+    binary, socket = found[family], kind_socket(node_root)
+    with daemon(binary, node_root, ENABLED[family[0]], socket):
+        answer = CriAnswer(probe(socket, monkeypatch, binary))
+    assert answer.ready and answer.rc == 0
+    assert answer.check() == {'ok': True, 'detail': 'containerd answers on %s with its CRI plugin loaded' % socket}
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_containerd_with_cri_disabled_is_not_ready_and_says_so(family, found, node_root, monkeypatch):
+    binary, socket = found[family], kind_socket(node_root)
+    with daemon(binary, node_root, CRI_DISABLED[family[0]], socket):
+        answer = CriAnswer(probe(socket, monkeypatch, binary))
+    assert answer.rc == 0 and not answer.ready
+    check = answer.check()
+    assert not check['ok']
+    assert check['detail'] == ('containerd answers on %s, but its CRI plugin is not loaded: `ctr plugins ls` does '
+                               'not list it (disabled_plugins?)' % socket), check
+    assert answer.failure(60) == ('it answered, but its CRI plugin did not load: `ctr plugins ls` does not list it '
+                                  '(disabled_plugins?)')
+
+
+def test_a_socket_without_a_daemon_is_not_ready_and_names_the_address(found, node_root, monkeypatch):
+    socket = kind_socket(node_root)
+    started = time.monotonic()
+    answer = CriAnswer(probe(socket, monkeypatch, found[FAMILIES[-1]]))
+    assert time.monotonic() - started < 15  # one attempt, cut short by ctr's connect timeout
+    assert answer.rc not in (0, None) and not answer.ready
+    check = answer.check()
+    assert not check['ok'] and check['detail'].startswith('containerd does not answer on %s: ' % socket), check
+    assert answer.failure(60).startswith('it did not answer on %s within 60s: ' % socket)
+
+
+def test_without_ctr_nothing_runs_and_the_check_says_why(node_root, monkeypatch):
+    if any(os.access(os.path.join(directory, 'ctr'), os.X_OK) for directory in node_files.BIN_DIRS
+           + node_files.CTR_KIND_DIRS):
+        pytest.skip('this host has a ctr of its own')
+    socket = kind_socket(node_root)
+    answer = CriAnswer(probe(socket, monkeypatch))
+    assert answer.rc is None and not answer.ready
+    check = answer.check()
+    assert not check['ok'] and check['detail'].startswith(
+        'containerd on %s could not be asked: ctr is not installed' % socket), check
