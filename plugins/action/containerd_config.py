@@ -10,6 +10,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_effect
     settings_from_dump, wanted_settings,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import CONFIG_FILE, HOSTS_DIR
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_restart import CriAnswer
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase, fail
@@ -27,6 +28,7 @@ class ActionModule(ActionModuleBase):
         containerd_version=dict(type='str'),
         use_local_image_pull=dict(type='bool'),
         node_kind=dict(type='str', default=kinds.AUTO),
+        cri_address=dict(type='path'),
     )
 
     def run_action(self, args, task_vars, result):
@@ -45,7 +47,13 @@ class ActionModule(ActionModuleBase):
         spec = Options(hosts_dir=hosts_dir, containerd_version=args['containerd_version'],
                        use_local_image_pull=args['use_local_image_pull'])
         adapter = ContainerdKind(**{name: args[name] for name in ContainerdKind.OPTIONS})
-        state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks())
+        # verify's CRI check, in the same round trip as the reads.
+        if args['cri_address']:
+            require_absolute(args['cri_address'], 'cri_address', '/run/containerd/containerd.sock')
+        probes = dict(cri_plugins=args['cri_address']) if args['cri_address'] else {}
+        state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), **probes)
+        if args['cri_address']:
+            result['cri'] = CriAnswer(state.cri_plugins).check()
         detected = kinds.detect(state.present)
         refusal = kinds.refusal(state.present)
         if refusal and node_kind == kinds.AUTO:

@@ -12,6 +12,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as k
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import Options
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_restart import CriAnswer, restart_state
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 
 # The distribution-neutral spec (_artefacts.Options), named as the mirror and containerd
@@ -38,12 +39,20 @@ class ActionModule(ActionModuleBase):
         kind=dict(type='str', required=True),
         kind_options=dict(type='dict', default={}),
         state=dict(type='str', choices=['present', 'absent'], default='present'),
+        verify=dict(type='bool', default=False),
     )
 
     def run_action(self, args, task_vars, result):
         adapter = _adapter(args['kind'], args['kind_options'])
         spec = Options(**{name: args[name] for name in SPEC_OPTIONS})
-        state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks())
+        if args['verify'] and args['state'] != 'present':
+            raise SpegelError('verify: true checks a node readied with state: present; leave it unset with state: '
+                              'absent. Nothing was changed.')
+        # verify: containerd asked on the kind's socket in the same round trip as the reads.
+        probes = dict(cri_plugins=adapter.cri_address) if args['verify'] else {}
+        state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), **probes)
+        if args['verify']:
+            result['cri'] = CriAnswer(state.cri_plugins).check()
         # absent: the adapter's revert() removes exactly what its plan() added.
         plan = adapter.plan(spec, state) if args['state'] == 'present' else adapter.revert(spec, state)
         changes = list(plan.changes)
@@ -59,6 +68,8 @@ class ActionModule(ActionModuleBase):
                       facts=plan.facts)
         if warnings:
             result['warnings'] = warnings
+        if args['verify']:
+            result['loaded'] = _loaded(self, task_vars, adapter, spec, state)
         if self._task.diff and changes:
             result['diff'] = [node.file_diff(change.path, adapter.redact(change.path, change.before.text),
                                              adapter.redact(change.path, change.after, before=change.before.text or ''))
@@ -66,6 +77,19 @@ class ActionModule(ActionModuleBase):
         if changes and not self._task.check_mode:
             writes, removes = node.change_writes(changes)
             node.write(self, task_vars, writes=writes, removes=removes)
+
+
+def _loaded(action, task_vars, adapter, spec, state):
+    """Whether the running containerd loaded the adapter's files: the start of the kind's unit
+    against their last change (one more round trip), as containerd_config's restart_pending; for
+    a kind without such a unit, up_to_date null and the reason. files: the adapter's files."""
+    unit, paths, why = adapter.loaded_by(spec, state)
+    if unit is None:
+        return {'up_to_date': None, 'restart_pending': False, 'detail': why, 'files': paths}
+    service = node.read(action, task_vars, service_started=unit).service
+    loaded = restart_state(service, [(path, state.file(path).mtime_us) for path in paths
+                                     if path in state.files and state.file(path).exists])
+    return dict(loaded, files=paths)
 
 
 def _adapter(name, options):

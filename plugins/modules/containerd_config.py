@@ -176,6 +176,12 @@ options:
         M(peerpull.spegel.node_config).
     type: str
     default: auto
+  cri_address:
+    description:
+      - A containerd socket to ask once, in the same round trip as the files, whether containerd
+        answers with its CRI plugin loaded; the answer is RV(cri). The verify playbook's check.
+        Unset, nothing is asked.
+    type: path
 notes:
   - containerd must be restarted for a config.toml change to take effect
     (RV(restart_required)); hosts.toml changes need no restart.
@@ -389,5 +395,18 @@ containerd_service:
       type: bool
     detail:
       description: "The finding in words, such as V(restart pending: /etc/containerd/config.toml changed 41.2s after containerd started)."
+      type: str
+cri:
+  description:
+    - Whether containerd answers on the socket with its CRI plugin loaded, asked once, without
+      retrying, in the same round trip as the files (C(ctr plugins ls)).
+  returned: when O(cri_address) is set
+  type: dict
+  contains:
+    ok:
+      description: Whether it does.
+      type: bool
+    detail:
+      description: "The finding in words, naming the socket, such as V(containerd does not answer on /run/containerd/containerd.sock: ...)."
       type: str
 """

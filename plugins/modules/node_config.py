@@ -117,6 +117,15 @@ options:
   server:
     description: The C(server) line per named registry (C(mirror_server)).
     type: dict
+  verify:
+    description:
+      - Also report whether the node runs what the files hold (the verify playbook's checks, in
+        check mode). RV(cri) is containerd asked once on RV(cri_address), in the same round trip
+        as the reads; RV(loaded) is the start of the kind's systemd unit against the last change
+        of the adapter's files, asked in one more round trip.
+      - Only with O(state=present).
+    type: bool
+    default: false
 notes:
   - Every write is locked on the content read; a file changed by someone else meanwhile is not
     overwritten, and the task fails, changing nothing.
@@ -183,4 +192,42 @@ facts:
   description: What the adapter found and decided, in its own terms (no secrets).
   returned: success
   type: dict
+cri:
+  description:
+    - Whether containerd answers on the socket with its CRI plugin loaded, asked once, without
+      retrying, in the same round trip as the files (C(ctr plugins ls)).
+  returned: when O(verify=true)
+  type: dict
+  contains:
+    ok:
+      description: Whether it does.
+      type: bool
+    detail:
+      description: "The finding in words, naming the socket, such as V(containerd does not answer on /run/containerd/containerd.sock: ...)."
+      type: str
+loaded:
+  description:
+    - Whether the running containerd loaded the adapter's files as they are now, as
+      M(peerpull.spegel.containerd_config)'s RV(peerpull.spegel.containerd_config#module:containerd_service).
+    - The unit is the one whose start loads them (k3s, k3s-agent, rke2-server or rke2-agent; containerd
+      for nodeadm, which restarts it after it writes config.toml from its drop-in).
+  returned: when O(verify=true)
+  type: dict
+  contains:
+    up_to_date:
+      description:
+        - Whether the unit is active and started after the files last changed.
+        - Null where no unit tells (k0s restarts its containerd itself when a drop-in changes);
+          RV(loaded.detail) says so.
+      type: bool
+    restart_pending:
+      description: Whether the unit started before the files last changed.
+      type: bool
+    detail:
+      description: The finding in words, naming the unit and the file changed last.
+      type: str
+    files:
+      description: The adapter's files compared (whether or not they exist).
+      type: list
+      elements: str
 """

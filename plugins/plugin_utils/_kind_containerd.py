@@ -164,6 +164,13 @@ class ContainerdKind(NodeKind):
         report_effective(facts, from_dump, effective, wanted, path)
         return Plan(changes, list(plan.warnings), facts)
 
+    def loaded_by(self, spec, state):
+        if not self.services:
+            return super().loaded_by(spec, state)
+        _version, plan, _text = self._planned(spec, state)
+        dropins = [path for path, _data in _dropins(state, plan.imports(), self.path)]
+        return self.options['service_name'], [self.path] + dropins, None
+
     def markers(self):
         """The restore markers' paths (their content shows in no diff)."""
         return self.original_path, self.created_path

@@ -80,6 +80,11 @@ class K0sKind(NodeKind):
                                % K0S_DROPIN_DIR}
         return Plan(changes, plan.warnings + self._overridden(state, spec), facts)
 
+    def loaded_by(self, spec, state):
+        return None, [K0S_DROPIN], (
+            'not checked for k0s: k0s restarts its containerd itself a few seconds after %s changes, and no '
+            'systemd unit shows when' % K0S_DROPIN_DIR)
+
     def revert(self, spec, state):
         # k0s restarts its containerd itself when the drop-in goes, as when it comes.
         changes, warnings = remove_if_ours(state, K0S_DROPIN, (k0s_dropin(copy.copy(spec))[0],), False)

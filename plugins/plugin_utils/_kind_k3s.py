@@ -153,6 +153,11 @@ class _EmbeddedSpegel(NodeKind):
                  'ports': {'p2p': 5001, 'registry': self.supervisor_port}}
         return Plan(changes, warnings, facts)
 
+    def loaded_by(self, spec, state):
+        """The role's unit starts k3s's containerd with registries.yaml (and, on a server, the drop-in)."""
+        self._role = self._role or self._node_role(state)
+        return self.services[0], [self.registries_path] + ([self.dropin_path] if self._role == 'server' else []), None
+
     def revert(self, spec, state):
         role = self._node_role(state)
         self._role = role

@@ -36,7 +36,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import 
     NODEADM_DROPIN, nodeadm, nodeconfig, nodeconfig_text, nodeconfig_toml,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_effective import _view
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import CONFIG_FILE, LAYOUTS
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import CONFIG_FILE, LAYOUTS, SERVICE_NAME
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import FileChange, NodeKind, Plan, remove_if_ours
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
@@ -105,6 +105,11 @@ class NodeadmKind(NodeKind):
                           'write %s with the drop-in and restart containerd and kubelet' % CONFIG_FILE,
         }
         return Plan(changes, plan.warnings + self._overridden(state, spec), facts)
+
+    def loaded_by(self, spec, state):
+        # nodeadm-run is a oneshot that writes config.toml from the drop-in and restarts containerd:
+        # containerd's start after both files' last change is what counts.
+        return SERVICE_NAME, [NODEADM_DROPIN, CONFIG_FILE], None
 
     def revert(self, spec, state):
         # Either template's drop-in is ours: the node's containerd may have changed major since.

@@ -153,12 +153,13 @@ def write(action, task_vars, writes=(), removes=()):
     return run_node_files(action, task_vars, write=list(writes), remove=list(removes))['written']
 
 
-def read_for(action, task_vars, adapter, spec, exists=()):
+def read_for(action, task_vars, adapter, spec, exists=(), **probes):
     """The node state a node kind's plan needs: its reads and probes in one round trip (with
-    exists: paths whose presence to report, such as the other kinds' marks), and a second
-    read only when the adapter's follow_up asks for one."""
+    exists: paths whose presence to report, such as the other kinds' marks; probes: the
+    caller's own, such as cri_plugins), and a second read only when the adapter's follow_up
+    asks for one."""
     paths, globs = adapter.reads(spec)
-    probes = dict(adapter.probes(spec))
+    probes = dict(adapter.probes(spec), **probes)
     state = read(action, task_vars, paths, globs, exists=list(exists), **probes)
     more_paths, more_globs = adapter.follow_up(spec, state)
     if more_paths or more_globs:

@@ -120,6 +120,15 @@ class NodeKind:
         """The Plan for a node whose reads() came back as `state` (a `_node.NodeState`)."""
         raise NotImplementedError
 
+    def loaded_by(self, spec, state):
+        """(unit, paths, why) for verify's `restarted` check, asked after plan() saw state: the
+        systemd unit whose start loads the adapter's files into the running containerd, and those
+        files (among those reads() read); unit None where no unit tells, and why says so."""
+        paths = list(self.reads(spec)[0])
+        if not self.services:
+            return None, paths, 'not checked for %s: no systemd unit restarts its containerd' % self.name
+        return self.services[0], paths, None
+
     def revert(self, spec, state):
         """The Plan that removes what plan() adds for the same spec, and nothing else (node_config's
         state=absent; same reads() and probes())."""

@@ -18,12 +18,14 @@ Dump layouts, as the real binaries print them (whatever the input file's layout)
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
 import re
 import subprocess
 import tempfile
+import time
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,6 +34,7 @@ import binaries
 
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "containerd"
 DUMP_TIMEOUT = 60  # seconds; a dump takes well under one
+DAEMON_START_TIMEOUT = 30  # seconds; a daemon serves its socket within one or two
 
 KeyPath = tuple[str, ...]
 
@@ -142,6 +145,32 @@ def copy_with_imports(config_path: Path, directory: Path, imports: list[str]) ->
     if tomllib.loads(copied.read_bytes().decode()).get("imports") != imports:
         raise ValueError(f"{config_path}: imports line is not the top-level imports key")
     return copied
+
+
+@contextlib.contextmanager
+def running_daemon(containerd: Path, root: Path, config: str, socket: Path):
+    """A real containerd daemon serving `socket`, with `config` as its config.toml and its state
+    under `root` (keep both short: a socket path holds at most 107 bytes); stopped on exit."""
+    root, socket = Path(root), Path(socket)
+    (root / "config.toml").write_text(config)
+    with (root / "daemon.log").open("w") as log:
+        process = subprocess.Popen([str(containerd), "--config", str(root / "config.toml"), "--root", str(root / "root"),
+                                    "--state", str(root / "state"), "--address", str(socket)],
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + DAEMON_START_TIMEOUT
+        while not socket.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not socket.exists():
+            raise RuntimeError(f"{containerd} did not serve {socket}: {(root / 'daemon.log').read_text()}")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _get(tree: dict, path: KeyPath):

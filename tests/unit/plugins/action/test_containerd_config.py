@@ -9,6 +9,7 @@ and (with the real containerd on PATH) the validating round trip before the writ
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
+import harness  # noqa: E402
 
 SEED = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "overlayfs"\n'
 NO_NODE_PROBES = dict(containerd_version='1.7.24', validate=False, service_name='')
@@ -86,6 +88,30 @@ def test_with_containerd_installed_the_new_file_is_validated_before_it_is_writte
     assert result['changed'] and result['validated'] and result['effective_from'] == 'containerd config dump'
     assert result['containerd_version'].startswith('2.1') and result['config_path'] == str(tmp_path / 'certs.d')
     assert [bool(call.get('commit', True)) for call in run_action.calls] == [True, False, True]
+
+
+def test_verify_asks_a_real_containerd_for_cri_in_the_same_round_trip_as_the_config(run_action, tmp_path,
+                                                                                   monkeypatch):
+    """verify's config and cri checks: containerd_config in check mode with cri_address, one round
+    trip, against a real containerd 2.1 daemon (serving CRI, then stopped: its socket gone)."""
+    found = {binary.family: binary for binary in binaries.all_binaries()}['2.1']
+    monkeypatch.setenv('PATH', '%s:/usr/bin:/bin' % found.directory)
+    (tmp_path / 'config.toml').write_text(SEED)
+    with tempfile.TemporaryDirectory(prefix='cri-', dir='/tmp') as scratch:  # a short socket path
+        socket = Path(scratch) / 'containerd.sock'
+        args = dict(args_for(tmp_path), cri_address=str(socket))
+        with harness.running_daemon(found.containerd, Path(scratch), 'version = 3\n', socket):
+            result = run_action('containerd_config', args, check_mode=True)
+        assert result['cri'] == {'ok': True, 'detail': 'containerd answers on %s with its CRI plugin loaded' % socket}
+        assert len(run_action.calls) == 1 and run_action.calls[0]['cri_plugins'] == str(socket)
+        assert result['changed'] and sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
+        stopped = run_action('containerd_config', args, check_mode=True)
+    assert not stopped['cri']['ok'] and stopped['cri']['detail'].startswith('containerd does not answer on %s: ' % socket)
+
+
+def test_a_relative_cri_address_is_refused_before_the_node_is_read(run_action, tmp_path):
+    result = run_action('containerd_config', dict(args_for(tmp_path), cri_address='run/containerd.sock'))
+    assert result['failed'] and 'cri_address' in result['msg'] and run_action.calls == []
 
 
 # --- detection of the node kind, in the first read ------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.peerpull.spegel.plugins.modules import node_files
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import ORIGINAL_SUFFIX
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import DROPIN_NAME
@@ -151,3 +152,51 @@ def test_state_absent_on_plain_containerd_names_the_revert_that_does_it(run_acti
     assert result['failed'] and 'kind containerd has no revert' in result['msg']
     assert 'peerpull.spegel.containerd_restart with revert: true' in result['msg']
     assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml'] and (tmp_path / 'config.toml').read_text() == SEED
+
+
+# --- verify: the checks of the verify playbook for a node kind -----------------------------------
+
+def test_verify_on_a_k3s_server_asks_containerd_on_its_socket_and_compares_its_unit_with_the_files(
+        run_action, k3s_etc, monkeypatch):
+    """The files are real and so is ctr (containerd 2.1's, with no daemon on k3s's socket here);
+    systemd is the stand-in: this host runs no k3s unit."""
+    args = dict(kind='k3s', registries=['docker.io'], kind_options={'role': 'server', 'config_dir': str(k3s_etc)})
+    assert run_action('node_config', args)['changed']
+    registries, dropin = k3s_etc / 'registries.yaml', k3s_etc / 'config.yaml.d' / DROPIN_NAME
+    last_change_us = max(registries.stat().st_mtime_ns, dropin.stat().st_mtime_ns) // 1000
+    found = {binary.family: binary for binary in binaries.all_binaries()}['2.1']
+    monkeypatch.setenv('PATH', '%s:/usr/bin:/bin' % found.directory)
+    asked = []
+
+    def service_started(_module, name):
+        asked.append(name)
+        return {'name': name, 'active_state': 'active', 'started_us': last_change_us + offset_us,
+                'now_us': last_change_us + 60_000_000}
+    monkeypatch.setattr(node_files, 'service_started', service_started)
+
+    offset_us = 5_000_000
+    calls_before = len(run_action.calls)
+    result = run_action('node_config', dict(args, verify=True), check_mode=True)
+    assert 'failed' not in result and not result['changed'], result.get('msg')
+    assert result['cri'] == {'ok': False, 'detail': result['cri']['detail']}
+    assert result['cri']['detail'].startswith('containerd does not answer on /run/k3s/containerd/containerd.sock: ')
+    assert result['loaded']['up_to_date'] and not result['loaded']['restart_pending'] and asked == ['k3s']
+    assert result['loaded']['detail'] == 'started 5.0s after the last change of %s' % max(
+        (registries, dropin), key=lambda path: path.stat().st_mtime_ns)
+    assert result['loaded']['files'] == [str(registries), str(dropin)]
+    # The CRI question rides on the read; systemd is asked in one more round trip.
+    verify_calls = run_action.calls[calls_before:]
+    assert [call.get('cri_plugins') for call in verify_calls] == ['/run/k3s/containerd/containerd.sock', None]
+    assert verify_calls[1]['service_started'] == 'k3s'
+
+    offset_us = -2_000_000  # k3s started before the files changed: it runs without them
+    result = run_action('node_config', dict(args, verify=True), check_mode=True)
+    assert not result['loaded']['up_to_date'] and result['loaded']['restart_pending']
+    assert result['loaded']['detail'].startswith('restart pending: ') and 'after k3s started' in result['loaded']['detail']
+
+
+def test_verify_is_refused_with_state_absent(run_action, k3s_etc):
+    result = run_action('node_config', dict(kind='k3s', state='absent', verify=True,
+                                            kind_options={'role': 'agent', 'config_dir': str(k3s_etc)}))
+    assert result['failed'] and 'verify: true checks a node readied with state: present' in result['msg']
+    assert run_action.calls == []

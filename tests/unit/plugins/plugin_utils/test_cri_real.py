@@ -13,7 +13,6 @@ import contextlib
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import K
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
+import harness  # noqa: E402
 
 FAMILIES = [binaries.FAMILIES[0], binaries.FAMILIES[-1]]
 CRI_DISABLED = {'1': 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n',
@@ -52,28 +52,6 @@ def kind_socket(root):
     return socket
 
 
-@contextlib.contextmanager
-def daemon(binary, root, config, socket):
-    (root / 'config.toml').write_text(config)
-    with (root / 'log').open('w') as log:
-        process = subprocess.Popen([str(binary.containerd), '--config', str(root / 'config.toml'),
-                                    '--root', str(root / 'root'), '--state', str(root / 'state'),
-                                    '--address', str(socket)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while not socket.exists() and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert socket.exists(), (root / 'log').read_text()
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def probe(socket, monkeypatch, binary=None):
     """node_files' cri_plugins probe, run in-process as on a node whose PATH holds binary's ctr."""
     monkeypatch.setenv('PATH', '%s:/usr/sbin:/usr/bin:/sbin:/bin' % binary.directory if binary else '/nonexistent')
@@ -87,7 +65,7 @@ def probe(socket, monkeypatch, binary=None):
 @pytest.mark.parametrize('family', FAMILIES)
 def test_a_running_containerd_with_cri_is_ready(family, found, node_root, monkeypatch):
     binary, socket = found[family], kind_socket(node_root)
-    with daemon(binary, node_root, ENABLED[family[0]], socket):
+    with harness.running_daemon(binary.containerd, node_root, ENABLED[family[0]], socket):
         answer = CriAnswer(probe(socket, monkeypatch, binary))
     assert answer.ready and answer.rc == 0
     assert answer.check() == {'ok': True, 'detail': 'containerd answers on %s with its CRI plugin loaded' % socket}
@@ -96,7 +74,7 @@ def test_a_running_containerd_with_cri_is_ready(family, found, node_root, monkey
 @pytest.mark.parametrize('family', FAMILIES)
 def test_containerd_with_cri_disabled_is_not_ready_and_says_so(family, found, node_root, monkeypatch):
     binary, socket = found[family], kind_socket(node_root)
-    with daemon(binary, node_root, CRI_DISABLED[family[0]], socket):
+    with harness.running_daemon(binary.containerd, node_root, CRI_DISABLED[family[0]], socket):
         answer = CriAnswer(probe(socket, monkeypatch, binary))
     assert answer.rc == 0 and not answer.ready
     check = answer.check()

@@ -174,3 +174,12 @@ def test_k0s_reload_signal_ends_containerd(family, containerd):
             if daemon.poll() is None:
                 daemon.kill()
                 daemon.wait()
+
+
+def test_verify_says_that_no_unit_tells_when_k0s_restarted_its_containerd():
+    state = node({K0S_CONFIG: GENERATED})
+    KIND.plan(Options(), state)
+    unit, paths, why = KIND.loaded_by(Options(), state)
+    assert unit is None and paths == [DROPIN]
+    assert why == ('not checked for k0s: k0s restarts its containerd itself a few seconds after %s changes, and no '
+                   'systemd unit shows when' % K0S_DROPIN_DIR)

@@ -316,3 +316,11 @@ def test_diffs_show_the_nodeconfig_and_hide_other_text():
     assert KIND.redact(NODEADM_DROPIN, with_header) != with_header
     other = dropin + 'spec2: {token: c2VjcmV0}\n'
     assert 'c2VjcmV0' not in KIND.redact(NODEADM_DROPIN, other) and 'is not shown' in KIND.redact(NODEADM_DROPIN, other)
+
+
+def test_verify_compares_containerds_start_with_the_dropin_and_the_config_nodeadm_wrote():
+    """nodeadm-run is a oneshot that writes config.toml from the drop-in and restarts containerd:
+    containerd's start after both files' last change is what tells that they are loaded."""
+    state = node(al2023())
+    KIND.plan(Options(), state)
+    assert KIND.loaded_by(Options(), state) == ('containerd', [NODEADM_DROPIN, CONFIG], None)
