@@ -1160,12 +1160,13 @@ def config_dump(module, path):
     return result
 
 
-def ctr_binary(module, opt_dirs=BIN_DIRS):
-    """The ctr next to containerd (the same release), else the first one found."""
+def ctr_binary(module, opt_dirs=None):
+    """The ctr next to containerd (the same release), else the first one found (on PATH and in
+    opt_dirs, by default BIN_DIRS)."""
     containerd = containerd_binary(module)
     ctr = os.path.join(os.path.dirname(containerd), 'ctr') if containerd else ''
     if not os.access(ctr, os.X_OK):
-        ctr = module.get_bin_path('ctr', opt_dirs=opt_dirs)
+        ctr = module.get_bin_path('ctr', opt_dirs=opt_dirs or BIN_DIRS)
     return ctr or ''
 
 

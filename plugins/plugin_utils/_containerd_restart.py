@@ -66,8 +66,8 @@ class CriAnswer:
             detail = 'containerd does not answer on %s: %s' % (
                 self.address, self.stderr.strip() or 'ctr exited with %s' % self.rc)
         else:
-            detail = 'containerd answers on %s, but its CRI plugin is not loaded: %s' % (self.address,
-                                                                                        self._not_loaded())
+            detail = 'containerd answers on %s, but its CRI plugin is not loaded: %s' % (
+                self.address, self._not_loaded())
         return {'ok': self.ready, 'detail': detail}
 
 

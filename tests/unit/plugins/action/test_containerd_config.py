@@ -90,8 +90,8 @@ def test_with_containerd_installed_the_new_file_is_validated_before_it_is_writte
     assert [bool(call.get('commit', True)) for call in run_action.calls] == [True, False, True]
 
 
-def test_verify_asks_a_real_containerd_for_cri_in_the_same_round_trip_as_the_config(run_action, tmp_path,
-                                                                                   monkeypatch):
+def test_verify_asks_a_real_containerd_for_cri_in_the_same_round_trip_as_the_config(
+        run_action, tmp_path, monkeypatch):
     """verify's config and cri checks: containerd_config in check mode with cri_address, one round
     trip, against a real containerd 2.1 daemon (serving CRI, then stopped: its socket gone)."""
     found = {binary.family: binary for binary in binaries.all_binaries()}['2.1']

@@ -370,8 +370,9 @@ def test_revert_of_a_layout_it_cannot_read_back_is_refused():
         kind.revert(Options(registries=['ghcr.io']), node(kind, {K3S_REGISTRIES: text}, ['k3s']))
 
 
-@pytest.mark.parametrize('kind_class, unit, dropin', [(K3sKind, 'k3s', True), (K3sKind, 'k3s-agent', False),
-                                                     (Rke2Kind, 'rke2-server', True), (Rke2Kind, 'rke2-agent', False)])
+@pytest.mark.parametrize('kind_class, unit, dropin', [
+    (K3sKind, 'k3s', True), (K3sKind, 'k3s-agent', False), (Rke2Kind, 'rke2-server', True),
+    (Rke2Kind, 'rke2-agent', False)])
 def test_verify_compares_the_enabled_units_start_with_the_files_of_its_role(kind_class, unit, dropin):
     kind = kind_class()
     state = node(kind, units=[unit])
