@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase
@@ -94,11 +92,4 @@ def _loaded(action, task_vars, adapter, spec, state):
 
 def _adapter(name, options):
     """The over-SSH adapter registered as name, made with its kind_options checked against its OPTIONS."""
-    adapter = kinds.adapter_for(name, 'kind', kinds.over_ssh())
-    unknown = sorted(set(options) - set(adapter.OPTIONS))
-    validated = ArgumentSpecValidator(adapter.OPTIONS).validate(options) if not unknown else None
-    if unknown or validated.error_messages:
-        problem = 'unknown option %s' % ', '.join(unknown) if unknown else '; '.join(validated.error_messages)
-        raise SpegelError('kind_options for kind %s: %s. Its options are: %s. Nothing was changed.' % (
-            name, problem, ', '.join(sorted(adapter.OPTIONS)) or 'none'))
-    return adapter(**validated.validated_parameters)
+    return kinds.configured(kinds.adapter_for(name, 'kind', kinds.over_ssh()), options)

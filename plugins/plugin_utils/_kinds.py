@@ -12,11 +12,14 @@ _node_kinds. Registering a kind is one line in ADAPTERS.
 
 from __future__ import annotations
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_containerd import ContainerdKind
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k0s import K0sKind
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import K3sKind, Rke2Kind
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_nodeadm import NodeadmKind
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import NodeKind
 
 # One line per adapter.
 ADAPTERS = (
@@ -36,6 +39,11 @@ AUTO = 'auto'
 def over_ssh():
     """Names of the kinds applied over SSH (node_config's kind)."""
     return sorted(name for name, adapter in KINDS.items() if adapter.over_ssh)
+
+
+def with_artefact():
+    """Names of the kinds whose adapter renders an artefact (the node_artefact filter's)."""
+    return sorted(name for name, adapter in KINDS.items() if adapter.artefact is not NodeKind.artefact)
 
 
 def all_marks():
@@ -63,6 +71,19 @@ def adapter_for(name, option='node_kind', choices=None):
         raise SpegelError('%s %r is no node kind this collection knows; use one of %s. Nothing was changed.'
                           % (option, name, ', '.join(choices)))
     return KINDS[name]
+
+
+def configured(adapter, options, outcome='Nothing was changed.'):
+    """The adapter made with options (node_config's kind_options) checked against its OPTIONS;
+    a refusal names the option, the adapter's options, and ends with outcome."""
+    options = options or {}
+    unknown = sorted(set(options) - set(adapter.OPTIONS))
+    validated = ArgumentSpecValidator(adapter.OPTIONS).validate(options) if not unknown else None
+    if unknown or validated.error_messages:
+        problem = 'unknown option %s' % ', '.join(unknown) if unknown else '; '.join(validated.error_messages)
+        raise SpegelError('kind_options for kind %s: %s. Its options are: %s. %s' % (
+            adapter.name, problem, ', '.join(sorted(adapter.OPTIONS)) or 'none', outcome))
+    return adapter(**validated.validated_parameters)
 
 
 def reason(name):
