@@ -7,7 +7,8 @@
 """Artefacts for nodes that are never reached over SSH: what a distribution's own
 configuration channel needs so that its containerd works with Spegel.
 
-One function per distribution, from the mirror and containerd roles' variables. Every
+One function per distribution, from the mirror and containerd roles' variables (for the
+node kinds k0s, nodeadm, k3s and rke2 their adapter's artefact(), see node_artefact). Every
 containerd key is written by ConfigPlan (the collection's only writer of containerd keys);
 the facts below were checked against each project's source:
 
@@ -69,8 +70,6 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_plan i
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import UNSET
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import require_absolute
-
-DISTRIBUTIONS = ('kind', 'talos', 'k0s', 'nodeadm', 'bottlerocket', 'cloud-init', 'user-data-script')
 
 # containerd of the newest Kind node image (kind images/base/Dockerfile CONTAINERD_VERSION).
 KIND_CONTAINERD = '2.3.4'
@@ -691,13 +690,39 @@ say "containerd $version; changed:${changes:- nothing}"
 """
 
 
-RENDERERS = {'kind': kind, 'talos': talos, 'k0s': k0s, 'nodeadm': nodeadm, 'bottlerocket': bottlerocket,
-             'cloud-init': cloud_init, 'user-data-script': user_data_script}
+# The distributions no node kind stands for. The node kinds' artefacts (k0s, nodeadm, k3s, rke2)
+# are their adapters' artefact(), reached through _kinds only: one way to each name.
+RENDERERS = {'kind': kind, 'talos': talos, 'bottlerocket': bottlerocket, 'cloud-init': cloud_init,
+             'user-data-script': user_data_script}
 
 
-def node_artefact(distribution, **options):
-    """{distribution, files: [{name, content, mode, description}], chart_values, warnings, notes}."""
+def _kinds():
+    # Imported when called: _kinds imports every adapter, and some adapters import this module.
+    from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
+    return kinds
+
+
+def distributions():
+    """Every name node_artefact takes (the filter's choices): the renderers' and the node kinds'."""
+    return sorted(set(RENDERERS) | set(_kinds().with_artefact()))
+
+
+def node_artefact(distribution, kind_options=None, **options):
+    """{distribution, files: [{name, content, mode, description}], chart_values, warnings, notes}.
+    kind_options: the node kind's adapter options (node_config's kind_options), such as k3s's role."""
     name = str(distribution or '').strip().lower()
-    if name not in RENDERERS:
-        raise ArtefactError('distribution %r has no artefact; use one of %s.' % (distribution, ', '.join(DISTRIBUTIONS)))
-    return RENDERERS[name](Options(**options))
+    kinds = _kinds()
+    if name not in distributions():
+        raise ArtefactError('distribution %r has no artefact; use one of %s. Nothing was rendered.'
+                            % (distribution, ', '.join(distributions())))
+    if kind_options is not None and not isinstance(kind_options, dict):
+        raise ArtefactError('kind_options must be a mapping such as {role: server}, not a %s. Nothing was rendered.'
+                            % type(kind_options).__name__)
+    if name in RENDERERS:
+        if kind_options:
+            with_options = [kind for kind in kinds.with_artefact() if kinds.KINDS[kind].OPTIONS]
+            raise ArtefactError('kind_options: the %s artefact takes none (only %s do); leave it unset. Nothing was '
+                                'rendered.' % (name, ', '.join(with_options)))
+        return RENDERERS[name](Options(**options))
+    adapter = kinds.configured(kinds.KINDS[name], kind_options, 'Nothing was rendered.')
+    return adapter.artefact(Options(**options))

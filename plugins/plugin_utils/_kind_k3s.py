@@ -185,12 +185,12 @@ class _EmbeddedSpegel(NodeKind):
         warnings = self._check_spec(spec)
         registries = registries_yaml_keys(spec.registries)
         registries_text, _added = add_mirrors(None, self.registries_path, registries)
-        files = [
-            artefacts._file(DROPIN_NAME, dropin_text(self.program),
-                            'servers only: %s (an agent does not start with it)' % self.dropin_path),
-            artefacts._file('registries.yaml', registries_text,
-                            'every node: %s (merge into an existing one)' % self.registries_path, '0600'),
-        ]
+        files = [artefacts._file('registries.yaml', registries_text,
+                                 'every node: %s (merge into an existing one)' % self.registries_path, '0600')]
+        # role auto: no node to ask, so both files, the drop-in marked for servers.
+        if self._role != 'agent':
+            files.insert(0, artefacts._file(DROPIN_NAME, dropin_text(self.program),
+                                            'servers only: %s (an agent does not start with it)' % self.dropin_path))
         notes = ['%s embeds Spegel: no chart. Servers need %s, every node %s; restart %s (servers) or %s '
                  '(agents) after a change.' % (self.program, self.dropin_path, self.registries_path,
                                                self.server_unit, self.agent_unit),

@@ -137,5 +137,6 @@ class NodeKind:
                           'Nothing was changed.' % self.name)
 
     def artefact(self, spec):
-        """The artefact for a node configured at boot (the `node_artefact` filter's shape)."""
+        """The artefact for a node configured at boot (the `node_artefact` filter's shape); the
+        filter reaches every kind that implements it through `_artefacts.node_artefact`."""
         raise NotImplementedError('%s nodes are configured over SSH; there is no artefact.' % self.name)

@@ -20,6 +20,8 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.peerpull.spegel.plugins.filter.node_artefact import FilterModule, node_artefact
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import RENDERERS, distributions
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._kinds import KINDS
 
 SECRET = 'Basic c3BlZ2VsOnB3'
 COLLECTION = Path(__file__).resolve().parents[4]
@@ -108,8 +110,7 @@ def test_bottlerocket_urls_instead_of_the_node_ip():
     assert artefact['warnings'] == []
 
 
-@pytest.mark.parametrize('distribution', ['kind', 'talos', 'k0s', 'nodeadm', 'bottlerocket', 'cloud-init',
-                                          'user-data-script'])
+@pytest.mark.parametrize('distribution', distributions())
 @pytest.mark.parametrize('authorization', [SECRET, {'username': 'spegel', 'password': 'pw'}])
 def test_a_secret_is_refused_and_never_echoed(distribution, authorization):
     with pytest.raises(AnsibleFilterError) as raised:
@@ -120,8 +121,20 @@ def test_a_secret_is_refused_and_never_echoed(distribution, authorization):
 
 
 @pytest.mark.parametrize('distribution, options, refusal', [
-    ('debian', {}, r"distribution 'debian' has no artefact; use one of kind, talos, k0s, nodeadm, bottlerocket, "
-                   r"cloud-init, user-data-script"),
+    ('debian', {}, r"distribution 'debian' has no artefact; use one of bottlerocket, cloud-init, k0s, k3s, kind, "
+                   r"nodeadm, rke2, talos, user-data-script. Nothing was rendered."),
+    ('containerd', {}, r"distribution 'containerd' has no artefact; use one of bottlerocket"),
+    ('k3s', {'kind_options': {'role': 'worker'}},
+     'kind_options for kind k3s: value of role must be one of: auto, server, agent, got: worker. Its options are: '
+     'config_dir, role. Nothing was rendered.'),
+    ('rke2', {'kind_options': {'path': '/etc/containerd/config.toml'}},
+     'kind_options for kind rke2: unknown option path. Its options are: config_dir, role'),
+    ('k0s', {'kind_options': {'role': 'server'}}, 'kind_options for kind k0s: unknown option role. Its options are: none'),
+    ('k3s', {'kind_options': 'server'}, r'kind_options must be a mapping such as \{role: server\}, not a str'),
+    ('talos', {'kind_options': {'role': 'server'}},
+     'kind_options: the talos artefact takes none \\(only k3s, rke2 do\\); leave it unset'),
+    ('k3s', {'kind_options': {'config_dir': 'etc/k3s'}}, 'kind_options.config_dir must be an absolute path'),
+    ('k3s', {'urls': ['http://198.18.0.5:30020']}, 'Leave mirror_urls empty for k3s nodes'),
     ('kind', {'urls': ['http://198.18.0.5:30020']}, 'Leave mirror_urls empty and set ports'),
     ('kind', {'capabilities': ['pull', 'push']}, 'remove push'),
     ('kind', {'use_local_image_pull': True}, 'leave containerd_use_local_image_pull unset for Kind'),
@@ -142,6 +155,37 @@ def test_a_secret_is_refused_and_never_echoed(distribution, authorization):
 def test_refusals_name_the_option_and_the_fix(distribution, options, refusal):
     with pytest.raises(AnsibleFilterError, match=refusal):
         node_artefact(distribution, **options)
+
+
+def test_each_name_is_reached_one_way_and_the_users_lists_are_the_codes():
+    """Renderer table and node kinds do not overlap; the docs' choices and the playbook's message
+    list exactly what the filter takes."""
+    assert not set(RENDERERS) & set(KINDS)
+    assert set(distributions()) == set(RENDERERS) | {'k0s', 'k3s', 'nodeadm', 'rke2'}
+    docs = yaml.safe_load((COLLECTION / 'plugins' / 'filter' / 'node_artefact.yml').read_text())
+    assert docs['DOCUMENTATION']['options']['_input']['choices'] == distributions()
+    playbook = yaml.safe_load((COLLECTION / 'playbooks' / 'artefacts.yml').read_text())
+    message = playbook[0]['tasks'][0]['ansible.builtin.assert']['fail_msg']
+    listed = message[message.index('(') + 1:message.index(')')].replace(' or ', ', ').split(', ')
+    assert listed == distributions()
+
+
+# What a distribution needs beyond the defaults, as its refusal names it.
+NEEDS = {'bottlerocket': 'node_ip: .*Set spegel_node_ip for the host',
+         'cloud-init': 'containerd_config: .*artefacts_containerd_config',
+         'user-data-script': 'containerd_config: .*artefacts_containerd_config'}
+
+
+@pytest.mark.parametrize('distribution', distributions())
+def test_every_distribution_renders_from_defaults_or_names_what_it_needs(distribution):
+    if distribution in NEEDS:
+        with pytest.raises(AnsibleFilterError, match=NEEDS[distribution]):
+            node_artefact(distribution)
+        return
+    artefact = node_artefact(distribution)
+    assert artefact['distribution'] == distribution and artefact['files']
+    assert all(item['content'] and item['mode'] in ('0600', '0644', '0755') for item in artefact['files'])
+    assert artefact['warnings'] == []
 
 
 def test_an_unknown_option_is_refused():

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import Options
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import Options, node_artefact
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import (
     K3sError, K3sKind, Rke2Kind, redact_yaml_secrets,
@@ -297,6 +297,38 @@ def test_artefact_is_what_a_new_server_gets(judge, tmp_path):
     assert judge(files['registries.yaml'], tmp_path)['mirrors'] == {'*': {'endpoint': None, 'rewrite': None}}
     assert artefact['distribution'] == 'k3s' and artefact['chart_values'] == {}
     assert any('v1.26.15' in note for note in artefact['notes'])
+
+
+@pytest.mark.parametrize('kind_class, etc', [(K3sKind, '/etc/rancher/k3s'), (Rke2Kind, '/etc/rancher/rke2')])
+def test_node_artefact_is_the_adapters_for_a_bake(kind_class, etc, judge, tmp_path):
+    """node_artefact reaches the kind through its adapter: the same files, for the paths the
+    service reads at start, registries.yaml as k3s's own loader reads it."""
+    options = {'registries': ['docker.io', 'ghcr.io', '_default']}
+    artefact = node_artefact(kind_class.name, **options)
+    assert artefact == kind_class().artefact(Options(**options))
+    files = {item['name']: item for item in artefact['files']}
+    assert list(files) == ['spegel.yaml', 'registries.yaml']
+    assert files['registries.yaml']['mode'] == '0600'
+    assert '%s/registries.yaml' % etc in files['registries.yaml']['description']
+    assert '%s/config.yaml.d/spegel.yaml' % etc in files['spegel.yaml']['description']
+    assert judge(files['registries.yaml']['content'], tmp_path)['mirrors'] == {
+        name: {'endpoint': None, 'rewrite': None} for name in ('docker.io', 'ghcr.io', '*')}
+    assert judge(files['spegel.yaml']['content'], tmp_path, config=True) == ['--embedded-registry=true']
+
+
+def test_node_artefact_takes_the_kinds_options():
+    agent = node_artefact('k3s', kind_options={'role': 'agent'})
+    assert [item['name'] for item in agent['files']] == ['registries.yaml']
+    assert agent == K3sKind(role='agent').artefact(Options())
+    moved = node_artefact('rke2', kind_options={'role': 'server', 'config_dir': '/srv/rke2'})
+    assert [item['description'].split(': ')[1].split(' ')[0] for item in moved['files']] == [
+        '/srv/rke2/config.yaml.d/spegel.yaml', '/srv/rke2/registries.yaml']
+
+
+def test_node_artefact_refuses_authorization_and_never_echoes_it():
+    with pytest.raises(K3sError, match='authorization: .*client certificate') as refused:
+        node_artefact('k3s', authorization='Basic dXNlcjpub3QtcmVhbA==')
+    assert 'dXNlcjpub3QtcmVhbA' not in str(refused.value)
 
 
 def test_kinds_say_what_the_seam_needs():
