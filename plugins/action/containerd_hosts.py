@@ -211,7 +211,7 @@ class ActionModule(ActionModuleBase):
             else:
                 new_text = hosts_merge.unmerge_registry(text, path, mirrors, registry)
         # The mode noted in the file read (before any entry, and the note with it, went).
-        new_text, mode = hosts_write.hosts_file_write(new_text, path, current.text,
+        new_text, mode = hosts_write.hosts_file_write(new_text, current.text,
                                                       current.mode if current.exists else None,
                                                       mirrors[0] if mirrors else None)
         content_changed = new_text != current.text

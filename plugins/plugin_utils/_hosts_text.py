@@ -9,8 +9,9 @@
 A merge splices entries into the text and cuts them out as the lines they occupy, so it
 needs to know where each table (_blocks, with the comments directly above its header) and
 each statement (_statements: a table header or a key = value pair, dotted keys included)
-starts and ends. Read from the text itself, for valid TOML only; tomllib parses the keys.
-The boot step of an image bake runs it on the node, on the standard library only.
+starts and ends. Read from the text itself, for valid TOML only. The boot step of an image
+bake runs _statements on the node, on the standard library only (maybe without tomllib,
+which only _blocks needs).
 """
 
 from __future__ import annotations
@@ -97,9 +98,10 @@ class _Statement:
     """One top-level statement of a valid TOML text: a `[table]` or `[[array]]` header, or a
     `key = value` pair (in the table `section`), on the lines first to end (exclusive)."""
 
-    def __init__(self, kind, raw_key, section, key, first, end, inline):
+    def __init__(self, kind, raw_key, section, key, first, end, inline, inner_keys):
         self.kind, self.raw_key, self.section, self.key = kind, raw_key, section, key
         self.first, self.end, self.inline = first, end, inline
+        self.inner_keys = inner_keys  # an inline table's values' key paths, below its own key
 
     @property
     def path(self):
@@ -131,7 +133,7 @@ def _statements(text):
         if char == '#':
             at = _after_line(text, at)
             continue
-        start, inline = at, False
+        start, inline, inner_keys = at, False, []
         if char == '[':
             kind = 'array' if text.startswith('[[', at) else 'table'
             width = 2 if kind == 'array' else 1
@@ -148,11 +150,50 @@ def _statements(text):
             while text[at] in ' \t':
                 at += 1
             inline = text[at] == '{'
+            inner_keys = _inline_value_keys(text, at) if inline else []
             at = _value_end(text, at)
         at = _after_line(text, at)
         statements.append(_Statement(kind, raw_key.strip(), statement_section, key,
-                                     line_of(start), line_of(at - 1) + 1, inline))
+                                     line_of(start), line_of(at - 1) + 1, inline, inner_keys))
     return statements
+
+
+def _inline_value_keys(text, at):
+    """The key paths of the values inside the inline table that starts at text[at] ('{'), below
+    its key; a table holds no value of its own: `{a = 1, b = {c = [{d = 2}]}, e = {}}` gives
+    a, b.c and b.c.d."""
+    paths, open_values, expect_key = [], [], False  # open_values: (kind, path) of each open { or [
+    while True:
+        char = text[at]
+        if char in ' \t\r\n':
+            at += 1
+        elif char == '#':  # a comment inside an array
+            at = _after_line(text, at)
+        elif expect_key and char != '}':
+            equals = _key_end(text, at, '=')
+            path = open_values[-1][1] + _key_path(text[at:equals])
+            at, expect_key = equals + 1, False
+            while text[at] in ' \t':
+                at += 1
+            if text[at] != '{':
+                paths.append(path)
+            if text[at] in '{[':
+                open_values.append(('table' if text[at] == '{' else 'array', path))
+                expect_key, at = text[at] == '{', at + 1
+        elif char in '{[':
+            open_values.append(('table' if char == '{' else 'array', open_values[-1][1] if open_values else []))
+            expect_key, at = char == '{', at + 1
+        elif char in '}]':
+            open_values.pop()
+            at += 1
+            if not open_values:
+                return paths
+        elif char == ',':
+            expect_key, at = open_values[-1][0] == 'table', at + 1
+        elif char in '"\'':
+            at = _string_end(text, at)
+        else:
+            at += 1
 
 
 def _after_line(text, at):
@@ -201,13 +242,30 @@ def _value_end(text, at):
     return at
 
 
+# One segment of a TOML key (bare, "basic" or 'literal'), then a dot or the end.
+_KEY_SEGMENT = re.compile(r"""\s*(?:([A-Za-z0-9_-]+)|"((?:[^"\\]|\\.)*)"|'([^']*)')\s*(\.|$)""")
+_ESCAPE = re.compile(r'\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))')
+_ESCAPED = {'b': '\b', 't': '\t', 'n': '\n', 'f': '\f', 'r': '\r', '"': '"', '\\': '\\'}
+
+
 def _key_path(raw_key):
-    node, path = tomllib.loads(raw_key + ' = 0'), []
-    while isinstance(node, dict):
-        key = next(iter(node))
-        path.append(key)
-        node = node[key]
-    return path
+    """The segments of a key of valid TOML ('host."https://x".header'), read with the standard
+    library only: the boot step runs on Pythons without tomllib."""
+    path, at, raw_key = [], 0, raw_key.strip()
+    while True:
+        match = _KEY_SEGMENT.match(raw_key, at)
+        if match is None:
+            raise ValueError('%r is no TOML key' % raw_key)
+        bare, basic, literal, dot = match.groups()
+        path.append(bare if bare is not None else literal if literal is not None else _ESCAPE.sub(_unescape, basic))
+        if not dot:
+            return path
+        at = match.end()
+
+
+def _unescape(match):
+    code = match.group(1) or match.group(2)
+    return chr(int(code, 16)) if code else _ESCAPED[match.group(3)]
 
 
 def _ensure_trailing_newline(text):

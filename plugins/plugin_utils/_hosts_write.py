@@ -8,8 +8,9 @@
 
 hosts_file_write gives a file mode 0600 while it carries a secret (an Authorization header),
 notes the mode it had before above our entry, and gives that mode back when the secret
-goes. The containerd_hosts action and the migration of legacy registry mirrors both write
-through it.
+goes. The containerd_hosts action, the migration of legacy registry mirrors and the boot step
+of an image bake (_boot_hosts, on the node's standard library alone: no tomlkit, maybe no
+tomllib) all write through it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_text import _newline, _statements
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_text_credentials, secret_key
 
 # A file gets mode 0600 while it carries an Authorization header. A file that had another mode
 # keeps a note of it right above the first mirror entry, which goes with that entry, so that
@@ -26,6 +27,22 @@ SECRET_FILE_MODE = '0600'
 _MODE_NOTE = '# peerpull.spegel: mode %s before the Authorization header; removing the header restores it'
 _MODE_NOTE_LINE = re.compile(r'^# peerpull\.spegel: mode (0[0-7]{3}) before the Authorization header\b.*$',
                              re.MULTILINE)
+
+
+def holds_secret(text):
+    """Whether the text (valid TOML) holds a value redact_secrets masks: one below a secret key
+    (a header, credentials), or a URL or comment with credentials. Read from the text's keys
+    with the standard library only (the boot step has no TOML library)."""
+    if redact_text_credentials(text) != text:
+        return True
+    for statement in _statements(text):
+        if statement.kind != 'pair':
+            continue
+        # the paths of the values: an inline table is none, what it holds is
+        paths = [statement.path + inner for inner in statement.inner_keys] if statement.inline else [statement.path]
+        if any(secret_key(tuple(path[:at]), key) for path in paths for at, key in enumerate(path)):
+            return True
+    return False
 
 
 def recorded_mode(text):
@@ -52,7 +69,7 @@ def drop_mode_note(text):
     return ''.join(line for line in text.splitlines(keepends=True) if not _MODE_NOTE_LINE.match(line))
 
 
-def hosts_file_write(new_text, source, current_text, current_mode, anchor_url=None):
+def hosts_file_write(new_text, current_text, current_mode, anchor_url=None):
     """(text, mode) of one hosts.toml write: the rule for every hosts.toml this collection writes.
 
     While new_text carries a secret (a header value, credentials) the file gets SECRET_FILE_MODE,
@@ -63,7 +80,7 @@ def hosts_file_write(new_text, source, current_text, current_mode, anchor_url=No
     if new_text is None:
         return None, None
     user_mode = recorded_mode(current_text)
-    if new_text == redact_secrets(new_text, source):
+    if not holds_secret(new_text):
         return drop_mode_note(new_text), user_mode
     before = user_mode or current_mode
     if before not in (None, SECRET_FILE_MODE) and anchor_url is not None and any(

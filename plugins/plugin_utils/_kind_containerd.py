@@ -138,7 +138,7 @@ class ContainerdKind(NodeKind):
                                                 containerd_major=version.major if version else None)
             migrated_registries.append({'registry': item['registry'], 'hosts_file': hosts_path,
                                         'hosts': [host['url'] for host in item['hosts']]})
-            merged, mode = hosts_write.hosts_file_write(merged, hosts_path, existing.text,
+            merged, mode = hosts_write.hosts_file_write(merged, existing.text,
                                                         existing.mode if existing.exists else None,
                                                         item['hosts'][0]['url'] if item['hosts'] else None)
             if existing.exists and merged == existing.text:

@@ -178,6 +178,11 @@ def _holds_headers(path, key):
     return key == 'header' or key == 'headers' and path[-1:] == ('registry',)
 
 
+def secret_key(path, key):
+    """Whether everything below `key` (in the table `path`, a tuple of keys) is secret."""
+    return bool(_SECRET_KEY.search(key)) or _holds_headers(path, key)
+
+
 def _secrets(node, path, secret=False):
     """(path, value, shown) of every secret in parsed TOML data: a value below a secret-looking
     key or in a header table (shown None: masked whole), or a string or array holding a URL with
@@ -185,7 +190,7 @@ def _secrets(node, path, secret=False):
     the whole array (no key inside it can be addressed)."""
     if isinstance(node, dict):
         for key, value in node.items():
-            below = secret or bool(_SECRET_KEY.search(key)) or _holds_headers(path, key)
+            below = secret or secret_key(path, key)
             yield from _secrets(value, path + (key,), below)
     elif isinstance(node, list) and any(isinstance(item, dict) for item in node):
         if any(True for item in node for _found in _secrets(item, path, secret)):

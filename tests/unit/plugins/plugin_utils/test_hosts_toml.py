@@ -23,9 +23,11 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names impor
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_stale import (
     shadowing_files, shadowing_glob, stale_mirrors,
 )
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_text import _key_path, _statements
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_write import (
-    drop_mode_note, note_mode, recorded_mode,
+    drop_mode_note, holds_secret, note_mode, recorded_mode,
 )
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import harness  # noqa: E402  (tests/containerd, put on sys.path just above)
@@ -429,6 +431,52 @@ def test_mode_note_sits_on_our_entry_and_leaves_with_it():
     assert unmerge_registry(noted, 'f', [V4['url'], V4_NODEPORT['url']], 'docker.io') == USER_DOCKER_IO
     crlf = note_mode(merged.replace('\n', '\r\n'), V4['url'], '0640')
     assert '\n' not in crlf.replace('\r\n', '') and recorded_mode(crlf) == '0640'
+
+
+# The secret test of hosts_file_write, read from the keys (the boot step has no TOML library),
+# against what the controller's redaction masks (tomllib and tomlkit).
+SECRET_CASES = [
+    USER_DOCKER_IO,
+    merge_registry(USER_DOCKER_IO, 'f', 'docker.io', None, [dict(V4, header={'Authorization': 'Basic eA=='})]),
+    merge_registry(None, 'f', 'docker.io', None, [dict(V4, url='http://[fd00::5]:30020', header={'X-Api': 'k'})],
+                   containerd_major=1),
+    "[host.'http://x:1']\ncapabilities = ['pull']\nheader = {Authorization = 'Basic eA=='}\n",
+    "[host.'http://x:1']\nheader = {}\n",
+    "[host.'http://x:1'.header]\n",
+    "[host.'http://x:1'.header]\nX-Custom = ['a', 'b']\n",
+    "[host.'http://x:1']\nclient = {cert = '/c', 'pass.word' = 'x'}\n",
+    "[host.'http://x:1']\nclient = {cert = '/c', key = 'x, token = y'}\n",
+    "[host.'http://x:1']\nclient = [['/c', '/k']]\n",
+    "[host.'http://x:1']\nx = {a = {b = [{c = 1}, {'pass' = 2}]}, d = 3}\n",
+    "[host.'http://x:1']\nx = {a = {b = [{c = 1}, {e = 2}], f = [1, [2, {g = 3}]]}, \"h\".i = {}}\n",
+    "[host.'http://x:1']\nx = {a = {b = [{c = 1}, {e = 2}], f = [1, [2, {g = 3}]]}, \"h\".token = {}}\n",
+    "x = {a = {}}\n",
+    "[host.'http://x:1']\npassword = []\n",
+    "server = 'https://bob:pw@registry.example'\n",
+    "server = 'https://registry.example'\n# header: Authorization = Basic c2VjcmV0\n",
+    "server = 'https://registry.example'\n# a comment about the password policy\n",
+    'host."http://x:1".header."Authorization" = "Basic eA=="\n',
+    "[[array]]\npassword = 'x'\n",
+    "[[array]]\nname = 'x'\n",
+    'x = """\n[host.\'a\'.header]\nAuthorization = \'b\'\n"""\n',
+    '"ke\\u0079" = 1\nauth = ""\n',
+]
+
+
+@pytest.mark.parametrize('text', SECRET_CASES)
+def test_the_writers_secret_test_agrees_with_the_redaction(text):
+    assert holds_secret(text) is (redact_secrets(text, 'f') != text)
+
+
+@pytest.mark.parametrize('key', ['a', 'host."https://x:5000".header', "host.'http://[fd00::1]:30020' . capabilities",
+                                 ' "a\\"b\\u00e9\\U0001F600\\t\\\\" . c-d_9 ', '""', "'a.b'.c", '1.2', "'\\n'"])
+def test_key_paths_are_read_as_tomllib_reads_them(key):
+    node, path = tomllib.loads(key + ' = 0'), []
+    while isinstance(node, dict):
+        path.append(next(iter(node)))
+        node = node[path[-1]]
+    assert _key_path(key) == path
+    assert [s.path for s in _statements('%s = 0\n' % key)] == [path]
 
 
 # --- shadowing directories ------------------------------------------------------------------
