@@ -7,8 +7,8 @@
 """The boot step of an image bake: hosts.toml files pointing at Spegel on the IP this boot has.
 
 The role peerpull.spegel.bake installs this file, with the collection files it imports
-(_errors, _node_ip, _hosts_names, _hosts_render, _hosts_text, _toml_edit and module_utils/_network:
-standard library only; the mirror role's mirror_boot_sources), under
+(_errors, _node_ip, _hosts_names, _hosts_render, _hosts_text, _hosts_write, _toml_edit and
+module_utils/_network: standard library only; the mirror role's mirror_boot_sources), under
 /usr/local/lib/peerpull-spegel, and a systemd oneshot that runs it before containerd and
 kubelet start:
 
@@ -26,8 +26,10 @@ in a [host] table for an IPv6 target on containerd 1.x (the major of the image's
 `containerd --version` at this boot). It sits where containerd tries it first: after the
 file's own top-level keys (TOML puts those before any table), before the user's hosts. So
 the mirror role's verify finds the file as the site playbook leaves it. Each boot replaces the block, so a former address's entries (the builder's, or a
-re-addressed node's) go with it. Each file is written atomically (a temporary file in the
-same directory, then a rename), and only when it changes.
+re-addressed node's) go with it. Each file's text and mode follow the collection's one rule
+for a hosts.toml (_hosts_write.hosts_file_write, as containerd_hosts): 0600 while it holds a
+secret, its earlier mode noted and given back when the secret goes. Each file is written
+atomically (a temporary file in the same directory, then a rename), and only when it changes.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -51,6 +54,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_render impo
     DOTTED_NOTE, dotted_form, normalise_host, render_dotted, render_host,
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_text import _statements
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_write import hosts_file_write
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     KUBELET_FILES, KUBELET_GLOBS, KUBELET_UNITS, UNSET, discover, kubelet_sources,
 )
@@ -64,6 +68,7 @@ END = '# END peerpull.spegel (rendered at boot)'
 NOTE = ('# Written at every boot by peerpull-spegel-hosts.service from %s; '
         'edits inside this block are lost, the rest of the file is yours.')
 BIN_DIRS = ['/usr/local/bin', '/usr/bin', '/usr/sbin', '/bin', '/sbin']
+NEW_FILE_MODE = '0644'  # as node_files gives a new file without a secret
 _VERSION = re.compile(r'^v?(\d+)\.\d+')
 
 
@@ -165,12 +170,14 @@ def registry_files(settings):
 
 
 def write_atomically(path, text, mode):
+    """Replace the file with text and mode ('0600'): a temporary file in the same directory,
+    then a rename (the boot step has no Ansible, so no atomic_move)."""
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o755, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix='.hosts.toml.', dir=directory)
     try:
         with os.fdopen(handle, 'w', encoding='utf-8', newline='') as out:
-            os.fchmod(out.fileno(), mode)
+            os.fchmod(out.fileno(), int(mode, 8))
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
@@ -179,6 +186,23 @@ def write_atomically(path, text, mode):
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def file_mode(path):
+    """The file's mode as node_files reports it ('0644')."""
+    return '%04o' % stat.S_IMODE(os.stat(path).st_mode)
+
+
+def write_file(path, new_text, current_text, anchor_url=None):
+    """Write new_text to path when its text or mode changes, both decided by hosts_file_write
+    (current_text: the file read, None when there is none). Returns whether it wrote."""
+    current_mode = file_mode(path) if current_text is not None else None
+    new_text, mode = hosts_file_write(new_text, current_text, current_mode, anchor_url)
+    mode = mode or current_mode or NEW_FILE_MODE
+    if new_text == current_text and mode == current_mode:
+        return False
+    write_atomically(path, new_text, mode)
+    return True
 
 
 def read(path):
@@ -206,7 +230,7 @@ def remove_file_block(path, text):
     if user == text:
         return None
     if user.strip():
-        write_atomically(path, user, os.stat(path).st_mode & 0o7777)
+        write_file(path, user, text)
         return 'removed the block'
     os.unlink(path)
     try:
@@ -284,7 +308,6 @@ def main(argv=None):
                               'peerpull-spegel-hosts` (and kubelet).' % (exc, source)) from None
         major = node_containerd_major(settings)
         hosts = mirror_hosts(settings, found.ip if found else None)
-        mode = 0o600 if authorization_header(settings.get('authorization'), 'mirror_authorization') else None
         print('node IP %s (%s); containerd %d.x; targets %s'
               % (found.ip if found else '-', found.source if found else 'mirror_urls', major,
                  ', '.join(url for url, _f in hosts)), file=log)
@@ -292,10 +315,7 @@ def main(argv=None):
         for registry, path in files.items():
             try:
                 text = read(path)
-                new = render_file(registry, text, settings, hosts, major)
-                current_mode = os.stat(path).st_mode & 0o7777 if text is not None else 0o644
-                if new != text or (mode and current_mode != mode):
-                    write_atomically(path, new, mode or current_mode)
+                if write_file(path, render_file(registry, text, settings, hosts, major), text, hosts[0][0]):
                     print('%s: written' % path, file=log)
                 else:
                     print('%s: unchanged' % path, file=log)

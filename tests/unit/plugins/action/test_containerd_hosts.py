@@ -7,11 +7,14 @@ refused before the node is read; the Authorization header never shown, its file 
 
 from __future__ import annotations
 
+import json
 import stat
+import tomllib
 
 import pytest
 
 from ansible_collections.peerpull.spegel.plugins.action.containerd_hosts import plain_list
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _boot_hosts as boot
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _hosts_write as hosts_write
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import NodeKind
@@ -194,3 +197,102 @@ def test_a_file_without_a_secret_gets_its_noted_mode_back(run_action, tmp_path):
     result = run_action('containerd_hosts', args)
     assert result['changed'] and stat.S_IMODE(path.stat().st_mode) == 0o640
     assert hosts_write.recorded_mode(path.read_text()) is None and 'c2VjcmV0LXRva2Vu' not in path.read_text()
+
+
+# --- the boot step of a baked image writes as containerd_hosts does ------------------------------
+
+USER_PLAIN_HOSTS = "server = 'https://registry-1.docker.io'\n\n[host.'https://user-mirror.example']\ncapabilities = ['pull']\n"
+SECRET = 'Basic c2VjcmV0LXRva2Vu'
+
+
+class TwoWriters:
+    """The same registry's hosts.toml, under root/boot written by the boot step (run for real:
+    main() with its settings file) and under root/hosts by containerd_hosts, from the same inputs."""
+
+    def __init__(self, root, run_action, mirror, version, user):
+        self.root, self.run_action, self.mirror, self.version = root, run_action, mirror, version
+        for name in ('boot', 'hosts'):
+            if user is not None:
+                path = self.file(name)
+                path.parent.mkdir(parents=True)
+                path.write_text(user)
+                path.chmod(0o644)
+
+    def file(self, name):
+        return self.root / name / 'certs.d' / 'docker.io' / 'hosts.toml'
+
+    def hosts_args(self, authorization, root='hosts'):
+        return dict(hosts_dir=str(self.root / root / 'certs.d'), registries=['docker.io'], mirrors=[self.mirror],
+                    authorization=authorization, containerd_version=self.version)
+
+    def write(self, authorization):
+        settings = self.root / 'bake.json'
+        settings.write_text(json.dumps(dict(
+            hosts_dir=str(self.root / 'boot' / 'certs.d'), registries=['docker.io'], urls=[self.mirror],
+            capabilities=['pull', 'resolve'], dial_timeout='200ms', authorization=authorization,
+            containerd_version=self.version)))
+        assert boot.main([str(settings)]) == 0
+        result = self.run_action('containerd_hosts', self.hosts_args(authorization))
+        assert 'failed' not in result, result
+        return result
+
+    def same(self, authorization, lines=True):
+        """Both files as each other: the same mode, mode note, TOML and (lines) lines, the boot
+        step's block markers aside; and containerd_hosts over the boot step's file finds nothing
+        to change."""
+        booted, written = self.file('boot'), self.file('hosts')
+        assert stat.S_IMODE(booted.stat().st_mode) == stat.S_IMODE(written.stat().st_mode)
+        assert hosts_write.recorded_mode(booted.read_text()) == hosts_write.recorded_mode(written.read_text())
+        markers = (boot.BEGIN, boot.END, boot.NOTE % boot.SETTINGS)
+        assert not lines or [line for line in booted.read_text().splitlines() if line.strip() and line not in markers] == [
+            line for line in written.read_text().splitlines() if line.strip()]
+        assert tomllib.loads(booted.read_text()) == tomllib.loads(written.read_text())
+        again = self.run_action('containerd_hosts', self.hosts_args(authorization, root='boot'), check_mode=True)
+        assert again['changed'] is False and 'failed' not in again, again
+        return stat.S_IMODE(written.stat().st_mode), hosts_write.recorded_mode(written.read_text())
+
+
+@pytest.fixture
+def two_writers(run_action, tmp_path, monkeypatch):
+    # The containerd major comes from the settings' containerd_version, not from a binary of this machine.
+    monkeypatch.setattr(boot, 'BIN_DIRS', [])
+    return lambda mirror, version, user: TwoWriters(tmp_path, run_action, mirror, version, user)
+
+
+# The table form, and the dotted keys of an IPv6 mirror on containerd 1.x (the note goes in [host]).
+FORMS = pytest.mark.parametrize('mirror, version', [(MIRROR, '2.1.9'), ('http://[fd00:5e6e:9::5]:30020', '1.7.24')])
+
+
+@FORMS
+def test_the_boot_step_and_containerd_hosts_give_a_0644_file_the_same_mode_as_its_secret_comes_and_goes(
+        two_writers, mirror, version):
+    writers = two_writers(mirror, version, USER_PLAIN_HOSTS)
+    writers.write('')
+    assert writers.same('') == (0o644, None)
+    writers.write(SECRET)
+    assert writers.same(SECRET) == (0o600, '0644')
+    assert not writers.write(SECRET)['changed']  # the next boot and run change nothing
+    assert writers.same(SECRET) == (0o600, '0644')
+    writers.write('')
+    assert writers.same('') == (0o644, None)
+    assert SECRET not in writers.file('boot').read_text()
+
+
+@FORMS
+@pytest.mark.parametrize('authorization', ['', SECRET])
+def test_the_boot_step_and_containerd_hosts_give_a_new_file_the_same_mode(two_writers, mirror, version,
+                                                                           authorization):
+    writers = two_writers(mirror, version, None)
+    writers.write(authorization)
+    # Only the quotes of the new file's server line differ (the boot step's "...", merge_registry's '...').
+    assert writers.same(authorization, lines=False) == ((0o600, None) if authorization else (0o644, None))
+
+
+@pytest.mark.parametrize('authorization', ['', SECRET])
+def test_the_boot_step_and_containerd_hosts_keep_the_users_own_secret_0600(two_writers, authorization):
+    """A secret of the user's own entry counts as ours does, with or without mirror_authorization."""
+    writers = two_writers(MIRROR, '2.1.9', USER_SECRET_HOSTS)
+    writers.write(authorization)
+    assert writers.same(authorization) == (0o600, '0644')
+    writers.write('')
+    assert writers.same('') == (0o600, '0644')

@@ -26,6 +26,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import Spe
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _boot_hosts as boot
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_merge import merge_registry
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import default_server
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_write import recorded_mode
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import NodeIP
 
 from test_hosts_toml_containerd import (  # noqa: E402  (same directory)
@@ -141,6 +142,7 @@ def node(tmp_path, monkeypatch):
     certs = tmp_path / 'certs.d'
     (certs / 'docker.io').mkdir(parents=True)
     (certs / 'docker.io' / 'hosts.toml').write_text(USER_DOCKER_IO)
+    (certs / 'docker.io' / 'hosts.toml').chmod(0o644)
     settings = tmp_path / 'bake.json'
     settings.write_text(json.dumps(dict(SECRET, hosts_dir=str(certs), registries=['_default'])))
     answer = {'ip': V4}
@@ -179,6 +181,7 @@ def test_main_without_a_certain_ip_removes_the_block_and_names_what_to_set(node,
     message = capsys.readouterr().err
     assert 'spegel_node_ip' in message and '--node-ip' in message and 'removed' in message
     assert (certs / 'docker.io' / 'hosts.toml').read_text() == USER_DOCKER_IO
+    assert mode_of(certs / 'docker.io' / 'hosts.toml') == 0o644  # the secret went with the block
     assert not (certs / '_default').exists()
 
 
@@ -201,7 +204,33 @@ def test_main_remove_gives_the_user_back_their_files(node):
     assert boot.main([str(settings)]) == 0
     assert boot.main(['--remove', str(settings)]) == 0
     assert (certs / 'docker.io' / 'hosts.toml').read_text() == USER_DOCKER_IO
+    assert mode_of(certs / 'docker.io' / 'hosts.toml') == 0o644
     assert not (certs / '_default').exists()
+
+
+def mode_of(path):
+    return path.stat().st_mode & 0o7777
+
+
+def test_main_notes_the_users_mode_and_gives_it_back_when_the_secret_goes(node, capsys):
+    """The rule of every hosts.toml the collection writes (hosts_file_write): 0600 while the
+    file holds a secret, the mode it had noted in our entry, and given back without the secret."""
+    certs, settings, _answer = node
+    user = certs / 'docker.io' / 'hosts.toml'
+    user.chmod(0o640)
+    assert boot.main([str(settings)]) == 0
+    assert mode_of(user) == 0o600 and recorded_mode(user.read_text()) == '0640'
+    assert recorded_mode(block_of(user.read_text())) == '0640'  # the note goes with our block
+    assert mode_of(certs / '_default' / 'hosts.toml') == 0o600  # a new file: no mode to note
+    assert recorded_mode((certs / '_default' / 'hosts.toml').read_text()) is None
+    capsys.readouterr()
+    assert boot.main([str(settings)]) == 0
+    assert 'written' not in capsys.readouterr().err  # the next boot keeps the note, writes nothing
+    settings.write_text(json.dumps(dict(json.loads(settings.read_text()), authorization='')))
+    assert boot.main([str(settings)]) == 0
+    assert mode_of(user) == 0o640 and recorded_mode(user.read_text()) is None
+    assert boot.without_block(user.read_text()) == USER_DOCKER_IO
+    assert mode_of(certs / '_default' / 'hosts.toml') == 0o600  # nothing noted, nothing to give back
 
 
 # --- read by every containerd family -------------------------------------------------------------
@@ -274,14 +303,30 @@ def test_the_installed_tree_runs_on_the_standard_library_alone(tmp_path):
     settings.write_text(json.dumps(dict(SETTINGS, hosts_dir=str(certs), node_ip=V6, containerd_version='1.7')))
     env = dict(os.environ, PYTHONPATH=str(lib), PATH='/nonexistent')
     command = [sys.executable, '-S', '-m', 'ansible_collections.peerpull.spegel.plugins.plugin_utils._boot_hosts']
+    (certs / 'docker.io').mkdir(parents=True)
+    (certs / 'docker.io' / 'hosts.toml').write_text(USER_DOCKER_IO)  # a user's file: its keys read without tomllib
     check = subprocess.run(command + ['--check', str(settings)], env=env, capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stderr
-    assert not certs.exists()
+    assert sorted(p.name for p in certs.iterdir()) == ['docker.io']
+    assert (certs / 'docker.io' / 'hosts.toml').read_text() == USER_DOCKER_IO
     done = subprocess.run(command + [str(settings)], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert 'node IP %s (spegel_node_ip)' % V6 in done.stderr
     text = (certs / '_default' / 'hosts.toml').read_text()
     assert list(tomllib.loads(text)['host']) == ['http://[%s]:30020' % V6, 'http://[%s]:30021' % V6]
+    assert boot.without_block((certs / 'docker.io' / 'hosts.toml').read_text()) == USER_DOCKER_IO
+    # With a secret: 0600 and the mode noted, then given back, by the shipped _hosts_write.
+    (certs / '_default' / 'hosts.toml').chmod(0o644)
+    settings.write_text(json.dumps(dict(json.loads(settings.read_text()), authorization=AUTH['Authorization'])))
+    done = subprocess.run(command + [str(settings)], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    text = (certs / '_default' / 'hosts.toml').read_text()
+    assert mode_of(certs / '_default' / 'hosts.toml') == 0o600 and recorded_mode(text) == '0644'
+    assert tomllib.loads(text)['host']['http://[%s]:30020' % V6]['header'] == AUTH
+    settings.write_text(json.dumps(dict(json.loads(settings.read_text()), authorization='')))
+    done = subprocess.run(command + [str(settings)], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert mode_of(certs / '_default' / 'hosts.toml') == 0o644
 
 
 # --- the settings, checked at bake time -----------------------------------------------------------
