@@ -280,8 +280,7 @@ def test_the_boot_step_and_containerd_hosts_give_a_0644_file_the_same_mode_as_it
 
 @FORMS
 @pytest.mark.parametrize('authorization', ['', SECRET])
-def test_the_boot_step_and_containerd_hosts_give_a_new_file_the_same_mode(two_writers, mirror, version,
-                                                                           authorization):
+def test_the_boot_step_and_containerd_hosts_give_a_new_file_the_same_mode(two_writers, mirror, version, authorization):
     writers = two_writers(mirror, version, None)
     writers.write(authorization)
     # Only the quotes of the new file's server line differ (the boot step's "...", merge_registry's '...').
