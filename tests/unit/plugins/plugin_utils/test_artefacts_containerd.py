@@ -206,9 +206,9 @@ def k0s_preflight(text):
 def test_k0s_dropin_imported_by_k0s_containerd(family, containerd, tmp_path):
     dropin = files(node_artefact('k0s'))['spegel.toml']
     assert k0s_preflight(dropin)
-    assert not k0s_preflight((FIXTURES / 'k0s-dropin.toml').read_text())  # the k0s < 1.36 form
+    assert not k0s_preflight((FIXTURES.parent / 'k0s' / 'dropin-v2.toml').read_text())  # the k0s < 1.36 form
     (tmp_path / 'containerd.d').mkdir()
-    main = harness.copy_with_imports(FIXTURES / 'k0s' / 'containerd.toml', tmp_path,
+    main = harness.copy_with_imports(FIXTURES.parent / 'k0s' / 'containerd.toml', tmp_path,
                                      [str(tmp_path / 'containerd.d' / '*.toml')])
     assert main.read_text().startswith('# k0s_managed=true\n')
     before = harness.config_dump(containerd[family], main)

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
 import harness  # noqa: E402
 
-GENERATED = (harness.FIXTURES_DIR / 'k0s' / 'containerd.toml').read_text()
+GENERATED = (harness.FIXTURES_DIR.parent / 'k0s' / 'containerd.toml').read_text()
 DROPIN = K0S_DROPIN_DIR + '/spegel.toml'
 FAMILIES_2X = [family for family in binaries.FAMILIES if family.startswith('2.')]
 SPEGEL = {'config_path': '/etc/containerd/certs.d', 'discard_unpacked_layers': False}
@@ -139,7 +139,7 @@ def containerd():
 def test_the_dropin_is_loaded_by_containerd_as_k0s_runs_it(family, containerd, tmp_path):
     (change,) = KIND.plan(Options(use_local_image_pull=True), node({K0S_CONFIG: GENERATED})).changes
     (tmp_path / 'containerd.d').mkdir()
-    main = harness.copy_with_imports(harness.FIXTURES_DIR / 'k0s' / 'containerd.toml', tmp_path,
+    main = harness.copy_with_imports(harness.FIXTURES_DIR.parent / 'k0s' / 'containerd.toml', tmp_path,
                                      [str(tmp_path / 'containerd.d' / '*.toml')])
     assert harness.effective_registry_settings(harness.config_dump(containerd[family], main))['config_path'] == ''
     (tmp_path / 'containerd.d' / Path(change.path).name).write_text(change.after)
