@@ -25,6 +25,11 @@ For every case, no `secrets` string appears anywhere: result, message, diff (the
 Placeholders: `{dir}` in arguments, messages and link targets is the case's directory.
 `containerd` puts that family's real binaries first on PATH, so validation runs the real
 containerd; `prepare`/`cleanup` run as root around the playbook (mounts, chattr).
+
+`node_paths` is for adapters whose paths are fixed (k0s's /etc/k0s, nodeadm's /etc/eks): the
+case's task runs in a mount namespace of its own, where each node path is the case directory's
+subdirectory bound there, over a throwaway overlay of the rest of /etc (or /run); nothing the
+task writes reaches the host's own /etc. Anything written outside the bound paths is reported.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -87,6 +93,7 @@ class Case:
     prepare: Callable[[Path], None] | None = None  # runs after the files are laid out
     cleanup: Callable[[Path], None] | None = None  # always runs after the playbook
     why: str = ''  # what real-world mistake the case stands for
+    node_paths: dict[str, str] = dataclasses.field(default_factory=dict)  # node dir -> relative dir bound there
 
 
 def _fill(value: Any, directory: Path) -> Any:
@@ -155,6 +162,8 @@ def _case_tasks(case: Case, directory: Path, result_file: Path, bin_dir: str | N
     action['register'] = 'case_result'
     if case.check_mode:
         action['check_mode'] = True
+    if case.node_paths:
+        action.setdefault('vars', {})['ansible_python_interpreter'] = str(_namespace_interpreter(case, directory))
     if bin_dir:
         action['environment'] = {'PATH': f'{bin_dir}:' + os.environ['PATH']}
     record = {'ansible.builtin.copy': {'dest': str(result_file), 'mode': '0600',
@@ -168,6 +177,45 @@ def _case_tasks(case: Case, directory: Path, result_file: Path, bin_dir: str | N
     }]
 
 
+def _overlays(case: Case, directory: Path) -> dict[str, Path]:
+    """Top directory on the node (/etc, /run) -> the case's overlay directory for it."""
+    tops = sorted({'/' + path.strip('/').split('/')[0] for path in case.node_paths})
+    return {top: directory.parent.parent / 'namespaces' / case.id / top.strip('/') for top in tops}
+
+
+def _namespace_interpreter(case: Case, directory: Path) -> Path:
+    """A python that runs the module in a mount namespace where case.node_paths are the case's."""
+    steps = []
+    for top, overlay in _overlays(case, directory).items():
+        (overlay / 'upper').mkdir(parents=True)
+        (overlay / 'work').mkdir()
+        steps.append('mount -t overlay overlay -o %s %s' % (shlex.quote(
+            f'lowerdir={top},upperdir={overlay / "upper"},workdir={overlay / "work"}'), top))
+    for node_path, relative in case.node_paths.items():
+        (directory / relative).mkdir(parents=True, exist_ok=True)
+        steps.append('mkdir -p %s; mount --rbind %s %s' % (
+            shlex.quote(node_path), shlex.quote(str(directory / relative)), shlex.quote(node_path)))
+    script = '; '.join(steps + ['exec "$0" "$@"'])
+    wrapper = directory.parent.parent / 'namespaces' / case.id / 'python'
+    wrapper.write_text('#!/bin/sh\n# %s: %s\nexec unshare --mount --propagation private -- /bin/sh -ec %s %s "$@"\n' % (
+        case.id, ', '.join(f'{node} is {{dir}}/{rel}' for node, rel in case.node_paths.items()),
+        shlex.quote(script), shlex.quote(sys.executable)))
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def _written_outside(case: Case, directory: Path) -> list[str]:
+    """What the case's task wrote on the node outside its bound paths (mount points aside)."""
+    stray = []
+    for top, overlay in _overlays(case, directory).items():
+        for entry, _value in snapshot(overlay / 'upper').items():
+            node_path = f'{top}/{entry}'
+            if not (Path(overlay / 'upper' / entry).is_dir() and any(
+                    bound == node_path or bound.startswith(node_path + '/') for bound in case.node_paths)):
+                stray.append(node_path)
+    return sorted(stray)
+
+
 @dataclasses.dataclass
 class Run:
     directory: dict[str, Path]
@@ -176,6 +224,7 @@ class Run:
     results: dict[str, dict]
     output: str
     bin_dirs: dict[str, str]
+    outside: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # case id -> node paths
 
 
 def run_cases(cases: list[Case], scratch: Path) -> Run:
@@ -190,12 +239,13 @@ def run_cases(cases: list[Case], scratch: Path) -> Run:
     for case in cases:
         directory = scratch / 'cases' / case.id
         lay_out(directory, case.files)
+        # The bound directories are made before the first snapshot.
+        tasks += _case_tasks(case, directory, results_dir / f'{case.id}.json',
+                             bin_dirs[case.containerd] if case.containerd else None)
         if case.prepare:
             case.prepare(directory)
         directories[case.id] = directory
         before[case.id] = snapshot(directory)
-        tasks += _case_tasks(case, directory, results_dir / f'{case.id}.json',
-                             bin_dirs[case.containerd] if case.containerd else None)
     playbook = scratch / 'cases.yml'
     playbook.write_text(yaml.safe_dump(
         [{'name': 'Bad input', 'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}],
@@ -203,12 +253,13 @@ def run_cases(cases: list[Case], scratch: Path) -> Run:
     env = {**os.environ, 'ANSIBLE_NOCOLOR': '1', 'ANSIBLE_RETRY_FILES_ENABLED': '0',
            'ANSIBLE_LOCAL_TEMP': str(scratch / 'ansible-local'),
            'ANSIBLE_REMOTE_TEMP': str(scratch / 'ansible-remote'),
-           'ANSIBLE_COLLECTIONS_PATH': str(REPO / '.build' / 'collections')}
+           'ANSIBLE_COLLECTIONS_PATH': str(REPO / '.build' / 'collections'),
+           # Not an extra var: a node_paths case's task sets its own interpreter.
+           'ANSIBLE_PYTHON_INTERPRETER': sys.executable}
     try:
         completed = subprocess.run(
             [str(Path(sys.executable).with_name('ansible-playbook')), '-i', 'localhost,', '-c',
-             'local', '--diff', '-v', '-e', f'ansible_python_interpreter={sys.executable}',
-             str(playbook)],
+             'local', '--diff', '-v', str(playbook)],
             env=env, capture_output=True, text=True, check=False)
     finally:
         for case in cases:
@@ -222,13 +273,15 @@ def run_cases(cases: list[Case], scratch: Path) -> Run:
         recorded = results_dir / f'{case.id}.json'
         results[case.id] = json.loads(recorded.read_text()) if recorded.exists() else None
     after = {case.id: snapshot(directories[case.id]) for case in cases}
-    return Run(directories, before, after, results, output, bin_dirs)
+    outside = {case.id: _written_outside(case, directories[case.id]) for case in cases if case.node_paths}
+    return Run(directories, before, after, results, output, bin_dirs, outside)
 
 
 def judge(case: Case, run: Run) -> None:
     directory = run.directory[case.id]
     result = run.results[case.id]
     assert result is not None, f'{case.id}: no result recorded (the task hung or the block broke)'
+    assert not run.outside.get(case.id), f'{case.id}: written outside its bound paths: {run.outside[case.id]}'
     before, after = run.before[case.id], run.after[case.id]
     message = str(result.get('msg', ''))
     if case.expect == 'refused':
