@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -159,6 +161,33 @@ def test_a_removal_failing_puts_back_the_writes(capsys, tmp_path, monkeypatch):
                  remove=[dict(path=str(tmp_path / 'gone'))])
     assert result['failed'] and f'{tmp_path}/gone: cannot remove it: Permission denied' in result['msg']
     assert (tmp_path / 'kept').read_text() == 'kept\n' and entries(tmp_path) == ['gone', 'kept']
+
+
+def test_a_write_into_a_directory_the_user_cannot_write_says_permission_denied(capsys):
+    """A real EACCES: the task's user (nobody, as without become) cannot create the staged file."""
+    if os.geteuid() != 0:
+        pytest.fail('this test drops privileges to nobody and needs root')
+    # Not under tmp_path: pytest's base directory is 0700, so nobody could not even reach it.
+    base = Path(tempfile.mkdtemp(prefix='node-files-eacces-'))
+    try:
+        base.chmod(0o755)
+        certs = base / 'certs.d'
+        certs.mkdir()
+        (certs / 'hosts.toml').write_text('server = "https://registry-1.docker.io"\n')
+        certs.chmod(0o555)
+        os.seteuid(65534)
+        try:
+            result = run(capsys, write=[dict(path=str(certs / 'hosts.toml'), content='new\n'),
+                                        dict(path=str(certs / 'new.toml'), content='new\n')])
+        finally:
+            os.seteuid(0)
+        assert result['failed'] and not result['changed'] and result['written'] == []
+        assert f'{certs}/hosts.toml: cannot create a temporary file in {certs}: Permission denied: ' \
+               'run the task as root (become: true) or fix the permissions' in result['msg']
+        assert (certs / 'hosts.toml').read_text() == 'server = "https://registry-1.docker.io"\n'
+        assert entries(certs) == ['hosts.toml']
+    finally:
+        shutil.rmtree(base)
 
 
 def test_what_cannot_be_put_back_is_reported_as_changed(capsys, tmp_path, monkeypatch):
