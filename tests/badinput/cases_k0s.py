@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cases_node import tmpfs
-from harness import Case, Dir, Fifo
+from harness import Case, Dir, Fifo, left_with_warning
 
 MODULE = 'peerpull.spegel.node_config'
 NODE_PATHS = {'/etc/k0s': 'etc/k0s'}
@@ -37,12 +37,6 @@ def _case(id_, arguments, expect, **kwargs):
     return Case(id_, MODULE, arguments, expect, node_paths=NODE_PATHS, **kwargs)
 
 
-def left_with_a_warning(directory: Path, result: dict, _bin_dir) -> None:
-    assert result['files'] == [] and not result['restart_required']
-    (warning,) = result['warnings']
-    assert warning.startswith('/etc/k0s/containerd.d/spegel.toml is not what this collection writes')
-
-
 CASES = [
     _case('k0s-containerd-toml-user-owned', args(), 'refused', files={CONFIG: USER_OWNED},
           message=('/etc/k0s/containerd.toml does not start with "# k0s_managed=true"',
@@ -52,10 +46,10 @@ CASES = [
           message=('/etc/k0s/containerd.toml is version 2 without imports', 'Upgrade k0s to 1.36.1'),
           why='k0s 1.35 and older merge drop-ins themselves into a version 2 file'),
     _case('k0s-dropin-is-a-directory', args(), 'refused', files={CONFIG: GENERATED, DROPIN: Dir()},
-          message=('/etc/k0s/containerd.d/spegel.toml', 'a directory'),
+          message=('/etc/k0s/containerd.d/spegel.toml cannot be read on the node: it is a directory', 'remove it'),
           why='a directory where the drop-in belongs (a volume mounted at the wrong path)'),
     _case('k0s-dropin-fifo', args(), 'refused', files={CONFIG: GENERATED, DROPIN: Fifo()},
-          message=('/etc/k0s/containerd.d/spegel.toml', 'a FIFO'),
+          message=('/etc/k0s/containerd.d/spegel.toml cannot be read on the node: it is a FIFO', 'remove it'),
           why='a named pipe where the drop-in belongs must not hang the run'),
     _case('k0s-dropins-read-only', args(), 'refused', files={CONFIG: GENERATED},
           prepare=READ_ONLY_DROPINS[0], cleanup=READ_ONLY_DROPINS[1],
@@ -67,6 +61,6 @@ CASES = [
           why="k3s's config_dir carried over to a k0s node"),
     _case('k0s-uninstall-nothing-ours', args(state='absent'), 'ok',
           files={CONFIG: GENERATED, DROPIN: USERS_DROPIN, 'etc/k0s/containerd.d/10-site.toml': USERS_DROPIN},
-          judge=left_with_a_warning,
+          judge=left_with_warning('/etc/k0s/containerd.d/spegel.toml'),
           why="uninstall where spegel.toml is the user's own: it stays, and the warning names it"),
 ]

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from cases_node import tmpfs
-from harness import Case
+from harness import Case, left_with_warning
 
 MODULE = 'peerpull.spegel.node_config'
 NODE_PATHS = {'/etc/eks': 'etc/eks', '/etc/systemd/system': 'etc/systemd/system',
@@ -45,12 +45,6 @@ def _case(id_, arguments, expect, **kwargs):
     return Case(id_, MODULE, arguments, expect, node_paths=NODE_PATHS, **kwargs)
 
 
-def left_with_a_warning(directory: Path, result: dict, _bin_dir) -> None:
-    assert result['files'] == [] and not result['restart_required']
-    (warning,) = result['warnings']
-    assert warning.startswith('/etc/eks/nodeadm.d/spegel.yaml is not what this collection writes')
-
-
 CASES = [
     _case('nodeadm-ami-before-v20251023', args(), 'refused',
           files={**AL2023, RUN_UNIT: (FIXTURES / 'nodeadm' / 'nodeadm-run-before-v20251023.service').read_text()},
@@ -74,6 +68,6 @@ CASES = [
           why='use_local_image_pull on an AL2023 node still on containerd 1.7'),
     _case('nodeadm-uninstall-nothing-ours', args(state='absent'), 'ok',
           files={**AL2023, DROPIN: USERS_DROPIN, DROPINS + '/10-site.yaml': USERS_DROPIN},
-          judge=left_with_a_warning,
+          judge=left_with_warning('/etc/eks/nodeadm.d/spegel.yaml'),
           why="uninstall where spegel.yaml is the user's own NodeConfig: it stays, and the warning names it"),
 ]

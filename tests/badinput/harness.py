@@ -309,6 +309,15 @@ def judge(case: Case, run: Run) -> None:
         case.judge(directory, result, run.bin_dirs.get(case.containerd or ''))
 
 
+def left_with_warning(path: str) -> Callable[[Path, dict, str | None], None]:
+    """A judge: nothing written, and the one warning names path as left alone (remove_if_ours)."""
+    def judge_result(_directory: Path, result: dict, _bin_dir: str | None) -> None:
+        assert result['files'] == [] and not result['restart_required']
+        (warning,) = result['warnings']
+        assert warning.startswith(f'{path} is not what this collection writes'), warning
+    return judge_result
+
+
 def _tree_diff(before: dict, after: dict) -> str:
     lines = []
     for path in sorted(set(before) | set(after)):
