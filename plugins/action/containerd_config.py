@@ -11,6 +11,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_effect
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import CONFIG_FILE, HOSTS_DIR
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_restart import CriAnswer
+from ansible_collections.peerpull.spegel.plugins.action import containerd_hosts
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase, fail
@@ -29,6 +30,7 @@ class ActionModule(ActionModuleBase):
         use_local_image_pull=dict(type='bool'),
         node_kind=dict(type='str', default=kinds.AUTO),
         cri_address=dict(type='path'),
+        plan_hosts=dict(type='dict'),
     )
 
     def run_action(self, args, task_vars, result):
@@ -51,7 +53,15 @@ class ActionModule(ActionModuleBase):
         if args['cri_address']:
             require_absolute(args['cri_address'], 'cri_address', '/run/containerd/containerd.sock')
         probes = dict(cri_plugins=args['cri_address']) if args['cri_address'] else {}
-        state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), **probes)
+        hosts = HostsPlan(args['plan_hosts'])
+        try:
+            state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), also=hosts.reads, **probes)
+        except SpegelError as exc:
+            if not hosts.reads:
+                raise
+            # A hosts.toml file the node cannot give as text is containerd_hosts' to report.
+            hosts.failed(exc)
+            state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), **probes)
         if args['cri_address']:
             result['cri'] = CriAnswer(state.cri_plugins).check()
         detected = kinds.detect(state.present)
@@ -67,6 +77,9 @@ class ActionModule(ActionModuleBase):
         if refusal:
             warnings.append('node_kind containerd: config.toml is patched although this node shows the marks of %s.'
                             % ', '.join(name for name in detected if name != kinds.FALLBACK))
+        if hosts.options is not None:
+            result['hosts_plan'] = hosts.plan(state)
+            warnings += result['hosts_plan'].pop('warnings', [])
         if warnings:
             result['warnings'] = warnings
         if self._task.diff and result['changed']:
@@ -97,3 +110,40 @@ class ActionModule(ActionModuleBase):
             return
         config = {entry['path']: entry for entry in written}.get(path, {})
         result['backup_file'] = config.get('backup_file')
+
+
+class HostsPlan:
+    """plan_hosts: what containerd_hosts would change with those options, planned from the read
+    of this task's own round trip. A refused option or a file that cannot be planned is
+    reported in the plan (failed, msg), not as this task's failure: it is containerd_hosts'
+    to refuse, in its own task."""
+
+    def __init__(self, options):
+        self.options = options
+        self.args = self.request = self.result = None
+        self.reads = {}
+        if options is None:
+            return
+        try:
+            self.args = kinds.checked_options(containerd_hosts.ActionModule.ARGUMENT_SPEC, options, 'plan_hosts')
+            reason = containerd_hosts.skip_reason(self.args)
+            if reason:
+                self.result = dict(changed=False, skipped=True, files={}, skip_reason=reason)
+                return
+            self.request = containerd_hosts.plan_options(self.args)
+            self.reads = containerd_hosts.node_reads(self.request)
+        except SpegelError as exc:
+            self.failed(exc)
+
+    def failed(self, exc):
+        self.reads = {}
+        self.result = fail(dict(files={}), exc, changed=False)
+
+    def plan(self, state):
+        """The plan as containerd_hosts reports it in check mode, without diff or probe."""
+        if self.result is None:
+            try:
+                self.result, _changes = containerd_hosts.plan_files(self.args, self.request, state, diff=False)
+            except SpegelError as exc:
+                self.failed(exc)
+        return self.result

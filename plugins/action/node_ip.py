@@ -24,6 +24,5 @@ class ActionModule(ActionModuleBase):
         if override not in UNSET:
             found = discover({}, [], override)  # no round trip for a given address
         else:
-            node_result = node.run_node_files(self, task_vars, **discovery_reads())
-            found = discover_from_node(node_result, node.NodeState(node_result))
+            found = discover_from_node(node.NodeState(node.run_node_files(self, task_vars, **discovery_reads())))
         result.update(changed=False, node_ip=found.ip, node_ips=found.ips, source=found.source)

@@ -182,6 +182,16 @@ options:
         answers with its CRI plugin loaded; the answer is RV(cri). The verify playbook's check.
         Unset, nothing is asked.
     type: path
+  plan_hosts:
+    description:
+      - Options of M(peerpull.spegel.containerd_hosts). Given, the task also plans what that module
+        would change with them, from the files read in this task's own round trip, and returns
+        it as RV(hosts_plan); no hosts.toml of that plan is written, in any mode. The playbook
+        C(site) uses this to find, with one round trip per node, the nodes whose hosts.toml
+        files must change.
+      - The plan is of the node as read, before this task's own change (a migrated mirror's
+        hosts.toml among it).
+    type: dict
 notes:
   - containerd must be restarted for a config.toml change to take effect
     (RV(restart_required)); hosts.toml changes need no restart.
@@ -216,6 +226,15 @@ EXAMPLES = r"""
     containerd_version: 2.1.9
     use_local_image_pull: true
 
+- name: Check, in one round trip, what both containerd_config and containerd_hosts would change
+  peerpull.spegel.containerd_config:
+    plan_hosts:
+      registries: [_default]
+      ports: [30020]
+  check_mode: true
+  register: planned
+  # planned.hosts_plan.changed: whether containerd_hosts would change a hosts.toml
+
 - name: Kind node, with the setting Kind needs
   peerpull.spegel.containerd_config:
     extra_settings:
@@ -224,6 +243,24 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+hosts_plan:
+  description:
+    - With O(plan_hosts), what M(peerpull.spegel.containerd_hosts) would change with those
+      options, as it reports it in check mode (RV(peerpull.spegel.containerd_hosts#module:files),
+      RV(peerpull.spegel.containerd_hosts#module:mirrors), ...), without diff or probe.
+    - C(failed) and C(msg) when those options, or the files they concern, cannot be planned;
+      M(peerpull.spegel.containerd_hosts) refuses them in its own task. This task does not fail for it.
+    - C(skipped) and C(skip_reason) when their C(node_kind) writes no hosts.toml.
+  returned: when O(plan_hosts) is given and the node was read
+  type: dict
+  sample:
+    changed: true
+    mirrors: ["http://198.18.0.5:30020"]
+    files:
+      _default:
+        path: /etc/containerd/certs.d/_default/hosts.toml
+        changed: true
+        reason: listed
 detected_node_kinds:
   description: The node kinds whose marks were found on the node; V(containerd) when none was.
   returned: when the node was read

@@ -76,14 +76,21 @@ def adapter_for(name, option='node_kind', choices=None):
 def configured(adapter, options, outcome='Nothing was changed.'):
     """The adapter made with options (node_config's kind_options) checked against its OPTIONS;
     a refusal names the option, the adapter's options, and ends with outcome."""
+    return adapter(**checked_options(adapter.OPTIONS, options, 'kind_options for kind %s' % adapter.name, outcome))
+
+
+def checked_options(spec, options, option, outcome='Nothing was changed.'):
+    """options, the value of the dict option named option, checked against the argument spec:
+    the validated parameters, defaults filled in. An unknown or wrong option is refused, naming
+    option and spec's options, and the message ends with outcome."""
     options = options or {}
-    unknown = sorted(set(options) - set(adapter.OPTIONS))
-    validated = ArgumentSpecValidator(adapter.OPTIONS).validate(options) if not unknown else None
+    unknown = sorted(set(options) - set(spec))
+    validated = ArgumentSpecValidator(spec).validate(options) if not unknown else None
     if unknown or validated.error_messages:
         problem = 'unknown option %s' % ', '.join(unknown) if unknown else '; '.join(validated.error_messages)
-        raise SpegelError('kind_options for kind %s: %s. Its options are: %s. %s' % (
-            adapter.name, problem, ', '.join(sorted(adapter.OPTIONS)) or 'none', outcome))
-    return adapter(**validated.validated_parameters)
+        raise SpegelError('%s: %s. Its options are: %s. %s' % (
+            option, problem, ', '.join(sorted(spec)) or 'none', outcome))
+    return validated.validated_parameters
 
 
 def reason(name):

@@ -81,6 +81,7 @@ class NodeState:
         self.config_dump = result.get('config_dump', {})
         # node_files' cri_plugins probe (one `ctr plugins ls`), judged by _containerd_restart.CriAnswer.
         self.cri_plugins = result.get('cri_plugins')
+        self.network = result.get('network') or {}  # read with network_facts=True
         # The paths asked about with node_files' exists probe that are there.
         self.present = {path for path, there in result.get('exists', {}).items() if there}
 
@@ -153,18 +154,39 @@ def write(action, task_vars, writes=(), removes=()):
     return run_node_files(action, task_vars, write=list(writes), remove=list(removes))['written']
 
 
-def read_for(action, task_vars, adapter, spec, exists=(), **probes):
+def read_for(action, task_vars, adapter, spec, exists=(), also=None, **probes):
     """The node state a node kind's plan needs: its reads and probes in one round trip (with
-    exists: paths whose presence to report, such as the other kinds' marks; probes: the
-    caller's own, such as cri_plugins), and a second read only when the adapter's follow_up
-    asks for one."""
+    exists: paths whose presence to report, such as the other kinds' marks; also: a further
+    read request of node_files arguments, such as another action's reads, answered in the same
+    round trip; probes: the caller's own, such as cri_plugins), and a second read only when
+    the adapter's follow_up asks for one."""
     paths, globs = adapter.reads(spec)
-    probes = dict(adapter.probes(spec), **probes)
-    state = read(action, task_vars, paths, globs, exists=list(exists), **probes)
+    request = union(dict(read=list(paths), read_globs=list(globs), exists=list(exists), containerd_version=False),
+                    adapter.probes(spec), probes, also or {})
+    state = NodeState(run_node_files(action, task_vars, **request))
     more_paths, more_globs = adapter.follow_up(spec, state)
     if more_paths or more_globs:
         state.merge(read(action, task_vars, more_paths, more_globs))
     return state
+
+
+def union(*requests):
+    """One node_files read request that asks all that each of requests asks: lists joined
+    (each item once, in order), flags or-ed; None is not asking, and any other value (a path
+    to dump, a service) must be the same wherever it is asked."""
+    merged = {}
+    for request in requests:
+        for name, value in request.items():
+            known = merged.get(name)
+            if isinstance(value, list):
+                merged[name] = list(dict.fromkeys((known or []) + value))
+            elif isinstance(value, bool):
+                merged[name] = bool(known) or value
+            elif value is not None and known is not None and known != value:
+                raise ValueError('node_files %s asked as both %r and %r' % (name, known, value))
+            elif known is None:
+                merged[name] = value
+    return merged
 
 
 def change_writes(changes):

@@ -114,10 +114,10 @@ def discovery_reads():
     return dict(read=list(KUBELET_FILES + KUBELET_UNITS), read_globs=list(KUBELET_GLOBS), network_facts=True)
 
 
-def discover_from_node(node_result, state, override=None):
-    """discover() over one node_files result (state: its NodeState)."""
+def discover_from_node(state, override=None):
+    """discover() over the NodeState of a read that asked discovery_reads()."""
     texts = {path: item.text for path, item in state.files.items()}
-    return discover(node_result.get('network') or {}, kubelet_sources(texts, state.globs), override)
+    return discover(state.network, kubelet_sources(texts, state.globs), override)
 
 
 class NodeIP:

@@ -170,3 +170,100 @@ def test_an_unknown_or_another_kind_is_refused_before_the_node_is_read(run_actio
     other = run_action('containerd_config', args_for(tmp_path, node_kind='toy'))
     assert other['failed'] and 'peerpull.spegel.node_config with kind=toy' in other['msg']
     assert run_action.calls == [] and sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# plan_hosts: the site playbook's plan, containerd's config and the hosts.toml files from ONE read.
+
+LEGACY_MIRROR = SEED + ('\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n'
+                        '  endpoint = ["https://mirror.example"]\n')
+
+
+def hosts_args(tmp_path, **args):
+    return dict(dict(hosts_dir=str(tmp_path / 'certs.d'), registries=['_default', 'docker.io'],
+                     node_ip='198.18.0.5', containerd_version='1.7.24'), **args)
+
+
+def hosts_says(run_action, args):
+    """What containerd_hosts itself reports in check mode, without what the plan leaves out."""
+    said = run_action('containerd_hosts', args, check_mode=True)
+    return {key: value for key, value in said.items() if key not in ('restart_required', 'diff')}
+
+
+@pytest.mark.parametrize('node_ip', ['198.18.0.5', 'auto'])
+def test_plan_hosts_plans_both_in_one_round_trip_as_each_module_would(run_action, tmp_path, node_ip):
+    (tmp_path / 'config.toml').write_text(SEED)
+    (tmp_path / 'certs.d' / 'quay.io').mkdir(parents=True)
+    (tmp_path / 'certs.d' / 'quay.io' / 'hosts.toml').write_text('server = "https://quay.io"\n')
+    hosts = hosts_args(tmp_path, node_ip=node_ip)
+    planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=hosts), check_mode=True, diff=True)
+    assert len(run_action.calls) == 1
+    assert planned['changed'] and planned['restart_required'] and 'failed' not in planned
+    # The config part is containerd_config's own check-mode answer ...
+    alone = run_action('containerd_config', args_for(tmp_path), check_mode=True, diff=True)
+    assert {key: value for key, value in planned.items() if key != 'hosts_plan'} == alone
+    # ... and the hosts part containerd_hosts' (with node_ip auto: this machine's discovery,
+    # an answer or the same refusal), each of those one round trip of its own.
+    assert planned['hosts_plan'] == hosts_says(run_action, hosts)
+    assert len(run_action.calls) == 3
+    if node_ip == '198.18.0.5':
+        assert planned['hosts_plan']['changed'] and set(planned['hosts_plan']['files']) == {
+            '_default', 'docker.io', 'quay.io'}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['certs.d', 'config.toml']
+    assert (tmp_path / 'config.toml').read_text() == SEED
+
+
+def test_plan_hosts_of_a_ready_node_says_nothing_changes(run_action, tmp_path):
+    hosts = hosts_args(tmp_path)
+    run_action('containerd_config', args_for(tmp_path))
+    run_action('containerd_hosts', hosts)
+    calls = len(run_action.calls)
+    planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=hosts), check_mode=True)
+    assert not planned['changed'] and not planned['restart_required']
+    assert planned['hosts_plan']['changed'] is False and 'failed' not in planned['hosts_plan']
+    assert len(run_action.calls) == calls + 1
+
+
+def test_plan_hosts_writes_no_hosts_toml_outside_check_mode(run_action, tmp_path):
+    (tmp_path / 'config.toml').write_text(LEGACY_MIRROR)
+    planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=hosts_args(tmp_path)))
+    # The config change is made (its migrated mirror's hosts.toml with it); the plan is of the
+    # node as read before it, and none of the plan's files is written.
+    assert planned['changed'] and planned['hosts_plan']['changed']
+    assert planned['hosts_files'] == [str(tmp_path / 'certs.d' / 'docker.io' / 'hosts.toml')]
+    assert sorted(p.name for p in (tmp_path / 'certs.d').iterdir()) == ['docker.io']
+    assert '198.18.0.5' not in (tmp_path / 'certs.d' / 'docker.io' / 'hosts.toml').read_text()
+
+
+@pytest.mark.parametrize('hosts, message', [
+    (dict(ports='many'), "plan_hosts: Elements value for option 'ports'"),
+    (dict(port=[30020]), 'plan_hosts: unknown option port. Its options are: authorization, '),
+    (dict(server={'quay.io': 'https://quay.io'}), "server names registry 'quay.io', which is not in registries"),
+    (dict(mirrors=['http://user:pw@198.18.0.5:30020']), 'http://********@198.18.0.5:30020'),
+])
+def test_hosts_options_that_cannot_be_planned_leave_the_config_plan_whole(run_action, tmp_path, hosts, message):
+    (tmp_path / 'config.toml').write_text(SEED)
+    planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=dict(hosts_args(tmp_path), **hosts)),
+                         check_mode=True)
+    assert 'failed' not in planned and planned['changed'] and planned['config_path'] == str(tmp_path / 'certs.d')
+    assert planned['hosts_plan']['failed'] and message in planned['hosts_plan']['msg']
+    assert 'pw@' not in str(planned)
+    assert len(run_action.calls) == 1 and run_action.calls[0]['read_globs'] == []
+
+
+def test_a_hosts_directory_the_node_cannot_list_is_the_plans_failure_not_the_configs(run_action, tmp_path):
+    (tmp_path / 'config.toml').write_text(SEED)
+    (tmp_path / 'certs.d').write_text('a file where the hosts directory should be\n')
+    hosts = hosts_args(tmp_path)
+    planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=hosts), check_mode=True)
+    assert 'failed' not in planned and planned['changed']
+    said = run_action('containerd_hosts', hosts, check_mode=True)
+    assert planned['hosts_plan'] == dict(failed=True, changed=False, files={}, msg=said['msg'])
+    assert len(run_action.calls) == 3  # the failed read, the config's read again, containerd_hosts' own
+
+
+def test_plan_hosts_of_a_kind_that_writes_no_hosts_toml_is_skipped(run_action, tmp_path):
+    (tmp_path / 'config.toml').write_text(SEED)
+    planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=hosts_args(tmp_path, node_kind='k3s')),
+                         check_mode=True)
+    assert planned['hosts_plan']['skipped'] and 'node_kind k3s' in planned['hosts_plan']['skip_reason']
+    assert len(run_action.calls) == 1 and run_action.calls[0]['read_globs'] == []
