@@ -29,6 +29,10 @@ SPEC_OPTIONS = dict(
     server=dict(type='dict'),
 )
 
+# What only a hosts.toml carries: a kind that leaves hosts.toml to containerd_hosts
+# (writes_hosts_toml) would take them and silently drop them.
+HOSTS_TOML_OPTIONS = ('urls', 'capabilities', 'dial_timeout', 'authorization', 'server')
+
 
 class ActionModule(ActionModuleBase):
 
@@ -42,6 +46,8 @@ class ActionModule(ActionModuleBase):
 
     def run_action(self, args, task_vars, result):
         adapter = _adapter(args['kind'], args['kind_options'])
+        if adapter.writes_hosts_toml:
+            _refuse_hosts_toml_options(adapter, args)
         spec = Options(**{name: args[name] for name in SPEC_OPTIONS})
         if args['verify'] and args['state'] != 'present':
             raise SpegelError('verify: true checks a node readied with state: present; leave it unset with state: '
@@ -88,6 +94,18 @@ def _loaded(action, task_vars, adapter, spec, state):
     loaded = restart_state(service, [(path, state.file(path).mtime_us) for path in paths
                                      if path in state.files and state.file(path).exists])
     return dict(loaded, files=paths)
+
+
+def _refuse_hosts_toml_options(adapter, args):
+    """Options the adapter would ignore: on this kind they belong to containerd_hosts (names only:
+    authorization's value is never shown)."""
+    given = [name for name in HOSTS_TOML_OPTIONS if args[name] not in (None, '', [], {})]
+    if given:
+        raise SpegelError(
+            '%s: kind %s writes only containerd\'s configuration; the hosts.toml files carry these, and '
+            'peerpull.spegel.containerd_hosts writes them (the mirror role: %s). Set them there and leave them '
+            'out here. Nothing was changed.'
+            % (', '.join(given), adapter.name, ', '.join('mirror_' + name for name in given)))
 
 
 def _adapter(name, options):

@@ -87,7 +87,11 @@ options:
     type: list
     elements: int
   urls:
-    description: Full mirror target URLs (C(mirror_urls)); unset means targets built from O(node_ip) and O(ports).
+    description:
+      - Full mirror target URLs (C(mirror_urls)); unset means targets built from O(node_ip) and O(ports).
+      - This option and O(capabilities), O(dial_timeout), O(authorization) and O(server) go into
+        C(hosts.toml) files. Kinds whose C(hosts.toml) files M(peerpull.spegel.containerd_hosts)
+        writes (containerd, k0s, nodeadm) refuse them here, naming the mirror role's variable.
     type: list
     elements: str
   capabilities:

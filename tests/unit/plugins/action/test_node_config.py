@@ -76,6 +76,21 @@ def test_a_bad_kind_or_kind_option_is_refused_before_the_node_is_read(kind, opti
     assert 'Nothing was changed' in result['msg'] and run_action.calls == []
 
 
+@pytest.mark.parametrize('kind', ['containerd', 'k0s', 'nodeadm'])
+@pytest.mark.parametrize('option,value', [
+    ('authorization', 'Basic c2VjcmV0LXRva2Vu'), ('urls', ['http://198.18.0.9:30020']),
+    ('capabilities', ['pull', 'resolve', 'push']), ('dial_timeout', '1s'), ('server', {'docker.io': 'https://x'}),
+])
+def test_a_hosts_toml_option_on_a_kind_that_leaves_hosts_toml_to_containerd_hosts_is_refused(
+        kind, option, value, run_action, tmp_path):
+    (tmp_path / 'config.toml').write_text(SEED)
+    result = run_action('node_config', dict(kind=kind, **{option: value}))
+    assert result['failed'] and not result['changed'] and run_action.calls == []
+    assert result['msg'].startswith('%s: kind %s writes only' % (option, kind)) and 'mirror_' + option in result['msg']
+    assert 'Nothing was changed' in result['msg'] and 'c2VjcmV0' not in result['msg']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
+
+
 def test_a_write_that_fails_on_the_node_leaves_every_file_as_it_was(run_action, tmp_path, failing_rename):
     (tmp_path / 'config.toml').write_text(SEED)
     result = run_action('node_config', containerd_args(tmp_path), diff=True)
