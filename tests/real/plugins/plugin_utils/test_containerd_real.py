@@ -32,7 +32,8 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_plan i
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import harness  # noqa: E402  (tests/containerd, put on sys.path just above)
 
-from test_containerd import LEFTOVER_V2_TABLES, OUTCOMES, outcome_for  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'unit' / 'plugins' / 'plugin_utils'))
+from test_containerd import LEFTOVER_V2_TABLES, OUTCOMES, outcome_for  # noqa: E402  (the engine's unit tests: their cases)
 
 HOSTS_DIR = '/etc/containerd/certs.d'
 WANTED = {'config_path': HOSTS_DIR, 'discard_unpacked_layers': False}

@@ -26,9 +26,10 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_containerd i
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
 import harness  # noqa: E402
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'modules'))
+UNIT = Path(__file__).resolve().parents[3] / 'unit' / 'plugins'
+sys.path[:0] = [str(UNIT / 'modules'), str(UNIT / 'plugin_utils')]
 from node_files_runner import run  # noqa: E402  (tests/unit/plugins/modules)
-from test_containerd import outcome_for  # noqa: E402  (this directory)
+from test_containerd import outcome_for  # noqa: E402  (tests/unit/plugins/plugin_utils)
 from test_containerd_real import stage  # noqa: E402
 
 MANIFEST = harness.fixture_manifest()['fixtures']
