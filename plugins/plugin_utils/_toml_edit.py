@@ -38,7 +38,7 @@ except ImportError as exc:  # the action plugins report this as a task failure
 MISSING = object()
 
 # TOML integers are 64-bit: containerd 1.6 and 2.x refuse a file with a larger one, 1.7
-# silently wraps it around (tests/unit/plugins/plugin_utils/test_containerd_real.py).
+# silently wraps it around (tests/real/plugins/plugin_utils/test_containerd_real.py).
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 
 _BARE_KEY = re.compile(r'^[A-Za-z0-9_-]+$')

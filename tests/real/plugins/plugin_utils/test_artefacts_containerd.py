@@ -32,15 +32,12 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import tomlkit
 import yaml
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import node_artefact
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_merge import merge_registry
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import default_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
@@ -51,7 +48,12 @@ import debian  # noqa: E402  (tests/sources)
 
 from test_hosts_toml_containerd import containerd_reads  # noqa: E402
 
-FIXTURES = harness.FIXTURES_DIR
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'unit' / 'plugins' / 'plugin_utils'))
+from _artefacts_containerd_cases import (  # noqa: E402  (tests/unit/plugins/plugin_utils, put on sys.path just above)
+    FIXTURES, KIND_BASE, bottlerocket_hosts, files, kind_patched,
+)
+
+
 FAMILIES_2X = [family for family in binaries.FAMILIES if family.startswith('2.')]
 SPEGEL = {'config_path': '/etc/containerd/certs.d', 'discard_unpacked_layers': False}
 
@@ -61,46 +63,9 @@ def containerd():
     return harness.containerd_binaries()
 
 
-def files(artefact):
-    return {item['name']: item['content'] for item in artefact['files']}
-
-
 def write_toml(path, data):
     path.write_text(tomlkit.dumps(data))
     return path
-
-
-# --- Kind -------------------------------------------------------------------------------------
-
-def merge_patch(target, patch):
-    """RFC 7386, as evanphx/json-patch MergePatch applies it (TOML has no null to delete with)."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        result[key] = merge_patch(result.get(key), value)
-    return result
-
-
-def kind_patched(base_text, patches):
-    """kind's ContainerdTOML: patches whose version differs from the base's are skipped."""
-    data = tomllib.loads(base_text)
-    version = data.get('version', 0)
-    assert version, 'kind fails on a base config without a version'
-    for patch in patches:
-        patch_data = tomllib.loads(patch)
-        if patch_data.get('version', 0) not in (0, version):
-            continue
-        data = merge_patch(data, patch_data)
-    return data
-
-
-KIND_BASE = (FIXTURES / 'kind.toml').read_text()
-
-
-def test_kind_merge_skips_a_patch_of_another_version():
-    v3_patch = 'version = 3\n[plugins."io.containerd.cri.v1.images"]\ndiscard_unpacked_layers = false\n'
-    assert kind_patched(KIND_BASE, [v3_patch]) == tomllib.loads(KIND_BASE)
 
 
 @pytest.mark.parametrize('family', binaries.FAMILIES)
@@ -150,21 +115,6 @@ def talos_parts(customization=None):
 
 
 TALOS = {'config_path': '/etc/cri/conf.d/hosts', 'discard_unpacked_layers': False}
-
-
-def test_talos_documents_carry_the_part():
-    artefact = node_artefact('talos')
-    part = files(artefact)['20-customization.part']
-    machine = yaml.safe_load(files(artefact)['talos-machine-files-patch.yaml'])
-    assert machine['machine']['files'] == [{'path': '/etc/cri/conf.d/20-customization.part', 'op': 'create',
-                                            'permissions': machine['machine']['files'][0]['permissions'],
-                                            'content': part}]
-    document = yaml.safe_load(files(artefact)['talos-cri-customization.yaml'])
-    assert document == {'apiVersion': 'v1alpha1', 'kind': 'CRICustomizationConfig', 'name': 'spegel', 'content': part}
-    # The legacy fixture of the part holds the same settings, but for config_path.
-    assert tomllib.loads(part)['plugins']['io.containerd.cri.v1.images']['discard_unpacked_layers'] is False
-    assert tomllib.loads((FIXTURES / 'talos-part.toml').read_text()) == {
-        'plugins': {'io.containerd.cri.v1.images': {'discard_unpacked_layers': False}}}
 
 
 @pytest.mark.parametrize('family', FAMILIES_2X)
@@ -220,45 +170,11 @@ def test_k0s_dropin_imported_by_k0s_containerd(family, containerd, tmp_path):
     assert images['pinned_images']['sandbox'] == 'quay.io/k0sproject/pause:3.10.2-0'
 
 
-# --- Bottlerocket -----------------------------------------------------------------------------
-
-def bottlerocket_hosts(settings_text):
-    """{directory: hosts.toml text} as thar-be-registries writes them: `*` -> _default without a
-    server, docker.io -> registry-1.docker.io, host:port -> host_port_; endpoints sorted (a
-    BTreeMap), capabilities pull and resolve, override_path for an endpoint with a path."""
-    written = {}
-    for mirror in tomllib.loads(settings_text)['settings']['container-registry']['mirrors']:
-        registry = mirror['registry']
-        if registry == '*':
-            directory, server = '_default', None
-        else:
-            directory = registry.replace(':', '_') + '_' if ':' in registry else registry
-            server = 'https://registry-1.docker.io' if registry == 'docker.io' else 'https://%s' % registry
-        lines = ['server = %s\n' % json.dumps(server)] if server else []
-        for endpoint in sorted(mirror['endpoint']):
-            lines.append('\n[host.%s]\ncapabilities = ["pull", "resolve"]\n' % json.dumps(endpoint))
-            if urlsplit(endpoint).path not in ('', '/'):
-                lines.append('override_path = true\n')
-        written[directory] = ''.join(lines)
-    return written
-
-
 def write_hosts(root, written):
     for directory, text in written.items():
         (root / directory).mkdir(parents=True)
         (root / directory / 'hosts.toml').write_text(text)
     return root
-
-
-def test_bottlerocket_files_hold_what_the_mirror_role_writes():
-    settings = files(node_artefact('bottlerocket', node_ip='198.18.0.5', registries=['_default', 'docker.io'],
-                                   ports=[30020, 30021], dial_timeout=''))['user-data.toml']
-    written = bottlerocket_hosts(settings)
-    assert set(written) == {'_default', 'docker.io'}
-    hosts = [{'url': 'http://198.18.0.5:%d' % port, 'capabilities': ['pull', 'resolve']} for port in (30020, 30021)]
-    for registry, text in written.items():
-        ours = merge_registry('', 'f', registry, default_server(registry), hosts)
-        assert tomllib.loads(text) == tomllib.loads(ours)
 
 
 MANIFEST = '/v2/library/busybox/manifests/latest?ns=docker.io'

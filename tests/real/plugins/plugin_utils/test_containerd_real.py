@@ -33,7 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import harness  # noqa: E402  (tests/containerd, put on sys.path just above)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'unit' / 'plugins' / 'plugin_utils'))
-from test_containerd import LEFTOVER_V2_TABLES, OUTCOMES, outcome_for  # noqa: E402  (the engine's unit tests: their cases)
+from test_containerd import (  # noqa: E402  (the engine's unit tests: their cases)
+    LEFTOVER_V2_TABLES, MIXED_V2_TEMPLATES, OUTCOMES, outcome_for,
+)
 
 HOSTS_DIR = '/etc/containerd/certs.d'
 WANTED = {'config_path': HOSTS_DIR, 'discard_unpacked_layers': False}
@@ -193,18 +195,6 @@ def test_prediction_of_migrations_matches_containerd(case, family, binaries, tmp
     assert predicted(config, version) == harness.effective_registry_settings(dump)
 
 
-# A version 2 file that already carries containerd 2.x's images registry table (cloud
-# templates): 2.x reads that table; 1.x reads only the version 2 CRI one.
-MIXED_V2_TEMPLATES = {
-    'headers-only': "version = 2\n[plugins.'io.containerd.grpc.v1.cri']\n  sandbox_image = 'registry.k8s.io/pause:3.9'\n"
-                    "[plugins.'io.containerd.cri.v1.images'.registry.headers]\n  X-Meta = ['cloud']\n",
-    'config-path-and-headers': "version = 2\n[plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.runc]\n"
-                               "  runtime_type = 'io.containerd.runc.v2'\n"
-                               "[plugins.'io.containerd.cri.v1.images'.registry]\n  config_path = '/etc/docker/certs.d'\n"
-                               "[plugins.'io.containerd.cri.v1.images'.registry.headers]\n  X-Meta = ['cloud']\n",
-}
-
-
 @pytest.mark.parametrize('template', sorted(MIXED_V2_TEMPLATES))
 @pytest.mark.parametrize('family', ['1.7', '2.1', '2.2', '2.4'])
 def test_a_version_2_file_with_the_2x_registry_table_changes_only_config_path(template, family, binaries, tmp_path):
@@ -225,11 +215,6 @@ def test_a_version_2_file_with_the_2x_registry_table_changes_only_config_path(te
     else:
         assert 'io.containerd.grpc.v1.cri".registry' not in result.render() and not result.warnings
         assert harness.config_dump(binary, config)['plugins'][CRI_IMAGES]['registry']['headers'] == {'X-Meta': ['cloud']}
-
-
-def test_a_version_2_file_with_the_2x_registry_table_needs_the_containerd_version():
-    with pytest.raises(SpegelError, match='Set containerd_version'):
-        ConfigPlan(MIXED_V2_TEMPLATES['headers-only'], 'config.toml', None).apply(hosts_dir=HOSTS_DIR)
 
 
 # --- values at TOML's edges, as containerd reads them -----------------------------------------

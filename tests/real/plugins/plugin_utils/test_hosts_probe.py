@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_probe import (
-    PROBE_DIGEST, judge_probe, probe_ref, read_probe,
-)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_probe import judge_probe, probe_ref
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_merge import merge_registry
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import default_server
 
@@ -23,19 +21,8 @@ from test_hosts_toml_containerd import (  # noqa: E402  (a sibling test module)
     USER_DOCKER_IO, V6, V6_NODEPORT, V6_URLS, binaries, containerd_reads, hosts_dir, major_of, merged,
 )
 
+
 USER = 'http://198.18.0.6:5000'
-CAPABILITIES = ['pull', 'resolve']
-
-
-@pytest.mark.parametrize('registry, capabilities, expected', [
-    ('_default', CAPABILITIES, 'peerpull-verify.invalid/peerpull-verify/probe:probe'),
-    ('docker.io', CAPABILITIES, 'docker.io/peerpull-verify/probe:probe'),
-    ('registry.example:5000', CAPABILITIES, 'registry.example:5000/peerpull-verify/probe:probe'),
-    ('registry.example_5000_', CAPABILITIES, 'registry.example:5000/peerpull-verify/probe:probe'),
-    ('docker.io', ['pull'], 'docker.io/peerpull-verify/probe@' + PROBE_DIGEST),
-])
-def test_probe_ref(registry, capabilities, expected):
-    assert probe_ref(registry, capabilities) == expected
 
 
 def probe(ctr, directory, registry, capabilities=('pull', 'resolve'), terminal=False):
@@ -97,10 +84,3 @@ def test_files_containerd_ignores_or_reads_without_spegel_first_fail(family, ctr
     assert judged[3] == (['https://peerpull-verify.invalid'], (
         'containerd does not read /d/docker.io/hosts.toml as written: it would try https://peerpull-verify.invalid, '
         'not the Spegel mirrors %s first' % ', '.join(V6_URLS)))
-
-
-def test_a_log_without_any_host_names_ctrs_last_line():
-    hosts, problem = judge_probe('/d/hosts.toml', 'ctr: failed to resolve: invalid reference\n', V6_URLS)
-    assert hosts == []
-    assert 'it would try no host (ctr: failed to resolve: invalid reference)' in problem
-    assert read_probe('') == ([], [])

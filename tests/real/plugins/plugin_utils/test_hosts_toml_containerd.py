@@ -23,12 +23,16 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_merge import unmerge_registry
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_write import note_mode
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'unit' / 'plugins' / 'plugin_utils'))
 from _hosts_cases import (  # noqa: E402  (tests/unit/plugins/plugin_utils, put on sys.path just above)
-    AUTH, V6, V6_NODEPORT, V4, V4_NODEPORT, V6_URLS, USER_DOCKER_IO, USER_HOST_TABLE, LONGEST_GO_DURATION, merged,
+    AUTH, V6, V6_NODEPORT, V4, V4_NODEPORT, V6_URLS, USER_DOCKER_IO, USER_HOST_TABLE, USER_ROOT_KEYS,
+    LONGEST_GO_DURATION, merged,
 )
 
 # --- read by every containerd family -----------------------------------------------------------

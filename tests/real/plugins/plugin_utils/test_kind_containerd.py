@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import (
-    CREATED_MARKER_TEXT, CREATED_SUFFIX, HOSTS_DIR, ORIGINAL_SUFFIX,
+    CREATED_SUFFIX, HOSTS_DIR, ORIGINAL_SUFFIX,
 )
-from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import Options
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_containerd import ContainerdKind
@@ -26,33 +25,18 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_containerd i
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
 import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
 import harness  # noqa: E402
-UNIT = Path(__file__).resolve().parents[3] / 'unit' / 'plugins'
-sys.path[:0] = [str(UNIT / 'modules'), str(UNIT / 'plugin_utils')]
-from node_files_runner import run  # noqa: E402  (tests/unit/plugins/modules)
-from test_containerd import outcome_for  # noqa: E402  (tests/unit/plugins/plugin_utils)
-from test_containerd_real import stage  # noqa: E402
+from test_containerd_real import stage  # noqa: E402  (this directory)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'unit' / 'plugins' / 'plugin_utils'))
+from _kind_containerd_cases import node_state, write  # noqa: E402  (tests/unit/plugins/plugin_utils, put on sys.path just above)
+from test_containerd import outcome_for  # noqa: E402
 
 MANIFEST = harness.fixture_manifest()['fixtures']
+
+
 # Every fixture a containerd reads, with the newest family that reads it.
 CASES = sorted((name, entry['accepted_by'][-1]) for name, entry in MANIFEST.items()
                if entry['accepted_by'] and '/conf.d/' not in name)
-
-
-def node_state(capsys, adapter, spec):
-    """What the action's read_for does, with node_files run in this process."""
-    paths, globs = adapter.reads(spec)
-    state = node.NodeState(run(capsys, read=paths, read_globs=globs, **adapter.probes(spec)))
-    more_paths, more_globs = adapter.follow_up(spec, state)
-    if more_paths or more_globs:
-        state.merge(node.NodeState(run(capsys, read=more_paths, read_globs=more_globs)))
-    return state
-
-
-def write(capsys, changes):
-    writes, removes = node.change_writes(changes)
-    result = run(capsys, write=writes, remove=removes)
-    assert 'failed' not in result, result.get('msg')
-    return result
 
 
 @pytest.mark.parametrize('name,family', CASES, ids=['%s-%s' % case for case in CASES])
@@ -98,44 +82,3 @@ def test_the_adapter_plans_the_change_the_marker_and_the_mirrors(name, family, c
     replan = again.plan(spec, node_state(capsys, again, spec))
     assert replan.changes == [] and replan.facts['original_file'] == str(config) + ORIGINAL_SUFFIX
     assert replan.facts['effective_from'] == 'containerd config dump' and 'failed' not in replan.facts
-
-
-def test_a_new_file_gets_the_created_marker_and_no_backup_of_nothing(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv('PATH', '/nonexistent')  # no containerd: the prediction from the files
-    config = tmp_path / 'etc' / 'config.toml'
-    spec = Options(hosts_dir=str(tmp_path / 'certs.d'), containerd_version='2.1.5')
-    adapter = ContainerdKind(path=str(config), service_name='', backup=True)
-    plan = adapter.plan(spec, node_state(capsys, adapter, spec))
-    created, change = plan.changes
-    assert created.path == str(config) + CREATED_SUFFIX and created.after == CREATED_MARKER_TEXT % config
-    assert change.path == str(config) and change.validate is None and change.backup and change.restart
-    assert plan.facts['created'] and plan.facts['effective_from'] == 'files'
-    write(capsys, plan.changes)
-    assert config.exists() and (tmp_path / 'etc' / ('config.toml' + CREATED_SUFFIX)).exists()
-
-
-def test_keep_original_false_plans_no_marker(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv('PATH', '/nonexistent')
-    config = tmp_path / 'config.toml'
-    config.write_text('version = 2\n')
-    spec = Options(hosts_dir='/etc/containerd/certs.d', containerd_version='1.7.24')
-    adapter = ContainerdKind(path=str(config), service_name='', keep_original=False)
-    plan = adapter.plan(spec, node_state(capsys, adapter, spec))
-    assert [change.path for change in plan.changes] == [str(config)]
-    assert plan.facts['original_file'] is None and plan.facts['created'] is False
-
-
-def test_a_migrated_mirror_is_read_in_a_follow_up_and_needs_no_restart(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv('PATH', '/nonexistent')
-    config = tmp_path / 'config.toml'
-    config.write_text('version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n'
-                      '  endpoint = ["https://mirror.example"]\n')
-    spec = Options(hosts_dir=str(tmp_path / 'certs.d'), containerd_version='1.7.24')
-    adapter = ContainerdKind(path=str(config), service_name='')
-    # The first read shows the mirror; the follow-up reads its hosts.toml (absent yet).
-    state = node_state(capsys, adapter, spec)
-    hosts = str(tmp_path / 'certs.d' / 'docker.io' / 'hosts.toml')
-    assert adapter.follow_up(spec, state) == ([hosts], [])
-    change = {change.path: change for change in adapter.plan(spec, state).changes}[hosts]
-    assert change.before.exists is False and change.mode is None and not change.restart
-    assert 'https://mirror.example' in change.after

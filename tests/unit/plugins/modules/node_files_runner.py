@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""node_files run in-process, as the unit tests of this directory call it."""
+"""node_files run in-process, as the tests of this directory (and of tests/real/plugins/modules) call it."""
 
 from __future__ import annotations
 
@@ -25,3 +25,8 @@ def run(capsys, **args):
 
 def sha1(text):
     return hashlib.sha1(text.encode()).hexdigest()
+
+
+def entries(directory):
+    """Every path under directory, relative to it, sorted."""
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob('*'))

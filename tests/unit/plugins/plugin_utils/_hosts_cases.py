@@ -68,6 +68,14 @@ USER_HOST_TABLE = """server = "https://registry-1.docker.io"
   capabilities = ["pull", "resolve"]
 """
 
+USER_ROOT_KEYS = """server = "https://registry-1.docker.io"
+# a mirror of the user's, written as root-level dotted keys
+host."http://[fd00:5e6e:9::6]:5000".capabilities = ["pull"]
+
+[host."http://198.18.0.6:5000"]
+  capabilities = ["pull", "resolve"]
+"""
+
 LONGEST_GO_DURATION = '2562047h47m16.854775807s'
 
 

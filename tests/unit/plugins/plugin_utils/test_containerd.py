@@ -617,3 +617,20 @@ def test_a_version_2_file_with_both_registry_tables_writes_the_one_containerd_2x
     assert tomllib.loads(result.render())['plugins'][GRPC_CRI]['registry']['config_path'] == HOSTS_DIR
     assert 'replaces plugins."io.containerd.cri.v1.images".registry' in result.warnings[0]
     assert plan(text, V1_7).warnings == []
+
+
+# A version 2 file that already carries containerd 2.x's images registry table (cloud
+# templates): 2.x reads that table; 1.x reads only the version 2 CRI one.
+MIXED_V2_TEMPLATES = {
+    'headers-only': "version = 2\n[plugins.'io.containerd.grpc.v1.cri']\n  sandbox_image = 'registry.k8s.io/pause:3.9'\n"
+                    "[plugins.'io.containerd.cri.v1.images'.registry.headers]\n  X-Meta = ['cloud']\n",
+    'config-path-and-headers': "version = 2\n[plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.runc]\n"
+                               "  runtime_type = 'io.containerd.runc.v2'\n"
+                               "[plugins.'io.containerd.cri.v1.images'.registry]\n  config_path = '/etc/docker/certs.d'\n"
+                               "[plugins.'io.containerd.cri.v1.images'.registry.headers]\n  X-Meta = ['cloud']\n",
+}
+
+
+def test_a_version_2_file_with_the_2x_registry_table_needs_the_containerd_version():
+    with pytest.raises(SpegelError, match='Set containerd_version'):
+        ConfigPlan(MIXED_V2_TEMPLATES['headers-only'], 'config.toml', None).apply(hosts_dir=HOSTS_DIR)

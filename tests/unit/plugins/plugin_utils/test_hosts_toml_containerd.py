@@ -25,7 +25,8 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_write impor
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets
 
 from _hosts_cases import (  # this directory
-    SPEGEL, V6, V6_NODEPORT, V4, V4_NODEPORT, V6_URLS, USER_DOCKER_IO, FOR_1X, FOR_2X, USER_HOST_TABLE, merged,
+    SPEGEL, V6, V6_NODEPORT, V4, V4_NODEPORT, V6_URLS, USER_DOCKER_IO, FOR_1X, FOR_2X, USER_HOST_TABLE, USER_ROOT_KEYS,
+    merged,
 )
 
 # --- the engine's text ------------------------------------------------------------------------
@@ -86,15 +87,6 @@ def test_the_dotted_secret_is_redacted():
     rotated = merged(text, [dict(V6, header={'Authorization': 'Basic bmV3'})], 1)
     assert "'http://[fd00:5e6e:9::5]:30020'.header.Authorization = '******** (new value)'" in \
         redact_secrets(rotated, before=text)
-
-
-USER_ROOT_KEYS = """server = "https://registry-1.docker.io"
-# a mirror of the user's, written as root-level dotted keys
-host."http://[fd00:5e6e:9::6]:5000".capabilities = ["pull"]
-
-[host."http://198.18.0.6:5000"]
-  capabilities = ["pull", "resolve"]
-"""
 
 
 def test_a_users_host_table_takes_our_keys_first():
