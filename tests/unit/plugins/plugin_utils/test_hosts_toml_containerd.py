@@ -29,6 +29,7 @@ from _hosts_cases import (  # this directory
     merged,
 )
 
+
 # --- the engine's text ------------------------------------------------------------------------
 
 @pytest.mark.parametrize('containerd_major, expected', [(1, FOR_1X), (2, FOR_2X), (None, FOR_2X)])
