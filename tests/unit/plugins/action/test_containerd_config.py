@@ -3,13 +3,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """containerd_config run against real files: the restore marker in the same write as the
-change, options refused before the node is read, a node failure reported as nothing changed,
-and (with the real containerd on PATH) the validating round trip before the write."""
+change, options refused before the node is read, a node failure reported as nothing changed.
+With the real containerd on PATH: tests/real/plugins/action/test_containerd_config.py."""
 
 from __future__ import annotations
 
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,16 +16,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import NodeKind
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
-import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
-import harness  # noqa: E402
-
-SEED = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "overlayfs"\n'
-NO_NODE_PROBES = dict(containerd_version='1.7.24', validate=False, service_name='')
-
-
-def args_for(tmp_path, **args):
-    return dict(NO_NODE_PROBES, path=str(tmp_path / 'config.toml'), hosts_dir=str(tmp_path / 'certs.d'), **args)
+from _containerd_config_cases import SEED, args_for  # this directory
 
 
 def test_a_new_file_is_created_with_its_marker_then_left_alone(run_action, tmp_path):
@@ -78,35 +67,6 @@ def test_a_write_that_fails_on_the_node_reports_the_node_as_it_still_is(run_acti
     assert result['restart_required'] is False and result['hosts_files'] == [] and result['original_file'] is None
     assert str(tmp_path / 'config.toml') in result['msg']
     assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml'] and (tmp_path / 'config.toml').read_text() == SEED
-
-
-def test_with_containerd_installed_the_new_file_is_validated_before_it_is_written(run_action, tmp_path,
-                                                                                  monkeypatch):
-    found = {binary.family: binary for binary in binaries.all_binaries()}['2.1']
-    monkeypatch.setenv('PATH', '%s:/usr/bin:/bin' % found.directory)
-    result = run_action('containerd_config', dict(args_for(tmp_path), containerd_version=None, validate=True))
-    assert result['changed'] and result['validated'] and result['effective_from'] == 'containerd config dump'
-    assert result['containerd_version'].startswith('2.1') and result['config_path'] == str(tmp_path / 'certs.d')
-    assert [bool(call.get('commit', True)) for call in run_action.calls] == [True, False, True]
-
-
-def test_verify_asks_a_real_containerd_for_cri_in_the_same_round_trip_as_the_config(
-        run_action, tmp_path, monkeypatch):
-    """verify's config and cri checks: containerd_config in check mode with cri_address, one round
-    trip, against a real containerd 2.1 daemon (serving CRI, then stopped: its socket gone)."""
-    found = {binary.family: binary for binary in binaries.all_binaries()}['2.1']
-    monkeypatch.setenv('PATH', '%s:/usr/bin:/bin' % found.directory)
-    (tmp_path / 'config.toml').write_text(SEED)
-    with tempfile.TemporaryDirectory(prefix='cri-', dir='/tmp') as scratch:  # a short socket path
-        socket = Path(scratch) / 'containerd.sock'
-        args = dict(args_for(tmp_path), cri_address=str(socket))
-        with harness.running_daemon(found.containerd, Path(scratch), 'version = 3\n', socket):
-            result = run_action('containerd_config', args, check_mode=True)
-        assert result['cri'] == {'ok': True, 'detail': 'containerd answers on %s with its CRI plugin loaded' % socket}
-        assert len(run_action.calls) == 1 and run_action.calls[0]['cri_plugins'] == str(socket)
-        assert result['changed'] and sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
-        stopped = run_action('containerd_config', args, check_mode=True)
-    assert not stopped['cri']['ok'] and stopped['cri']['detail'].startswith('containerd does not answer on %s: ' % socket)
 
 
 def test_a_relative_cri_address_is_refused_before_the_node_is_read(run_action, tmp_path):
@@ -171,8 +131,6 @@ def test_an_unknown_or_another_kind_is_refused_before_the_node_is_read(run_actio
     assert other['failed'] and 'peerpull.spegel.node_config with kind=toy' in other['msg']
     assert run_action.calls == [] and sorted(p.name for p in tmp_path.iterdir()) == []
 
-
-# plan_hosts: the site playbook's plan, containerd's config and the hosts.toml files from ONE read.
 
 LEGACY_MIRROR = SEED + ('\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n'
                         '  endpoint = ["https://mirror.example"]\n')

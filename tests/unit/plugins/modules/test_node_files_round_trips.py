@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """node_files as the action plugins use it: the optimistic lock, validate-only staging, globs,
-NUL bytes, and the containerd probes with a real containerd on PATH."""
+NUL bytes, the containerd probes without containerd. With a real containerd on PATH:
+tests/real/plugins/modules/test_node_files_round_trips.py."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from pathlib import Path
 
 from ansible_collections.peerpull.spegel.plugins.modules import node_files
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'containerd'))
-import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from node_files_runner import run, sha1  # noqa: E402  (this directory)
 
@@ -64,18 +63,6 @@ def test_globs_list_their_files_and_read_them(capsys, tmp_path):
 def test_a_nul_byte_in_a_path_is_refused_before_anything_is_read(capsys, tmp_path):
     result = run(capsys, read=[str(tmp_path / 'a\0b')])
     assert result['failed'] and 'NUL byte' in result['msg']
-
-
-def test_containerd_version_and_config_dump_come_from_the_binary_on_path(capsys, tmp_path, monkeypatch):
-    found = {binary.family: binary for binary in binaries.all_binaries()}['1.7']
-    monkeypatch.setenv('PATH', '%s:/usr/bin:/bin' % found.directory)
-    monkeypatch.setattr(node_files, 'BIN_DIRS', [])
-    config = tmp_path / 'config.toml'
-    config.write_text('version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/x"\n')
-    result = run(capsys, containerd_version=True, config_dump=str(config))
-    assert result['containerd']['path'] == str(found.directory / 'containerd')
-    assert ' 1.7.' in result['containerd']['version_output']
-    assert result['config_dump']['rc'] == 0 and 'config_path = "/x"' in result['config_dump']['stdout']
 
 
 def test_without_containerd_the_probes_say_so(capsys, tmp_path, monkeypatch):
