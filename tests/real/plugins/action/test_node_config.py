@@ -21,7 +21,7 @@ import binaries  # noqa: E402  (tests/containerd, put on sys.path just above)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'unit' / 'plugins' / 'action'))
 from _node_config_cases import (  # noqa: E402  (tests/unit/plugins/action, put on sys.path just above)
-    SEED, containerd_args, k3s_etc,
+    SEED, containerd_args,
 )
 
 

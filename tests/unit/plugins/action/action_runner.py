@@ -81,3 +81,9 @@ def failing_rename(monkeypatch):
     def atomic_move(self, src, dest, *args, **kwargs):
         raise Exception('Could not replace %r with %r.' % (dest, src)) from OSError(errno.EROFS, 'Read-only')
     monkeypatch.setattr(AnsibleModule, 'atomic_move', atomic_move)
+
+
+@pytest.fixture
+def k3s_etc(tmp_path):
+    """k3s's configuration directory under tmp_path (kind_options.config_dir)."""
+    return tmp_path / 'etc' / 'rancher' / 'k3s'

@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._kind_k3s import DROPIN_NAME
 
-from _node_config_cases import SEED, containerd_args, k3s_etc  # this directory
+from _node_config_cases import SEED, containerd_args  # this directory
 
 
 def test_check_mode_reports_and_writes_nothing(run_action, tmp_path):
