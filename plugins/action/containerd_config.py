@@ -137,7 +137,7 @@ class HostsPlan:
 
     def failed(self, exc):
         self.reads = {}
-        self.result = fail(dict(files={}), exc, changed=False)
+        self.result = fail({}, exc, changed=False)  # as containerd_hosts itself fails
 
     def plan(self, state):
         """The plan as containerd_hosts reports it in check mode, without diff or probe."""

@@ -215,7 +215,7 @@ def test_a_hosts_directory_the_node_cannot_list_is_the_plans_failure_not_the_con
     planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=hosts), check_mode=True)
     assert 'failed' not in planned and planned['changed']
     said = run_action('containerd_hosts', hosts, check_mode=True)
-    assert planned['hosts_plan'] == dict(failed=True, changed=False, files={}, msg=said['msg'])
+    assert planned['hosts_plan'] == dict(failed=True, changed=False, msg=said['msg'])
     assert len(run_action.calls) == 3  # the failed read, the config's read again, containerd_hosts' own
 
 
