@@ -8,9 +8,13 @@ k0s's rules: tests/real/plugins/plugin_utils/test_artefacts_containerd.py."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 
+import jsonschema
+import pytest
 import yaml
+from ruamel.yaml import YAML
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._artefacts import node_artefact
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_merge import merge_registry
@@ -37,6 +41,64 @@ def test_talos_documents_carry_the_part():
     assert tomllib.loads(part)['plugins']['io.containerd.cri.v1.images']['discard_unpacked_layers'] is False
     assert tomllib.loads((FIXTURES / 'talos-part.toml').read_text()) == {
         'plugins': {'io.containerd.cri.v1.images': {'discard_unpacked_layers': False}}}
+
+
+# Talos's own JSON schema of its machine config (tests/fixtures/talos/README.md): 1.13's is the
+# last to describe machine.files, 1.14's the first with CRICustomizationConfig.
+TALOS_SCHEMAS = FIXTURES.parent / 'talos'
+
+
+def talos_validator(version, definition=None):
+    schema = json.loads((TALOS_SCHEMAS / ('config-%s.schema.json' % version)).read_text())
+    if definition is not None:
+        schema = {'$ref': '#/$defs/' + definition, '$defs': schema['$defs']}
+    return jsonschema.Draft202012Validator(schema)
+
+
+def talos_yaml(text):
+    """As Talos's loader (go.yaml.in/yaml/v4, YAML 1.2) reads it: 0o644 is the integer 420."""
+    return YAML(typ='safe', pure=True).load(text)
+
+
+def test_talos_documents_pass_talos_schema():
+    documents = files(node_artefact('talos'))
+    patch = talos_yaml(documents['talos-machine-files-patch.yaml'])
+    assert patch['machine']['files'][0]['permissions'] == 0o644
+    # PyYAML (YAML 1.1) reads the string '0o644', which the schema's integer refuses.
+    assert yaml.safe_load(documents['talos-machine-files-patch.yaml'])['machine']['files'][0]['permissions'] \
+        == '0o644'
+    # A patch is a partial v1alpha1 config; Talos 1.13's schema requires no key, so the whole
+    # patch is checked, and each machine.files entry against its own definition too.
+    talos_validator('v1.13.9').validate(patch)
+    for entry in patch['machine']['files']:
+        talos_validator('v1.13.9', 'v1alpha1.MachineFile').validate(entry)
+    # 1.14's schema no longer describes machine.files (deprecated; its loader still reads them).
+    assert not talos_validator('v1.14.0-rc.1').is_valid(patch)
+    document = talos_yaml(documents['talos-cri-customization.yaml'])
+    talos_validator('v1.14.0-rc.1').validate(document)
+    talos_validator('v1.14.0-rc.1', 'cri.CRICustomizationConfigV1Alpha1').validate(document)
+
+
+@pytest.mark.parametrize('field, value, message', [
+    ('op', 'replace', "'replace' is not one of"),
+    ('permissions', '0o644', "'0o644' is not of type 'integer'"),  # PyYAML's reading of 0o644
+    ('mode', 420, "Additional properties are not allowed \\('mode' was unexpected\\)"),
+])
+def test_talos_schema_refuses_a_broken_machine_file(field, value, message):
+    patch = talos_yaml(files(node_artefact('talos'))['talos-machine-files-patch.yaml'])
+    patch['machine']['files'][0][field] = value
+    with pytest.raises(jsonschema.ValidationError):
+        talos_validator('v1.13.9').validate(patch)
+    with pytest.raises(jsonschema.ValidationError, match=message):
+        talos_validator('v1.13.9', 'v1alpha1.MachineFile').validate(patch['machine']['files'][0])
+
+
+@pytest.mark.parametrize('field', ['apiVersion', 'kind', 'name'])
+def test_talos_schema_refuses_a_customization_without_a_required_field(field):
+    document = talos_yaml(files(node_artefact('talos'))['talos-cri-customization.yaml'])
+    del document[field]
+    with pytest.raises(jsonschema.ValidationError, match="'%s' is a required property" % field):
+        talos_validator('v1.14.0-rc.1', 'cri.CRICustomizationConfigV1Alpha1').validate(document)
 
 
 def test_bottlerocket_files_hold_what_the_mirror_role_writes():
