@@ -107,8 +107,8 @@ options:
         RV(cri_plugins) for the controller to judge whether containerd answers with its CRI
         plugin loaded.
       - Runs the C(ctr) next to the C(containerd) binary, else the first on C(PATH), in
-        C(/usr/local/bin), C(/usr/bin) or rke2's C(/var/lib/rancher/rke2/bin). Where there is
-        none, nothing runs and RV(cri_plugins.skipped) says so.
+        C(/usr/local/bin), C(/usr/bin) or rke2's C(/var/lib/rancher/rke2/bin), else C(k0s ctr)
+        (k0s ships no C(ctr)). Where there is none, nothing runs and RV(cri_plugins.skipped) says so.
     type: path
   hosts_probe:
     description:
@@ -1175,14 +1175,19 @@ def cri_plugins(module, address):
     status. No retry here; the controller judges the answer (and polls after a restart)."""
     result = {'address': address, 'ctr': '', 'rc': None, 'stdout': '', 'stderr': ''}
     ctr = ctr_binary(module, BIN_DIRS + CTR_KIND_DIRS)
+    argv = [ctr] if ctr else []
     if not ctr:
-        result['skipped'] = 'ctr is not installed (looked next to containerd, on PATH and in %s)' % ', '.join(
-            BIN_DIRS + CTR_KIND_DIRS)
+        # k0s ships containerd without ctr; `k0s ctr` hands the arguments after "ctr" to ctr.
+        k0s = module.get_bin_path('k0s', opt_dirs=BIN_DIRS)
+        argv = [k0s, 'ctr'] if k0s else []
+    if not argv:
+        result['skipped'] = 'ctr is not installed (looked next to containerd, on PATH and in %s; no k0s ctr)' % (
+            ', '.join(BIN_DIRS + CTR_KIND_DIRS))
         return result
     # ctr waits 10s for a socket that is not there; the caller's polls do the waiting.
-    rc, out, err = module.run_command([ctr, '--address', address, '--connect-timeout', CRI_CONNECT_TIMEOUT,
-                                       'plugins', 'ls'])
-    result.update(ctr=ctr, rc=rc, stdout=out, stderr=err)
+    rc, out, err = module.run_command(argv + ['--address', address, '--connect-timeout', CRI_CONNECT_TIMEOUT,
+                                              'plugins', 'ls'])
+    result.update(ctr=' '.join(argv), rc=rc, stdout=out, stderr=err)
     return result
 
 

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -94,6 +95,29 @@ def test_a_socket_without_a_daemon_is_not_ready_and_names_the_address(found, nod
     check = answer.check()
     assert not check['ok'] and check['detail'].startswith('containerd does not answer on %s: ' % socket), check
     assert answer.failure(60).startswith('it did not answer on %s within 60s: ' % socket)
+
+
+def test_without_ctr_k0s_ctr_asks_with_the_same_arguments(found, node_root, monkeypatch, tmp_path):
+    """k0s itself is not served by the Go module proxy: its `ctr` subcommand is reproduced from
+    k0s's cmd/ctr/ctr.go (the arguments from "ctr" on go to containerd's ctr app), run here by the
+    real ctr against a real daemon."""
+    if shutil.which('k0s') or any(os.access(os.path.join(directory, 'ctr'), os.X_OK) for directory
+                                  in node_files.BIN_DIRS + node_files.CTR_KIND_DIRS):
+        pytest.skip('this host has a ctr or a k0s of its own')
+    binary, socket = found[FAMILIES[-1]], kind_socket(node_root)
+    k0s = tmp_path / 'k0s'
+    k0s.write_text('#!/bin/sh\nwhile [ "$1" != ctr ]; do shift; done\nshift\nexec %s "$@"\n' % binary.ctr)
+    k0s.chmod(0o755)
+    with harness.running_daemon(binary.containerd, node_root, ENABLED[FAMILIES[-1][0]], socket):
+        monkeypatch.setenv('PATH', '%s:/usr/sbin:/usr/bin:/sbin:/bin' % tmp_path)
+        out = io.StringIO()
+        with patch_module_args({'cri_plugins': str(socket)}):
+            with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+                node_files.main()
+        said = json.loads(out.getvalue())['cri_plugins']
+    assert said['ctr'] == '%s ctr' % k0s
+    assert CriAnswer(said).check() == {
+        'ok': True, 'detail': 'containerd answers on %s with its CRI plugin loaded' % socket}
 
 
 def test_without_ctr_nothing_runs_and_the_check_says_why(node_root, monkeypatch):
