@@ -46,7 +46,7 @@ import harness  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'sources'))
 import debian  # noqa: E402  (tests/sources)
 
-from test_hosts_toml_containerd import containerd_reads  # noqa: E402
+from test_hosts_toml_containerd import GHCR, MANIFEST, containerd_reads, hosts_dir  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'unit' / 'plugins' / 'plugin_utils'))
 from _artefacts_containerd_cases import (  # noqa: E402  (tests/unit/plugins/plugin_utils, put on sys.path just above)
@@ -170,17 +170,6 @@ def test_k0s_dropin_imported_by_k0s_containerd(family, containerd, tmp_path):
     assert images['pinned_images']['sandbox'] == 'quay.io/k0sproject/pause:3.10.2-0'
 
 
-def write_hosts(root, written):
-    for directory, text in written.items():
-        (root / directory).mkdir(parents=True)
-        (root / directory / 'hosts.toml').write_text(text)
-    return root
-
-
-MANIFEST = '/v2/library/busybox/manifests/latest?ns=docker.io'
-GHCR = '/v2/spegel-org/spegel/manifests/v0.3.0?ns=ghcr.io'
-
-
 @pytest.mark.parametrize('family', binaries.FAMILIES)
 @pytest.mark.parametrize('node_ip, hosts', [('198.18.0.5', ['198.18.0.5:30020', '198.18.0.5:30021']),
                                             ('fd00:5e6e:9::5', ['[fd00:5e6e:9::5]:30020', '[fd00:5e6e:9::5]:30021'])])
@@ -189,7 +178,7 @@ def test_bottlerocket_hosts_read_by_containerd(family, node_ip, hosts, ctr, tmp_
     containerd 1.x cannot read the IPv6 table header, which the filter refuses for 1.x."""
     settings = files(node_artefact('bottlerocket', node_ip=node_ip, registries=['_default', 'docker.io'],
                                    ports=[30020, 30021]))['user-data.toml']
-    root = write_hosts(tmp_path / 'certs.d', bottlerocket_hosts(settings))
+    root = hosts_dir(tmp_path / 'certs.d', bottlerocket_hosts(settings))
     docker_io, other = containerd_reads([(ctr[family], root, 'docker.io/library/busybox:latest'),
                                          (ctr[family], root, 'ghcr.io/spegel-org/spegel:v0.3.0')])
     if family.startswith('1.') and ':' in node_ip:
