@@ -20,8 +20,6 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base impor
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets, require_absolute
 
-SYSTEMD = 'ansible.builtin.systemd_service'
-
 
 class RestartFailed(SpegelError):
     changed = True  # containerd was restarted (and maybe a file put back): not undone by failing
@@ -132,16 +130,10 @@ class ActionModule(ActionModuleBase):
     def _restart_and_prove(self, path, args, rollback, cleanup, task_vars, result):
         service, address, timeout = args['service_name'], args['address'], args['timeout']
         start = time.monotonic()
-        answer, why = self._restart([service], address, timeout, task_vars)
+        answer, why = self._restart([service], address, timeout, task_vars, result, cleanup)
         result.update(restarted=True, cri_ready=answer.ready if answer else False,
                       elapsed=round(time.monotonic() - start, 1))
         if answer and answer.ready:
-            if cleanup:
-                try:
-                    node.write(self, task_vars, removes=[dict(path=p) for p in cleanup])
-                except SpegelError as exc:  # containerd runs: a copy left behind is no reason to fail
-                    result.setdefault('warnings', []).append('containerd runs again, but %s could not be removed: %s'
-                                                             % (', '.join(cleanup), exc))
             result['msg'] = '%s restarted and serves CRI after %.1fs.' % (service, result['elapsed'])
             return
 
@@ -152,7 +144,7 @@ class ActionModule(ActionModuleBase):
             self._put_back(path, rollback, task_vars, result)
         except SpegelError as exc:
             error = str(exc)
-        again, _why = self._restart([service], address, timeout, task_vars)
+        again, _why = self._restart([service], address, timeout, task_vars, result)
         result.update(rolled_back=True, cri_ready=bool(again and again.ready),
                       elapsed=round(time.monotonic() - start, 1))
         put_back = restart.put_back_sentence(path, result['restored'], result['removed'] and rollback.was_absent,
@@ -169,7 +161,7 @@ class ActionModule(ActionModuleBase):
             result['msg'] = 'check mode: %s' % restart.kind_plan_sentence(services, address)
             return
         start = time.monotonic()
-        answer, why = self._restart(services, address, timeout, task_vars)
+        answer, why = self._restart(services, address, timeout, task_vars, result)
         result.update(restarted=bool(services), cri_ready=bool(answer and answer.ready),
                       elapsed=round(time.monotonic() - start, 1))
         if answer and answer.ready:
@@ -180,22 +172,26 @@ class ActionModule(ActionModuleBase):
                                                why or answer.failure(timeout))
         raise RestartFailed(failure) if services else SpegelError(failure)
 
-    def _restart(self, services, address, timeout, task_vars):
-        """Restart the units in order, then poll until CRI answers or timeout seconds passed. Returns
-        (the last CriAnswer, None), or (None, why) when systemd could not restart a unit (the units
-        after it are left as they are)."""
-        for service in services:
-            started = self._execute_module(module_name=SYSTEMD, module_args=dict(name=service, state='restarted'),
-                                           task_vars=task_vars)
-            if started.get('failed'):
-                return None, 'systemd could not restart %s: %s' % (
-                    service, str(started.get('msg') or 'no message').strip())
-        deadline = time.monotonic() + timeout
-        while True:
-            answer = restart.CriAnswer(node.read(self, task_vars, cri_plugins=address).cri_plugins)
-            if answer.ready or time.monotonic() + restart.POLL_DELAY >= deadline:
-                return answer, None
-            time.sleep(restart.POLL_DELAY)
+    def _restart(self, services, address, timeout, task_vars, result, cleanup=()):
+        """One round trip: the node restarts the units in order, asks until containerd serves CRI
+        on address or timeout seconds passed, and then removes cleanup (the paths that only served a
+        rollback). Returns (the CriAnswer, None), or (None, why) when systemd could not restart a
+        unit (the units after it are left as they are)."""
+        removes = [dict(path=path) for path in cleanup]
+        try:
+            answered = node.run_node_files(self, task_vars, restart=list(services), cri_plugins=address,
+                                           cri_wait=timeout, cri_required=bool(removes), remove=removes)
+        except SpegelError as exc:
+            if not removes:
+                raise
+            # Removed only once CRI answered: containerd runs, and a copy left behind is no reason to fail.
+            result.setdefault('warnings', []).append('containerd runs again, but %s could not be removed: %s'
+                                                     % (', '.join(cleanup), exc))
+            answered = node.run_node_files(self, task_vars, cri_plugins=address)
+        failed = [unit for unit in answered.get('restarted', []) if unit['rc'] != 0]
+        if failed:
+            return None, 'systemd could not restart %s: %s' % (failed[0]['unit'], failed[0]['error'])
+        return restart.CriAnswer(answered['cri_plugins']), None
 
     def _put_back(self, path, rollback, task_vars, result):
         if rollback.previous_config:

@@ -12,15 +12,15 @@ module: containerd_restart
 short_description: Restart containerd, prove it serves CRI again, or put the previous configuration back
 version_added: 0.1.0
 description:
-  - Restarts the containerd service with M(ansible.builtin.systemd_service), then polls
-    C(ctr --address ADDRESS plugins ls) (one command per poll, every 2 seconds) until the CRI
-    plugin C(io.containerd.grpc.v1 cri) reports C(ok), for up to O(timeout) seconds. The
-    same line proves CRI on containerd 1.x and 2.x.
-  - When containerd comes back with CRI, the copy O(previous_config) is removed (it only
-    served the rollback).
+  - In one round trip, the node restarts the containerd service (C(systemctl restart)), then
+    asks C(ctr --address ADDRESS plugins ls) every half second until the CRI plugin
+    C(io.containerd.grpc.v1 cri) reports C(ok), for up to O(timeout) seconds. The same line
+    proves CRI on containerd 1.x and 2.x.
+  - When containerd comes back with CRI, the copy O(previous_config) is removed in that same
+    round trip (it only served the rollback).
   - When it does not, the previous configuration goes back (the content of O(previous_config)
     over O(path), or no file at all when O(was_absent=true)), containerd is restarted and
-    polled again, and the task fails with a message that says what broke, what was put
+    waited for again, and the task fails with a message that says what broke, what was put
     back and whether containerd runs with CRI again.
   - With O(revert=true) (the C(uninstall) of M(peerpull.spegel.containerd_config)'s changes)
     it first puts back what that module found before its first change (the original it saved
@@ -30,7 +30,7 @@ description:
   - With O(services) (a node kind other than plain containerd, such as k3s, RKE2 or nodeadm, from
     M(peerpull.spegel.node_config)'s RV(peerpull.spegel.node_config#module:services) and
     RV(peerpull.spegel.node_config#module:cri_address)), it restarts those units in order, then
-    polls O(address) the same way. Nothing is put back when CRI does not come back (the kind's
+    asks O(address) the same way. Nothing is put back when CRI does not come back (the kind's
     adapter keeps no previous file), so the task fails naming the units, the socket and what
     C(ctr) said, and the adapter's files stay written. An empty list (k0s, which restarts its
     own containerd when a drop-in changes) restarts nothing and only waits for CRI on O(address);
@@ -43,7 +43,7 @@ extends_documentation_fragment:
   - peerpull.spegel._node_files
 attributes:
   action:
-    description: Runs on the controller, which decides; the node restarts, answers the polls and reads and writes files.
+    description: Runs on the controller, which decides; the node restarts, waits for CRI and reads and writes files.
     support: full
   check_mode:
     description: Reports what would happen and restarts nothing.

@@ -100,16 +100,41 @@ options:
         of the files' RV(files[].mtime_us), so the controller can tell whether the running
         service loaded the files read.
     type: str
+  restart:
+    description:
+      - systemd units to restart (C(systemctl restart UNIT)), in order, stopping at the first
+        that fails; before O(cri_plugins) is asked, so that with O(cri_wait) one round trip
+        restarts containerd and waits for it. Nothing is restarted in check mode.
+      - RV(restarted) says how each went.
+    type: list
+    elements: str
+    default: []
   cri_plugins:
     description:
-      - A containerd socket to ask, once and without retrying, for its plugins and their status
+      - A containerd socket to ask for its plugins and their status
         (C(ctr --address PATH --connect-timeout 2s plugins ls)); the output is returned in
         RV(cri_plugins) for the controller to judge whether containerd answers with its CRI
-        plugin loaded.
+        plugin loaded. Asked once, unless O(cri_wait) is set.
       - Runs the C(ctr) next to the C(containerd) binary, else the first on C(PATH), in
         C(/usr/local/bin), C(/usr/bin) or rke2's C(/var/lib/rancher/rke2/bin), else C(k0s ctr)
         (k0s ships no C(ctr)). Where there is none, nothing runs and RV(cri_plugins.skipped) says so.
     type: path
+  cri_wait:
+    description:
+      - With O(cri_plugins), seconds to keep asking, every half second, until containerd
+        answers with its CRI plugin loaded (the come-back wait after a restart, done on the node
+        in this one round trip). V(0) asks once.
+      - Writes and removals of the same call come after the wait; with O(cri_required), only
+        when containerd answered with CRI.
+    type: int
+    default: 0
+  cri_required:
+    description:
+      - With O(cri_plugins), write and remove nothing (O(write), O(remove)) unless containerd
+        answered with its CRI plugin loaded; RV(written) is then empty. For what only a restart
+        that succeeded may remove, such as the copy kept to roll it back.
+    type: bool
+    default: false
   hosts_probe:
     description:
       - Show the registry C(hosts.toml) files under O(hosts_probe.hosts_dir) to the node's own
@@ -377,6 +402,21 @@ service:
     error:
       description: Why systemd could not be asked.
       type: str
+restarted:
+  description: The units of O(restart) that systemd was asked to restart, in order.
+  returned: when O(restart) is set and not in check mode
+  type: list
+  elements: dict
+  contains:
+    unit:
+      description: The unit.
+      type: str
+    rc:
+      description: Exit code of C(systemctl restart); null when systemctl is not installed.
+      type: int
+    error:
+      description: What systemctl said when the restart failed; empty when it did not.
+      type: str
 cri_plugins:
   description: The result of O(cri_plugins).
   returned: when O(cri_plugins) is set
@@ -397,6 +437,15 @@ cri_plugins:
     stderr:
       description: Why C(ctr) could not ask, such as a socket without a daemon.
       type: str
+    attempts:
+      description: How many times C(ctr plugins ls) ran (more than one only with O(cri_wait)).
+      type: int
+    waited:
+      description: Seconds spent asking, with O(cri_wait).
+      type: float
+    loaded:
+      description: Whether containerd answered with its CRI plugin loaded.
+      type: bool
     skipped:
       description: Why nothing ran, when nothing did.
       type: str
@@ -497,7 +546,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
-from ansible_collections.peerpull.spegel.plugins.module_utils import _network
+from ansible_collections.peerpull.spegel.plugins.module_utils import _cri, _network
 
 # --- Errors and symbolic links, shared by every file operation --------------------------------
 
@@ -1111,6 +1160,7 @@ DUMP_TIMEOUT = 20  # seconds; a dump takes well under one
 # rke2 keeps its ctr beside its containerd there, off PATH (k3s links /usr/local/bin/ctr).
 CTR_KIND_DIRS = ['/var/lib/rancher/rke2/bin']
 CRI_CONNECT_TIMEOUT = '2s'
+CRI_WAIT_INTERVAL = 0.5  # seconds between two asks while waiting for CRI
 
 
 def containerd_binary(module):
@@ -1170,9 +1220,24 @@ def ctr_binary(module, opt_dirs=None):
     return ctr or ''
 
 
+def restart_units(module, units):
+    """`systemctl restart` of each unit in order, up to the first that fails."""
+    systemctl = module.get_bin_path('systemctl')
+    if not systemctl:
+        return [{'unit': units[0], 'rc': None, 'error': 'systemctl not found'}]
+    restarted = []
+    for unit in units:
+        rc, out, err = module.run_command([systemctl, 'restart', unit])
+        error = ((err or out).strip() or 'systemctl restart exited with %d' % rc) if rc else ''
+        restarted.append({'unit': unit, 'rc': rc, 'error': error})
+        if rc:
+            break
+    return restarted
+
+
 def cri_plugins(module, address):
     """One `ctr plugins ls` on address: it needs a running daemon and lists each plugin's
-    status. No retry here; the controller judges the answer (and polls after a restart)."""
+    status. The controller judges the answer (_containerd_restart.CriAnswer)."""
     result = {'address': address, 'ctr': '', 'rc': None, 'stdout': '', 'stderr': ''}
     ctr = ctr_binary(module, BIN_DIRS + CTR_KIND_DIRS)
     argv = [ctr] if ctr else []
@@ -1184,10 +1249,26 @@ def cri_plugins(module, address):
         result['skipped'] = 'ctr is not installed (looked next to containerd, on PATH and in %s; no k0s ctr)' % (
             ', '.join(BIN_DIRS + CTR_KIND_DIRS))
         return result
-    # ctr waits 10s for a socket that is not there; the caller's polls do the waiting.
+    # ctr waits 10s for a socket that is not there; cri_wait does the waiting.
     rc, out, err = module.run_command(argv + ['--address', address, '--connect-timeout', CRI_CONNECT_TIMEOUT,
                                               'plugins', 'ls'])
     result.update(ctr=' '.join(argv), rc=rc, stdout=out, stderr=err)
+    return result
+
+
+def cri_answer(module, address, wait):
+    """cri_plugins, asked again every CRI_WAIT_INTERVAL until containerd serves CRI or wait
+    seconds have passed: a restart's come-back wait in one round trip, not one per ask."""
+    started = time.monotonic()
+    attempts = 0
+    while True:
+        result = cri_plugins(module, address)
+        attempts += 1
+        loaded = _cri.cri_loaded(result['rc'], result['stdout'])
+        if loaded or 'skipped' in result or time.monotonic() - started + CRI_WAIT_INTERVAL > wait:
+            break
+        time.sleep(CRI_WAIT_INTERVAL)
+    result.update(attempts=attempts, waited=round(time.monotonic() - started, 1), loaded=loaded)
     return result
 
 
@@ -1257,7 +1338,10 @@ def main():
             containerd_version=dict(type='bool', default=False),
             config_dump=dict(type='path'),
             service_started=dict(type='str'),
+            restart=dict(type='list', elements='str', default=[]),
             cri_plugins=dict(type='path'),
+            cri_wait=dict(type='int', default=0),
+            cri_required=dict(type='bool', default=False),
             hosts_probe=dict(type='dict', options=dict(
                 hosts_dir=dict(type='path', required=True),
                 refs=dict(type='list', elements='str', required=True),
@@ -1288,11 +1372,18 @@ def main():
     params = module.params
     refuse_nul(module, params)
 
+    if params['cri_required'] and not params['cri_plugins']:
+        module.fail_json(msg='cri_required needs cri_plugins (the containerd socket to ask); nothing was written.')
     result = dict(read(params), changed=False, written=[], staged=[])
+    if params['restart'] and not module.check_mode:
+        result['restarted'] = restart_units(module, params['restart'])
+        if result['restarted'][-1]['rc'] != 0:
+            params['cri_wait'] = 0  # a unit that did not restart: nothing to wait for
     result.update(probe(module, params))
-    if not module.check_mode:
+    cri_missing = params['cri_required'] and not result['cri_plugins']['loaded']
+    if not module.check_mode and not cri_missing:
         write_or_remove(module, params, result)
-    result['changed'] = bool(result['written'])
+    result['changed'] = bool(result['written'] or result.get('restarted'))
     module.exit_json(**result)
 
 
@@ -1321,7 +1412,7 @@ def probe(module, params):
     if params['service_started']:
         result['service'] = service_started(module, params['service_started'])
     if params['cri_plugins']:
-        result['cri_plugins'] = cri_plugins(module, params['cri_plugins'])
+        result['cri_plugins'] = cri_answer(module, params['cri_plugins'], params['cri_wait'])
     if params['hosts_probe']:
         result['hosts_probe'] = hosts_probe(module, params['hosts_probe']['hosts_dir'], params['hosts_probe']['refs'])
     if params['network_facts']:

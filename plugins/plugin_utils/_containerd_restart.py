@@ -12,15 +12,9 @@ from __future__ import annotations
 import datetime
 import re
 
-ADDRESS = '/run/containerd/containerd.sock'
-# Seconds between two polls after a restart; each poll (node_files' cri_plugins probe) gives up
-# connecting after 2s, so the timeout holds.
-POLL_DELAY = 2
+from ansible_collections.peerpull.spegel.plugins.module_utils._cri import cri_loaded
 
-# `ctr plugins ls` prints TYPE ID PLATFORMS STATUS. containerd 1.x and 2.x both serve the CRI
-# API as plugin io.containerd.grpc.v1/cri; on 2.x it loads only when its io.containerd.cri.v1
-# dependencies did, so this one line proves CRI is up on both.
-CRI_PLUGIN_OK = re.compile(r'^io\.containerd\.grpc\.v1\s+cri\s+.*\bok\s*$', re.MULTILINE)
+ADDRESS = '/run/containerd/containerd.sock'
 _CRI_WORD = re.compile(r'\bcri\b')
 
 
@@ -39,7 +33,7 @@ class CriAnswer:
 
     @property
     def ready(self):
-        return self.rc == 0 and bool(CRI_PLUGIN_OK.search(self.stdout))
+        return cri_loaded(self.rc, self.stdout)
 
     def _not_loaded(self):
         """The CRI plugin's line and the CRI lines not ok (the cause on 2.x), or that it is not listed."""

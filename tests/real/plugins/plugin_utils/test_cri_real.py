@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,14 +54,41 @@ def kind_socket(root):
     return socket
 
 
-def probe(socket, monkeypatch, binary=None):
-    """node_files' cri_plugins probe, run in-process as on a node whose PATH holds binary's ctr."""
+def run_node_files(monkeypatch, binary, **args):
+    """node_files run in-process as on a node whose PATH holds binary's ctr."""
     monkeypatch.setenv('PATH', '%s:/usr/sbin:/usr/bin:/sbin:/bin' % binary.directory if binary else '/nonexistent')
     out = io.StringIO()
-    with patch_module_args({'cri_plugins': str(socket)}):
+    with patch_module_args(args):
         with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
             node_files.main()
-    return json.loads(out.getvalue())['cri_plugins']
+    return json.loads(out.getvalue())
+
+
+def probe(socket, monkeypatch, binary=None, **args):
+    """node_files' cri_plugins probe."""
+    return run_node_files(monkeypatch, binary, cri_plugins=str(socket), **args)['cri_plugins']
+
+
+@contextlib.contextmanager
+def daemon_started_later(binary, node_root, socket, delay):
+    """A real containerd that starts serving socket delay seconds from now, as after a restart."""
+    stop, failed = threading.Event(), []
+
+    def serve():
+        time.sleep(delay)
+        try:
+            with harness.running_daemon(binary.containerd, node_root, ENABLED[binary.family[0]], socket):
+                stop.wait()
+        except Exception as exc:  # noqa: BLE001  (reported by the test, not lost in the thread)
+            failed.append(exc)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        yield failed
+    finally:
+        stop.set()
+        thread.join()
 
 
 @pytest.mark.parametrize('family', FAMILIES)
@@ -130,3 +158,51 @@ def test_without_ctr_nothing_runs_and_the_check_says_why(node_root, monkeypatch)
     check = answer.check()
     assert not check['ok'] and check['detail'].startswith(
         'containerd on %s could not be asked: ctr is not installed' % socket), check
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_cri_wait_asks_on_the_node_until_a_restarted_containerd_serves_cri(family, found, node_root, monkeypatch):
+    binary, socket = found[family], kind_socket(node_root)
+    with daemon_started_later(binary, node_root, socket, delay=1.5) as failed:
+        said = probe(socket, monkeypatch, binary, cri_wait=30)
+    assert not failed, failed
+    assert said['loaded'] and CriAnswer(said).ready
+    assert said['attempts'] > 1 and 1 <= said['waited'] < 30, said
+
+
+def test_cri_wait_gives_up_after_the_timeout_and_says_why(found, node_root, monkeypatch):
+    socket = kind_socket(node_root)
+    started = time.monotonic()
+    said = probe(socket, monkeypatch, found[FAMILIES[-1]], cri_wait=3)
+    # the last ask starts less than one interval before the 3 s are up
+    assert 3 - node_files.CRI_WAIT_INTERVAL <= time.monotonic() - started < 15
+    assert not said['loaded'] and said['attempts'] > 1 and said['waited'] >= 3 - node_files.CRI_WAIT_INTERVAL, said
+    assert CriAnswer(said).failure(3).startswith('it did not answer on %s within 3s: ' % socket)
+
+
+@pytest.mark.parametrize('serving', [True, False], ids=['cri', 'no-daemon'])
+def test_cri_required_removes_only_once_containerd_serves_cri(serving, found, node_root, monkeypatch, tmp_path):
+    """The restart's rollback copy goes in the round trip that saw CRI, and stays when CRI did not answer."""
+    binary, socket = found[FAMILIES[-1]], kind_socket(node_root)
+    copy = tmp_path / 'config.toml.1234.2026-01-01@00:00:00~'
+    copy.write_text('version = 2\n')
+    args = dict(cri_plugins=str(socket), cri_wait=1, cri_required=True, remove=[{'path': str(copy)}])
+    with contextlib.ExitStack() as stack:
+        if serving:
+            stack.enter_context(harness.running_daemon(binary.containerd, node_root, ENABLED['2'], socket))
+        said = run_node_files(monkeypatch, binary, **args)
+    assert said['cri_plugins']['loaded'] is serving
+    assert copy.exists() is not serving
+    assert [entry['path'] for entry in said['written']] == ([str(copy)] if serving else [])
+
+
+def test_cri_required_without_cri_plugins_is_refused(monkeypatch, tmp_path):
+    copy = tmp_path / 'kept'
+    copy.write_text('x')
+    with pytest.raises(SystemExit):
+        with patch_module_args({'cri_required': True, 'remove': [{'path': str(copy)}]}):
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                node_files.main()
+    said = json.loads(out.getvalue())
+    assert said['failed'] and said['msg'].startswith('cri_required needs cri_plugins') and copy.exists()

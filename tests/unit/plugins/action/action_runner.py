@@ -6,11 +6,11 @@
 context), with its node round trips going to the real node_files module in this process, on
 files under the test's tmp_path. Each round trip is recorded in ActionRun.calls.
 
-An action that also runs other modules on the node, or asks containerd for its plugins
-(containerd_restart) gets a stand-in node: ActionRun.node, with module(name, args) and
-cri_plugins(address) methods answering as the node would (the latter in place of node_files'
-`ctr plugins ls`, whose judgement test_cri_real.py proves on real containerd); every round trip
-is recorded in ActionRun.steps, in order."""
+An action that restarts units or asks containerd for its plugins (containerd_restart) gets a
+stand-in node: ActionRun.node, with restart_units(units) and cri_plugins(address) methods
+answering as the node would, in place of node_files' `systemctl restart` and `ctr plugins ls`
+(whose judgement test_cri_real.py proves on real containerd; the restarts are proven on the
+fleet); every round trip is recorded in ActionRun.steps, in order."""
 
 from __future__ import annotations
 
@@ -50,19 +50,19 @@ class ActionRun:
 
         def execute_module(module_name, module_args, task_vars):
             self.steps.append((module_name, module_args))
-            if module_name != NODE_FILES:
-                return self.node.module(module_name, module_args)
+            assert module_name == NODE_FILES, module_name
             self.calls.append(module_args)
             out = io.StringIO()
-            real_cri_plugins = node_files.cri_plugins
-            if module_args.get('cri_plugins') and self.node is not None:
+            real = node_files.cri_plugins, node_files.restart_units
+            if self.node is not None:
                 node_files.cri_plugins = lambda _module, address: dict(self.node.cri_plugins(address), address=address)
+                node_files.restart_units = lambda _module, units: self.node.restart_units(units)
             try:
                 with patch_module_args(dict(module_args, _ansible_check_mode=check_mode)):
                     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
                         node_files.main()
             finally:
-                node_files.cri_plugins = real_cri_plugins
+                node_files.cri_plugins, node_files.restart_units = real
             return json.loads(out.getvalue())
 
         action._execute_module = execute_module

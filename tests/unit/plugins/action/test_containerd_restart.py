@@ -14,7 +14,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from ansible_collections.peerpull.spegel.plugins.action import containerd_restart as action_plugin
+from ansible_collections.peerpull.spegel.plugins.modules import node_files
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import CREATED_SUFFIX, ORIGINAL_SUFFIX
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd_restart as restart
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node import NODE_FILES
@@ -25,7 +25,6 @@ BREAKS_CRI = GOOD + '# breaks CRI\n'
 NOT_TOML = 'version = = 2\n'
 SOCKET = '/run/test/containerd.sock'
 PLUGINS_HEADER = 'TYPE                                   ID                       PLATFORMS      STATUS    \n'
-SYSTEMD = 'ansible.builtin.systemd_service'
 
 
 class StandInContainerd:
@@ -40,18 +39,18 @@ class StandInContainerd:
         self.state = 'ok'
         self.down_polls = down_polls
 
-    def module(self, name, args):
-        assert name == SYSTEMD and args == {'name': 'containerd', 'state': 'restarted'}, (name, args)
+    def restart_units(self, units):
+        assert units == ['containerd'], units
         text = self.path.read_text() if self.path.exists() else None
         self.loaded.append(text)
         try:
             tomllib.loads(text or '')
         except tomllib.TOMLDecodeError:
             self.state = 'down'
-            return {'failed': True, 'msg': 'Unable to restart service containerd: Job for containerd.service failed '
-                                           'because the control process exited with error code.\n'}
+            return [{'unit': 'containerd', 'rc': 1, 'error': 'Job for containerd.service failed because the control '
+                                                             'process exited with error code.'}]
         self.state = 'cri-error' if text and '# breaks CRI' in text else 'ok'
-        return {'changed': True, 'name': 'containerd', 'state': 'started'}
+        return [{'unit': 'containerd', 'rc': 0, 'error': ''}]
 
     def cri_plugins(self, address):
         assert address == SOCKET, address
@@ -74,9 +73,11 @@ def stand_in(run_action, tmp_path, **kwargs):
 
 
 def step_names(run_action):
-    """The round trips in order: 'cri' is a poll (node_files' cri_plugins probe)."""
-    return [('cri' if args.get('cri_plugins') else 'node_files') if name == NODE_FILES
-            else 'systemd' if name == SYSTEMD else name for name, args in run_action.steps]
+    """The node_files round trips in order: 'restart' restarts units and waits for CRI, 'cri' only
+    waits for it."""
+    assert all(name == NODE_FILES for name, _args in run_action.steps), run_action.steps
+    return ['restart' if args.get('restart') else 'cri' if args.get('cri_plugins') else 'node_files'
+            for _name, args in run_action.steps]
 
 
 def seed_change(tmp_path, new, old=OLD):
@@ -88,7 +89,7 @@ def seed_change(tmp_path, new, old=OLD):
     return backup
 
 
-def test_containerd_back_with_cri_removes_the_copy_in_three_round_trips(run_action, tmp_path):
+def test_containerd_back_with_cri_removes_the_copy_in_two_round_trips(run_action, tmp_path):
     containerd_node = stand_in(run_action, tmp_path)
     backup = seed_change(tmp_path, GOOD)
     result = run_action('containerd_restart', args_for(tmp_path, previous_config=str(backup)))
@@ -96,7 +97,7 @@ def test_containerd_back_with_cri_removes_the_copy_in_three_round_trips(run_acti
     assert result['changed'] and result['restarted'] and result['cri_ready'] and not result['rolled_back']
     assert result['msg'].startswith('containerd restarted and serves CRI after')
     assert containerd_node.loaded == [GOOD] and not backup.exists()
-    assert step_names(run_action) == ['systemd', 'cri', 'node_files']
+    assert step_names(run_action) == ['restart']  # the copy goes in the round trip that saw CRI
 
 
 def test_cri_that_does_not_load_puts_the_previous_file_back_and_restarts_again(run_action, tmp_path):
@@ -110,7 +111,7 @@ def test_cri_that_does_not_load_puts_the_previous_file_back_and_restarts_again(r
     assert (tmp_path / 'config.toml').read_text() == OLD
     assert oct((tmp_path / 'config.toml').stat().st_mode & 0o777) == '0o600'  # the backup's mode
     assert result['restored'] == str(backup) and backup.exists()
-    assert step_names(run_action) == ['systemd', 'cri', 'node_files', 'node_files', 'systemd', 'cri']
+    assert step_names(run_action) == ['restart', 'node_files', 'node_files', 'restart']
     assert result['msg'] == (
         'containerd on node-1 did not come back with its CRI plugin after %s changed: it answered, but its CRI '
         'plugin did not load: io.containerd.grpc.v1 cri linux/amd64 error. The previous configuration was restored '
@@ -124,7 +125,7 @@ def test_a_failed_systemd_restart_says_so_and_a_file_that_was_absent_is_removed(
     result = run_action('containerd_restart', args_for(tmp_path, was_absent=True))
     assert result['failed'] and result['rolled_back'] and result['removed'] and result['cri_ready']
     assert containerd_node.loaded == [NOT_TOML, None] and not (tmp_path / 'config.toml').exists()
-    assert 'systemd could not restart containerd: Unable to restart service containerd' in result['msg']
+    assert 'systemd could not restart containerd: Job for containerd.service failed' in result['msg']
     assert 'The new %s was removed (there was none before) and containerd was restarted' % (
         tmp_path / 'config.toml') in result['msg']
 
@@ -139,7 +140,7 @@ def test_nothing_to_put_back_restarts_once_more_and_says_the_node_needs_attentio
     assert 'so there was nothing to put back, and containerd was restarted' in result['msg']
     assert 'it STILL does not answer with CRI - this node needs attention now (journalctl -u containerd).' \
         in result['msg']
-    assert step_names(run_action) == ['systemd', 'cri', 'systemd', 'cri']
+    assert step_names(run_action) == ['restart', 'restart']
 
 
 def test_a_socket_that_never_answers_is_reported_with_the_timeout_and_ctrs_error(run_action, tmp_path):
@@ -150,15 +151,15 @@ def test_a_socket_that_never_answers_is_reported_with_the_timeout_and_ctrs_error
     assert 'it did not answer on %s within 1s: ctr: failed to dial' % SOCKET in result['msg']
 
 
-def test_polls_until_cri_answers_within_the_timeout(run_action, tmp_path, monkeypatch):
+def test_the_node_asks_until_cri_answers_within_the_timeout_in_one_round_trip(run_action, tmp_path, monkeypatch):
     slept = []
-    monkeypatch.setattr(action_plugin.time, 'sleep', slept.append)
+    monkeypatch.setattr(node_files.time, 'sleep', slept.append)
     stand_in(run_action, tmp_path, down_polls=2)
     (tmp_path / 'config.toml').write_text(GOOD)
     result = run_action('containerd_restart', args_for(tmp_path, timeout=10))
     assert 'failed' not in result and result['cri_ready']
-    assert step_names(run_action) == ['systemd', 'cri', 'cri', 'cri']
-    assert slept == [restart.POLL_DELAY] * 2
+    assert step_names(run_action) == ['restart']
+    assert slept == [node_files.CRI_WAIT_INTERVAL] * 2
 
 
 def test_check_mode_restarts_nothing_and_touches_no_file(run_action, tmp_path):
@@ -199,7 +200,7 @@ def test_revert_puts_the_original_back_restarts_and_then_drops_every_copy(run_ac
     assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
     assert (tmp_path / 'config.toml').read_text() == OLD
     assert result['diff'][0]['before'] == GOOD and result['diff'][0]['after'] == OLD
-    assert step_names(run_action) == ['node_files', 'node_files', 'systemd', 'cri', 'node_files']
+    assert step_names(run_action) == ['node_files', 'node_files', 'restart']
 
 
 def test_revert_of_a_created_file_removes_it_and_its_marker(run_action, tmp_path):
@@ -292,12 +293,14 @@ class StandInKindNode:
         self.cri = cri
         self.failing_units = failing_units
 
-    def module(self, name, args):
-        assert name == SYSTEMD and args['state'] == 'restarted', (name, args)
-        if args['name'] in self.failing_units:
-            return {'failed': True, 'msg': 'Unable to restart service %s: Job failed.\n' % args['name']}
-        self.restarted.append(args['name'])
-        return {'changed': True, 'name': args['name'], 'state': 'started'}
+    def restart_units(self, units):
+        said = []
+        for unit in units:
+            if unit in self.failing_units:
+                return said + [{'unit': unit, 'rc': 1, 'error': 'Job for %s.service failed.' % unit}]
+            self.restarted.append(unit)
+            said.append({'unit': unit, 'rc': 0, 'error': ''})
+        return said
 
     def cri_plugins(self, address):
         assert address == KIND_SOCKET, address
@@ -318,7 +321,7 @@ def test_a_kinds_services_restart_in_order_and_cri_is_proven_on_its_socket(run_a
     assert 'failed' not in result, result['msg']
     assert result['changed'] and result['restarted'] and result['cri_ready'] and not result['rolled_back']
     assert run_action.node.restarted == ['rke2-server', 'rke2-helper']
-    assert step_names(run_action) == ['systemd', 'systemd', 'cri']  # no file read or written
+    assert step_names(run_action) == ['restart']  # no file read or written
     assert result['msg'].startswith('rke2-server, rke2-helper restarted; containerd serves CRI on %s after'
                                     % KIND_SOCKET)
 
@@ -328,7 +331,7 @@ def test_a_kinds_cri_that_never_comes_back_fails_and_says_the_files_stay(run_act
     result = run_action('containerd_restart', kind_args(), task_vars={'inventory_hostname': 'node-1'})
     assert result['failed'] and result['changed'] and result['cri_ready'] is False and not result['rolled_back']
     assert run_action.node.restarted == ['rke2-server', 'rke2-helper']  # once each: nothing to restart again
-    assert step_names(run_action) == ['systemd', 'systemd', 'cri']
+    assert step_names(run_action) == ['restart']
     assert result['msg'] == (
         'containerd on node-1 did not come back with its CRI plugin on %s after restarting rke2-server, '
         'rke2-helper: it did not answer on %s within 1s: ctr: failed to dial "%s": no such file or directory. '
@@ -347,9 +350,9 @@ def test_a_kinds_cri_plugin_in_error_is_named(run_action):
 def test_a_kinds_unit_that_systemd_cannot_restart_stops_the_rest(run_action):
     run_action.node = StandInKindNode(failing_units=('rke2-server',))
     result = run_action('containerd_restart', kind_args())
-    assert result['failed'] and run_action.node.restarted == [] and step_names(run_action) == ['systemd']
-    assert 'after restarting rke2-server, rke2-helper: systemd could not restart rke2-server: Unable to restart ' \
-        'service rke2-server: Job failed.' in result['msg']
+    assert result['failed'] and run_action.node.restarted == [] and step_names(run_action) == ['restart']
+    assert 'after restarting rke2-server, rke2-helper: systemd could not restart rke2-server: Job for ' \
+        'rke2-server.service failed.' in result['msg']
 
 
 def test_a_kind_in_check_mode_restarts_nothing(run_action):
