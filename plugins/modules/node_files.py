@@ -22,8 +22,10 @@ description:
     routes and addresses.
   - Writes files atomically (temporary file in the same directory, then
     C(AnsibleModule.atomic_move)), with mode and ownership applied before the content becomes
-    visible, optional backup, optional validation command, and an optimistic lock on the
-    content read earlier. All writes and removals of one call happen, or none; a failure
+    visible, C(chattr) attributes and SELinux context after, optional backup, optional validation
+    command, and an optimistic lock on the content read earlier. A write whose content is already
+    there only sets the file's mode, ownership, attributes and context, in place (an immutable
+    file's V(-i) included). All writes and removals of one call happen, or none; a failure
     names the file, the operating system's error and the fix.
   - Most users call M(peerpull.spegel.toml_file), M(peerpull.spegel.containerd_config) or
     M(peerpull.spegel.containerd_hosts) rather than this module.
@@ -54,6 +56,13 @@ options:
     type: list
     elements: path
     default: []
+  read_attributes:
+    description:
+      - Also return, for each file read, its C(chattr) attributes in RV(files[].attributes) and,
+        where SELinux is enabled, its context in RV(files[].secontext), so the controller can tell
+        whether O(write[].attributes) or the SELinux options of a write would change it.
+    type: bool
+    default: false
   read_globs:
     description:
       - Shell glob patterns; every match that is not a directory is read as with O(read), so a
@@ -192,6 +201,26 @@ options:
       group:
         description: Group of the file. Unset keeps the existing group (or the caller's).
         type: str
+      attributes:
+        description:
+          - C(chattr) attributes of the file, as O(ansible.builtin.file#module:attributes) takes
+            them (V(+i), V(-A), V(i)), set after the content is in place. They are compared as
+            C(chattr) applies them, so a file that has them already is left alone. A value
+            C(chattr) refuses fails the write naming the file and C(chattr)'s error, and the file
+            is put back as it was.
+        type: str
+      seuser:
+        description: As O(ansible.builtin.file#module:seuser); applied only where SELinux is enabled.
+        type: str
+      serole:
+        description: As O(ansible.builtin.file#module:serole); applied only where SELinux is enabled.
+        type: str
+      setype:
+        description: As O(ansible.builtin.file#module:setype); applied only where SELinux is enabled.
+        type: str
+      selevel:
+        description: As O(ansible.builtin.file#module:selevel); applied only where SELinux is enabled.
+        type: str
       backup:
         description: Keep a timestamped copy of the previous file next to it.
         type: bool
@@ -313,6 +342,22 @@ files:
     gid:
       description: Numeric group.
       type: int
+    attributes:
+      description:
+        - The letters C(lsattr -d) shows (such as V(e), V(eA)); null where C(lsattr) cannot tell,
+          such as on a file system without attributes.
+      returned: when O(read_attributes=true)
+      type: str
+    secontext:
+      description: The SELinux context (user, role, type and, with MLS, level).
+      returned: when O(read_attributes=true) and SELinux is enabled
+      type: list
+      elements: str
+    secontext_default:
+      description: The policy's default context for the path (what V(_default) stands for).
+      returned: when O(read_attributes=true) and SELinux is enabled
+      type: list
+      elements: str
     link_target:
       description: The file behind the path, when the path is a symbolic link.
       type: str
@@ -547,6 +592,9 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.peerpull.spegel.plugins.module_utils import _cri, _network
+from ansible_collections.peerpull.spegel.plugins.module_utils._file_attributes import (
+    attributes_differ, chattr_argument, wanted_context, wanted_flags,
+)
 
 # --- Errors and symbolic links, shared by every file operation --------------------------------
 
@@ -573,6 +621,7 @@ FIXES = {
                  'or unmount it',
 }
 UNCHANGED = 'Nothing was changed.'
+SELINUX_PARTS = ('seuser', 'serole', 'setype', 'selevel')
 
 
 class NodeFileError(Exception):
@@ -771,6 +820,14 @@ def describe(path):
     return info
 
 
+def file_attributes(module, target):
+    """What read_attributes adds of a file: its lsattr letters and, where SELinux is on, its context."""
+    info = {'attributes': module.get_file_attributes(target, include_version=False).get('attr_flags')}
+    if module.selinux_enabled():
+        info.update(secontext=module.selinux_context(target), secontext_default=module.selinux_default_context(target))
+    return info
+
+
 def _name(lookup, ident):
     try:
         return lookup(ident)[0]
@@ -931,6 +988,8 @@ class Staged:
         self.made_dirs = []
         self.file_args = None
         self.keep_dest_attrs = False
+        # The content is already there: only metadata changes, in place. What to put back on a failure.
+        self.in_place = None
         self.validate_stdout = None
 
     def result(self):
@@ -969,14 +1028,23 @@ def stage_write(module, item):
         gid = existing.st_gid if gid == -1 else gid
     elif mode is None:
         mode = 0o644
-    secontext = None
-    if existing is not None and module.selinux_enabled():
-        secontext = module.selinux_context(target)
     staged.file_args = module.load_file_common_arguments(
-        dict(mode='%04o' % mode, owner=str(uid) if uid != -1 else None, group=str(gid) if gid != -1 else None),
+        dict(mode='%04o' % mode, owner=str(uid) if uid != -1 else None, group=str(gid) if gid != -1 else None,
+             **{part: item.get(part) for part in SELINUX_PARTS}),
         path=target)
-    if secontext:
-        staged.file_args['secontext'] = secontext
+    if existing is not None and module.selinux_enabled():
+        # The parts not asked for stay the file's own.
+        staged.file_args['secontext'] = wanted_context(module.selinux_context(target), None,
+                                                       staged.file_args['secontext'])
+    data = to_bytes(item['content'], errors='surrogate_or_strict')
+    if existing is not None and sha1(data) == staged.checksum:
+        # No rename: an immutable file can be made mutable (-i), and nothing else changes.
+        staged.in_place = dict(st=existing, secontext=module.selinux_context(target) if module.selinux_enabled()
+                               else None, attributes=module.get_file_attributes(
+                                   target, include_version=False).get('attr_flags'))
+        if item['validate']:
+            staged.validate_stdout = validate(module, path, item['validate'], target)
+        return staged
 
     parent = os.path.dirname(target) or '.'
     try:
@@ -989,7 +1057,6 @@ def stage_write(module, item):
             staged.made_dirs = make_parents(module, path, parent)
         if staged.existed:
             staged.keep = keep_link(module, path, target, 'replace it')
-        data = to_bytes(item['content'], errors='surrogate_or_strict')
         staged.tmp = write_temporary(module, path, parent, target, data, mode, uid, gid)
         if item['validate']:
             staged.validate_stdout = validate(module, path, item['validate'], staged.tmp)
@@ -1055,23 +1122,46 @@ def stage_remove(module, item):
 
 
 def commit(module, staged, unsafe_writes):
-    """Make one staged change visible: atomic_move for a write, unlink for a removal."""
+    """Make one staged change visible: atomic_move for a write (or only the metadata, in place,
+    for content already there), then mode, ownership, SELinux context and attributes; unlink
+    for a removal."""
     if staged.action == 'removed':
         os.unlink(staged.target)
         return
-    if staged.keep_dest_attrs:
+    file_args = staged.file_args
+    if staged.keep_dest_attrs and not staged.in_place:
         module.atomic_move(staged.tmp, staged.target, unsafe_writes=unsafe_writes, keep_dest_attrs=True)
-        return
-    # atomic_move gives a new file 0666 & ~umask; 0600 until the wanted mode is set keeps a secret safe.
-    umask = os.umask(0o077)
+        file_args = dict(file_args, mode=None, owner=None, group=None)  # atomic_move kept the file's own
+    elif not staged.in_place:
+        # atomic_move gives a new file 0666 & ~umask; 0600 until the wanted mode is set keeps a secret safe.
+        umask = os.umask(0o077)
+        try:
+            module.atomic_move(staged.tmp, staged.target, unsafe_writes=unsafe_writes, keep_dest_attrs=False)
+        finally:
+            os.umask(umask)
+    attributes = staged.item.get('attributes')
+    # Judged on the file now in place: a new inode has lost the old one's letters.
+    current = module.get_file_attributes(staged.target, include_version=False).get('attr_flags') if attributes else None
+    change = attributes_differ(current, attributes)
+    # Clearing i or a comes first: the other changes need a file that is no longer immutable.
+    unlocks = change and current is not None and bool(set('ia') & (set(current) - set(wanted_flags(current, attributes))))
+    if unlocks:
+        set_attributes(module, staged.target, attributes)
+    module.set_fs_attributes_if_different(dict(file_args, attributes=None), False)
+    if change and not unlocks:
+        set_attributes(module, staged.target, attributes)
+
+
+def set_attributes(module, target, attributes):
+    """chattr, through ansible-core; its refusal named with the option and the fix."""
     try:
-        module.atomic_move(staged.tmp, staged.target, unsafe_writes=unsafe_writes, keep_dest_attrs=False)
-    finally:
-        os.umask(umask)
-    module.set_fs_attributes_if_different(staged.file_args, False)
+        module.set_attributes_if_different(target, chattr_argument(attributes), False)
+    except ReportedFailure as exc:
+        raise ReportedFailure('attributes %r: %s: use letters chattr takes on this file system (man chattr; '
+                              'lsattr -d %s shows the current ones)' % (attributes, exc, target)) from None
 
 
-def roll_back(entries):
+def roll_back(module, entries):
     """Put back what entries changed, newest first; returns the paths that stay changed.
     Judged by what is on disk, so an entry whose commit failed before it changed anything
     (a bind-mounted target refusing the rename) is left alone."""
@@ -1082,7 +1172,9 @@ def roll_back(entries):
                 now = os.lstat(staged.target)
             except FileNotFoundError:
                 now = None
-            if now is not None and staged.existed and same_file(now, staged.original):
+            if staged.in_place:
+                restore_metadata(module, staged)
+            elif now is not None and staged.existed and same_file(now, staged.original):
                 if sha1(read_bytes(staged.target)) != staged.checksum:
                     stays.append(staged.path)  # written in place (unsafe_writes): there is no way back
             elif staged.keep:
@@ -1092,9 +1184,22 @@ def roll_back(entries):
                     os.unlink(staged.target)
             else:
                 stays.append(staged.path)
-        except (OSError, NodeFileError):
+        except (OSError, NodeFileError, ReportedFailure):
             stays.append(staged.path)
     return stays
+
+
+def restore_metadata(module, staged):
+    """Put back the attributes, ownership, mode and SELinux context an in-place write changed."""
+    was, target = staged.in_place, staged.target
+    with failures_raised(module):
+        now = module.get_file_attributes(target, include_version=False).get('attr_flags')
+        if None not in (was['attributes'], now) and set(now) != set(was['attributes']):
+            module.set_attributes_if_different(target, was['attributes'] or '-' + now, False)
+        os.chown(target, was['st'].st_uid, was['st'].st_gid)
+        os.chmod(target, stat.S_IMODE(was['st'].st_mode))
+        if was['secontext']:
+            module.set_context_if_different(target, was['secontext'], False)
 
 
 class ReportedFailure(Exception):
@@ -1105,8 +1210,8 @@ class ReportedFailure(Exception):
 def failures_raised(module):
     """AnsibleModule reports some errors (chown, SELinux context) through fail_json, which
     exits; while a file is replaced they raise instead, so the rollback runs."""
-    def raise_failure(msg, **_kwargs):
-        raise ReportedFailure(msg) from sys.exc_info()[1]
+    def raise_failure(msg, details=None, **_kwargs):
+        raise ReportedFailure('%s (%s)' % (msg, details.strip()) if details else msg) from sys.exc_info()[1]
     module.fail_json = raise_failure
     try:
         yield
@@ -1128,7 +1233,7 @@ def commit_all(module, staged, unsafe_writes):
             with failures_raised(module):
                 commit(module, entry, unsafe_writes)
         except Exception as exc:  # atomic_move raises Exception; its cause is the OSError
-            stays = roll_back(committed + [entry])
+            stays = roll_back(module, committed + [entry])
             if stays:
                 tail = 'These files were changed and could not be put back: %s.' % ', '.join(stays)
             else:
@@ -1332,6 +1437,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             read=dict(type='list', elements='path', default=[]),
+            read_attributes=dict(type='bool', default=False),
             read_globs=dict(type='list', elements='str', default=[]),
             exists=dict(type='list', elements='path', default=[]),
             list_dirs=dict(type='list', elements='path', default=[]),
@@ -1355,6 +1461,11 @@ def main():
                 mode=dict(type='raw'),
                 owner=dict(type='str'),
                 group=dict(type='str'),
+                attributes=dict(type='str'),
+                seuser=dict(type='str'),
+                serole=dict(type='str'),
+                setype=dict(type='str'),
+                selevel=dict(type='str'),
                 backup=dict(type='bool', default=False),
                 create_parents=dict(type='bool', default=False),
                 expected_checksum=dict(type='str', no_log=False),
@@ -1374,7 +1485,7 @@ def main():
 
     if params['cri_required'] and not params['cri_plugins']:
         module.fail_json(msg='cri_required needs cri_plugins (the containerd socket to ask); nothing was written.')
-    result = dict(read(params), changed=False, written=[], staged=[])
+    result = dict(read(module, params), changed=False, written=[], staged=[])
     if params['restart'] and not module.check_mode:
         result['restarted'] = restart_units(module, params['restart'])
         if result['restarted'][-1]['rc'] != 0:
@@ -1387,7 +1498,7 @@ def main():
     module.exit_json(**result)
 
 
-def read(params):
+def read(module, params):
     """The result keys of the reads, listings and existence checks: files, globs, dirs, exists."""
     files = {path: describe(path) for path in params['read']}
     globs = {}
@@ -1397,6 +1508,10 @@ def read(params):
         globs[pattern] = matches
         for path in matches:
             files.setdefault(path, describe(path))
+    if params['read_attributes']:
+        for path, info in files.items():
+            if 'content_b64' in info:
+                info.update(file_attributes(module, info.get('link_target') or path))
     dirs = {path: list_dir(path) for path in params['list_dirs']}
     exists = {path: os.path.exists(path) for path in params['exists']}
     return {'files': files, 'globs': globs, 'dirs': dirs, 'exists': exists}

@@ -35,6 +35,11 @@ class NodeFile:
         self.group = info.get('group')
         self.uid = info.get('uid')
         self.gid = info.get('gid')
+        # Read with read_attributes=True: lsattr's letters (None: it could not tell); the SELinux
+        # context and the policy's default for the path, where SELinux is enabled (else None).
+        self.attributes = info.get('attributes')
+        self.secontext = info.get('secontext')
+        self.secontext_default = info.get('secontext_default')
         self.mtime_us = info.get('mtime_us')
         self.text = None
         if info.get('error'):
@@ -149,9 +154,11 @@ def validate(action, task_vars, writes):
     return run_node_files(action, task_vars, write=list(writes), commit=False)['staged']
 
 
-def write(action, task_vars, writes=(), removes=()):
-    """Stage, validate and commit writes and removals on the node. Returns node_files' `written` list."""
-    return run_node_files(action, task_vars, write=list(writes), remove=list(removes))['written']
+def write(action, task_vars, writes=(), removes=(), unsafe_writes=False):
+    """Stage, validate and commit writes and removals on the node. Returns node_files' `written` list.
+    unsafe_writes: as ansible.builtin.copy's; false leaves it to the node's ANSIBLE_UNSAFE_WRITES."""
+    unsafe = dict(unsafe_writes=True) if unsafe_writes else {}
+    return run_node_files(action, task_vars, write=list(writes), remove=list(removes), **unsafe)['written']
 
 
 def read_for(action, task_vars, adapter, spec, exists=(), also=None, **probes):
