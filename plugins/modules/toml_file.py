@@ -22,12 +22,15 @@ description:
     only the Python that Ansible itself needs. The edited text is re-parsed with an
     independent parser and must hold exactly the intended data before it is written.
   - The file is replaced atomically; the previous content can be kept as a backup.
+  - Mode, ownership, C(chattr) attributes, SELinux context and O(unsafe_writes) are
+    M(ansible.builtin.copy)'s, applied on the node by ansible-core's own file machinery.
 author:
   - peerpull.spegel maintainers (@peerpull)
 requirements:
   - tomlkit >= 0.13 on the controller
 extends_documentation_fragment:
   - peerpull.spegel._node_files
+  - ansible.builtin.files
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
@@ -96,19 +99,25 @@ options:
         (C(01204)). Quote modes.
       - Symbolic modes (V(u=rw,g=r,o=r)) are refused.
       - Unset keeps the mode of an existing file, or V('0644') for a new one.
+      - This description replaces that of the C(ansible.builtin.files) fragment.
     type: raw
-  owner:
-    description: Owner of the file (name or numeric id). Unset keeps the existing owner.
-    type: str
-  group:
-    description: Group of the file (name or numeric id). Unset keeps the existing group.
-    type: str
 notes:
   - Arrays of tables (C([[...]])) cannot be addressed inside; they can be set or removed whole.
   - A file larger than 4 MiB is refused on the node, before its content is sent to the controller;
     the message names the file, its size and the limit.
   - A file changed by someone else between the read and the write is not overwritten; the
     task fails and can be run again.
+  - O(attributes) are compared as C(chattr) applies them, so V(+i) or V(-A) report a change only
+    when the file lacks or has that letter (ansible-core compares C(lsattr)'s letters as text, and
+    C(ext4)'s V(e) makes V(+i) a change on every run there). Prefer V(+) and V(-), as V(=) asks for
+    exactly those letters, and some, such as C(ext4)'s V(e), cannot be cleared. A letter C(chattr)
+    does not take fails the task naming the file and C(chattr)'s error, with the file as it was.
+  - An immutable file (V(+i)) can be made mutable with O(attributes=-i) when its content does not
+    change; a change of content to a file that is still immutable fails naming the file and the fix.
+  - The SELinux options take effect only on nodes where SELinux is enabled and Python's C(selinux)
+    bindings are installed; elsewhere they are ignored, as ansible-core ignores them. This
+    collection's tests run on hosts without SELinux.
+  - O(unsafe_writes=false) leaves it to the node's E(ANSIBLE_UNSAFE_WRITES).
 seealso:
   - module: peerpull.spegel.containerd_config
   - module: community.general.ini_file
@@ -139,6 +148,20 @@ EXAMPLES = r"""
       tls: {enabled: false}
     create: true
     mode: '0640'
+
+- name: Set a key in a bind-mounted file, which no rename can replace
+  peerpull.spegel.toml_file:
+    path: /etc/example/settings.toml
+    key: [server, workers]
+    value: 8
+    unsafe_writes: true
+
+- name: Make the file immutable once it is right (a later change of its content fails until -i)
+  peerpull.spegel.toml_file:
+    path: /etc/example/settings.toml
+    key: [server, workers]
+    value: 8
+    attributes: +i
 
 - name: Remove the legacy mirrors table
   peerpull.spegel.toml_file:

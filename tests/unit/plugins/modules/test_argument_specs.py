@@ -29,7 +29,8 @@ SUBOPTIONS_CHECKED_IN_PYTHON = {('containerd_config', 'extra_settings'): EXTRA_S
 
 
 def documented_options(module_name):
-    """The module's options, with those of its doc fragments (ansible-doc merges them the same way)."""
+    """The module's options, with those of its doc fragments, merged as ansible-doc merges them
+    (plugin_docs.merge_fragment): per option, the module's own fields win over the fragment's."""
     doc = yaml.safe_load(importlib.import_module('%s.modules.%s' % (COLLECTION, module_name)).DOCUMENTATION)
     options = dict(doc.get('options') or {})
     for fragment in doc.get('extends_documentation_fragment', []):
@@ -38,7 +39,8 @@ def documented_options(module_name):
                    else 'ansible.plugins.doc_fragments')  # ansible.builtin.*
         source = importlib.import_module('%s.%s' % (package, name))
         text = getattr(source.ModuleDocFragment, variant[0].upper() if variant else 'DOCUMENTATION')
-        options.update(yaml.safe_load(text).get('options') or {})
+        for name, option in (yaml.safe_load(text).get('options') or {}).items():
+            options[name] = dict(option, **options.get(name, {}))
     return options
 
 
@@ -134,6 +136,16 @@ def test_suboptions_checked_in_python_must_be_documented_as_accepted():
     assert disagreements(spec, docs, checked_in_python={'extra': ('key', 'value')}) == [
         "extra: suboptions: checked in Python ['key', 'value'], docs ['key', 'other']"]
     assert disagreements(spec, docs) == ['extra.key: documented, not in the spec', 'extra.other: documented, not in the spec']
+
+
+def test_a_modules_own_option_overrides_its_fragments():
+    """toml_file refuses symbolic modes, which ansible.builtin.files' mode offers: its own text wins;
+    the options only the fragment documents (attributes, unsafe_writes, SELinux) come from it."""
+    options = documented_options('toml_file')
+    assert any('Symbolic modes' in line and 'refused' in line for line in options['mode']['description'])
+    assert not any('symbolic mode' in line for line in options['mode']['description'])
+    assert options['attributes']['aliases'] == ['attr'] and options['unsafe_writes']['default'] is False
+    assert {'seuser', 'serole', 'setype', 'selevel', 'owner', 'group'} <= set(options)
 
 
 def test_every_module_is_compared():
