@@ -17,13 +17,13 @@ to run chattr after a write.
 
 from __future__ import annotations
 
-OPERATORS = '+-='
+OPERATORS = ('+', '-', '=')
 
 
 def parse_attributes(value):
     """(operator, letters) of an `attributes` value such as `+i`, `-A` or `i` (`=` assumed, as
     ansible-core assumes it). ValueError, with the fix, for a value chattr could never take."""
-    operator, letters = ('=', value) if value[:1] not in OPERATORS else (value[0], value[1:])
+    operator, letters = (value[0], value[1:]) if value and value[0] in OPERATORS else ('=', value)
     if not letters or not (letters.isascii() and letters.isalpha()):
         raise ValueError("attributes must be chattr's letters after an optional +, - or = (such as '+i', '-i' "
                          "or '+A'; see lsattr -d PATH), got %r" % (value,))

@@ -98,3 +98,49 @@ def test_state_present_without_value_is_refused_by_the_argument_spec(run_action,
     with pytest.raises(AnsibleActionFail, match='state is present but all of the following are missing: value'):
         run_action('toml_file', dict(path=str(tmp_path / 'c.toml'), key=['a']))
     assert run_action.calls == []
+
+
+# --- ansible.builtin.files' options (the real chattr and a bind mount: tests/real) ------------
+
+def test_an_attributes_value_chattr_could_never_take_is_refused_before_the_node_is_read(run_action, tmp_path):
+    path = tmp_path / 'c.toml'
+    result = run_action('toml_file', dict(path=str(path), key=['a'], value=1, create=True, attributes='+i,A'))
+    assert result['failed'] and not result['changed'] and run_action.calls == []
+    assert result['msg'] == ("%s: attributes must be chattr's letters after an optional +, - or = (such as '+i', "
+                             "'-i' or '+A'; see lsattr -d PATH), got '+i,A'. Nothing was changed." % path)
+    assert not path.exists()
+
+
+def test_a_mode_change_alone_is_reported_in_check_mode_with_a_diff_of_the_metadata(run_action, tmp_path):
+    path = tmp_path / 'c.toml'
+    path.write_text('a = 1\n')
+    path.chmod(0o644)
+    args = dict(path=str(path), key=['a'], value=1, mode='0600')
+    checked = run_action('toml_file', args, check_mode=True, diff=True)
+    assert checked['changed'] and oct(path.stat().st_mode)[-3:] == '644'
+    assert checked['diff'] == {'before': {'path': str(path), 'mode': '0644'}, 'after': {'path': str(path), 'mode': '0600'}}
+    assert [sorted(call) for call in run_action.calls] == [['containerd_version', 'read', 'read_globs']]  # no lsattr
+    assert run_action('toml_file', args)['changed'] and oct(path.stat().st_mode)[-3:] == '600'
+    assert not run_action('toml_file', args)['changed']
+
+
+def test_content_and_metadata_changes_show_two_diffs(run_action, tmp_path):
+    path = tmp_path / 'c.toml'
+    path.write_text('a = 1\n')
+    path.chmod(0o644)
+    result = run_action('toml_file', dict(path=str(path), key=['a'], value=2, mode='0640'), check_mode=True, diff=True)
+    assert [diff['after'] for diff in result['diff']] == ['a = 2\n', {'path': str(path), 'mode': '0640'}]
+
+
+def test_the_files_options_reach_the_node_and_unsafe_writes_only_when_true(run_action, tmp_path):
+    """Unset, unsafe_writes is the node's ANSIBLE_UNSAFE_WRITES (node_files' fallback), as for ansible.builtin.copy."""
+    path = tmp_path / 'c.toml'
+    path.write_text('a = 1\n')
+    selinux = dict(seuser='system_u', serole='object_r', setype='etc_t', selevel='s0')
+    run_action('toml_file', dict(path=str(path), key=['a'], value=2, **selinux))
+    assert run_action.calls[0]['read_attributes'] is True
+    assert {name: run_action.calls[1]['write'][0][name] for name in selinux} == selinux
+    assert 'unsafe_writes' not in run_action.calls[1]
+    run_action('toml_file', dict(path=str(path), key=['a'], value=3, unsafe_writes=True))
+    assert run_action.calls[3]['unsafe_writes'] is True and 'attributes' not in run_action.calls[3]['write'][0]
+    assert 'read_attributes' not in run_action.calls[2]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -376,24 +378,62 @@ def test_a_directory_above_the_entry_limit_is_not_listed(capsys, tmp_path, monke
     assert len(node_files.list_dir(str(tmp_path))['entries']) == 3
 
 
-def test_a_directory_that_cannot_be_read_says_why(tmp_path):
-    locked = tmp_path / 'certs.d'
-    locked.mkdir(mode=0o700)
-    if os.geteuid() == 0:  # root reads any directory: list it as nobody
-        os.chown(locked, 0, 0)
+def list_as_the_test_user(locked, mode):
+    """list_dir(locked) with locked at mode, as nobody when root (root reads any directory)."""
+    locked.chmod(mode)
+    if os.geteuid() == 0:
         os.seteuid(65534)
-    else:
-        locked.chmod(0)
     try:
-        listed = node_files.list_dir(str(locked))
+        return node_files.list_dir(str(locked))
     finally:
         if os.getuid() == 0:
             os.seteuid(0)
         locked.chmod(0o700)
-    assert listed == {'exists': True, 'entries': {}, 'error': 'Permission denied: '
-                      'run the task as root (become: true) or fix the permissions'}
+
+
+def test_a_directory_that_cannot_be_read_says_why():
+    """Only the directory itself is unreadable: its parents are searchable by everyone (not under
+    tmp_path, whose base directory is 0700, so nobody would be stopped there), and the same
+    directory made readable is listed; then a searchable (x) but unreadable (no r) mode is refused."""
+    base = Path(tempfile.mkdtemp(prefix='node-files-list-'))
+    try:
+        base.chmod(0o755)
+        assert all(os.stat(parent).st_mode & 0o005 == 0o005 for parent in [base, *base.parents])
+        locked = base / 'certs.d'
+        locked.mkdir()
+        (locked / 'docker.io').mkdir()
+        assert list_as_the_test_user(locked, 0o755)['entries'] == {'docker.io': {'type': 'directory', 'link': False}}
+        unreadable = 0o711 if os.geteuid() == 0 else 0o300  # others (nobody), or the owner: x without r
+        assert list_as_the_test_user(locked, unreadable) == {
+            'exists': True, 'entries': {},
+            'error': 'Permission denied: run the task as root (become: true) or fix the permissions'}
+    finally:
+        shutil.rmtree(base)
 
 
 def test_a_nul_in_a_listed_path_is_refused(capsys, tmp_path):
     result = run(capsys, list_dirs=[str(tmp_path) + '\0x'])
     assert result['failed'] and 'NUL byte' in result['msg'] and 'dirs' not in result
+
+
+def test_a_write_of_the_content_already_there_changes_only_the_metadata_in_place(capsys, tmp_path):
+    """No rename (the inode stays): how an immutable file can be made mutable (-i); the real
+    chattr: tests/real/plugins/action/test_toml_file.py."""
+    path = tmp_path / 'hosts.toml'
+    path.write_text('server = "x"\n')
+    path.chmod(0o644)
+    inode = path.stat().st_ino
+    result = run(capsys, write=[dict(path=str(path), content='server = "x"\n', mode='0600',
+                                     expected_checksum=sha1('server = "x"\n'))])
+    assert result['changed'] and result['written'] == [{'path': str(path), 'action': 'written'}]
+    assert path.stat().st_ino == inode and oct(path.stat().st_mode)[-3:] == '600' and entries(tmp_path) == ['hosts.toml']
+
+
+def test_read_attributes_adds_lsattrs_letters_only_when_asked(capsys, tmp_path):
+    path = tmp_path / 'config.toml'
+    path.write_text('version = 2\n')
+    assert 'attributes' not in run(capsys, read=[str(path)])['files'][str(path)]
+    info = run(capsys, read=[str(path)], read_attributes=True)['files'][str(path)]
+    # A string, or None where the file system has no attributes (lsattr fails there).
+    assert 'attributes' in info and (info['attributes'] is None or info['attributes'].isalpha() or info['attributes'] == '')
+    assert 'secontext' not in info  # no SELinux on the hosts these tests run on
