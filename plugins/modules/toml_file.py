@@ -99,7 +99,6 @@ options:
         (C(01204)). Quote modes.
       - Symbolic modes (V(u=rw,g=r,o=r)) are refused.
       - Unset keeps the mode of an existing file, or V('0644') for a new one.
-      - This description replaces that of the C(ansible.builtin.files) fragment.
     type: raw
 notes:
   - Arrays of tables (C([[...]])) cannot be addressed inside; they can be set or removed whole.
