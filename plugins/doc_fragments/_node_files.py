@@ -31,10 +31,12 @@ notes:
     nothing reads from it.
   - All files of one task are written or none. Each new content goes to a temporary file next to
     its target (mode and owner set before the first byte) and is validated, then all replace their
-    targets through C(AnsibleModule.atomic_move), which keeps each file's SELinux context and
-    attributes. A read-only file system, a full disk, an immutable file (C(chattr +i)) or a file
-    where a directory should be fails the task naming the file, the operating system's error and
-    the fix, with every file as it was and no temporary file left behind.
+    targets through C(AnsibleModule.atomic_move), which keeps each file's SELinux context. The new
+    file does not take over the old one's C(chattr) attributes (such as V(A)), as with
+    M(ansible.builtin.copy); M(peerpull.spegel.toml_file) sets them with its
+    O(peerpull.spegel.toml_file#module:attributes). A read-only file system, a full disk, an immutable
+    file (C(chattr +i)) or a file where a directory should be fails the task naming the file, the
+    operating system's error and the fix, with every file as it was and no temporary file left behind.
   - Should a target still fail after all were staged, the files already replaced are put back
     (their old inodes, kept as hard links). If even that fails, the task fails with C(changed=true)
     and the message names the files that stay changed.

@@ -182,7 +182,7 @@ key:
   sample: plugins."io.containerd.grpc.v1.cri".registry.config_path
 backup_file:
   description: The backup of the previous file.
-  returned: when O(backup=true) and the file changed
+  returned: when O(backup=true) and the content changed (a change of mode, owner or attributes alone keeps no copy)
   type: str
   sample: /etc/containerd/config.toml.12345.2026-11-21@22:00:00~
 """
