@@ -102,9 +102,10 @@ class ActionModule(ActionModuleBase):
         path = args['path']
         check_options(path, args['validate'], args['attributes'])
         mode = normalise_mode(args['mode'], path)
-        special = {name: args[name] for name in ('attributes',) + SELINUX_PARTS if args[name] is not None}
+        chattr_and_selinux = {name: args[name] for name in ('attributes',) + SELINUX_PARTS if args[name] is not None}
         # lsattr (and SELinux) only when asked about: one more command per file on the node.
-        current = node.read(self, task_vars, paths=[path], **(dict(read_attributes=True) if special else {})).file(path)
+        asked = dict(read_attributes=True) if chattr_and_selinux else {}
+        current = node.read(self, task_vars, paths=[path], **asked).file(path)
         if not current.exists and not args['create'] and args['state'] == 'present':
             raise SpegelError('%s does not exist; set create: true to create it.' % path)
 
@@ -119,8 +120,10 @@ class ActionModule(ActionModuleBase):
         before, after = metadata_changes(current, mode, args) if current.exists else ({}, {})
         result.update(changed=bool(content_changed or after), path=path, key=format_key(args['key']))
         if self._task.diff:
-            diffs = [node.file_diff(path, redact_secrets(current.text, path),
-                                    redact_secrets(new_text, path, before=current.text or ''))] if content_changed else []
+            diffs = []
+            if content_changed:
+                diffs.append(node.file_diff(path, redact_secrets(current.text, path),
+                                            redact_secrets(new_text, path, before=current.text or '')))
             if after:
                 diffs.append(dict(before=dict(path=path, **before), after=dict(path=path, **after)))
             if diffs:
@@ -130,7 +133,7 @@ class ActionModule(ActionModuleBase):
 
         write = dict(path=path, content=new_text, backup=args['backup'], mode=mode,
                      owner=args['owner'], group=args['group'], create_parents=args['create'],
-                     expected_checksum=current.checksum, validate=args['validate'], **special)
+                     expected_checksum=current.checksum, validate=args['validate'], **chattr_and_selinux)
         written = node.write(self, task_vars, writes=[write], unsafe_writes=args['unsafe_writes'])
         if written and written[0].get('backup_file'):
             result['backup_file'] = written[0]['backup_file']

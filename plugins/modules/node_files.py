@@ -1144,7 +1144,8 @@ def commit(module, staged, unsafe_writes):
     current = module.get_file_attributes(staged.target, include_version=False).get('attr_flags') if attributes else None
     change = attributes_differ(current, attributes)
     # Clearing i or a comes first: the other changes need a file that is no longer immutable.
-    unlocks = change and current is not None and bool(set('ia') & (set(current) - set(wanted_flags(current, attributes))))
+    unlocks = change and current is not None and bool(
+        set('ia') & (set(current) - set(wanted_flags(current, attributes))))
     if unlocks:
         set_attributes(module, staged.target, attributes)
     module.set_fs_attributes_if_different(dict(file_args, attributes=None), False)

@@ -118,7 +118,8 @@ def test_a_mode_change_alone_is_reported_in_check_mode_with_a_diff_of_the_metada
     args = dict(path=str(path), key=['a'], value=1, mode='0600')
     checked = run_action('toml_file', args, check_mode=True, diff=True)
     assert checked['changed'] and oct(path.stat().st_mode)[-3:] == '644'
-    assert checked['diff'] == {'before': {'path': str(path), 'mode': '0644'}, 'after': {'path': str(path), 'mode': '0600'}}
+    assert checked['diff'] == {'before': {'path': str(path), 'mode': '0644'},
+                               'after': {'path': str(path), 'mode': '0600'}}
     assert [sorted(call) for call in run_action.calls] == [['containerd_version', 'read', 'read_globs']]  # no lsattr
     assert run_action('toml_file', args)['changed'] and oct(path.stat().st_mode)[-3:] == '600'
     assert not run_action('toml_file', args)['changed']

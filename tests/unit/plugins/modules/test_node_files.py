@@ -426,7 +426,8 @@ def test_a_write_of_the_content_already_there_changes_only_the_metadata_in_place
     result = run(capsys, write=[dict(path=str(path), content='server = "x"\n', mode='0600',
                                      expected_checksum=sha1('server = "x"\n'))])
     assert result['changed'] and result['written'] == [{'path': str(path), 'action': 'written'}]
-    assert path.stat().st_ino == inode and oct(path.stat().st_mode)[-3:] == '600' and entries(tmp_path) == ['hosts.toml']
+    assert path.stat().st_ino == inode and oct(path.stat().st_mode)[-3:] == '600'
+    assert entries(tmp_path) == ['hosts.toml']
 
 
 def test_read_attributes_adds_lsattrs_letters_only_when_asked(capsys, tmp_path):
@@ -435,5 +436,6 @@ def test_read_attributes_adds_lsattrs_letters_only_when_asked(capsys, tmp_path):
     assert 'attributes' not in run(capsys, read=[str(path)])['files'][str(path)]
     info = run(capsys, read=[str(path)], read_attributes=True)['files'][str(path)]
     # A string, or None where the file system has no attributes (lsattr fails there).
-    assert 'attributes' in info and (info['attributes'] is None or info['attributes'].isalpha() or info['attributes'] == '')
+    assert 'attributes' in info and (info['attributes'] is None or info['attributes'].isalpha()
+                                     or info['attributes'] == '')
     assert 'secontext' not in info  # no SELinux on the hosts these tests run on
