@@ -30,7 +30,7 @@ class ActionModule(ActionModuleBase):
         use_local_image_pull=dict(type='bool'),
         node_kind=dict(type='str', default=kinds.AUTO),
         cri_address=dict(type='path'),
-        plan_hosts=dict(type='dict'),
+        hosts_options=dict(type='dict'),
     )
 
     def run_action(self, args, task_vars, result):
@@ -53,7 +53,7 @@ class ActionModule(ActionModuleBase):
         if args['cri_address']:
             require_absolute(args['cri_address'], 'cri_address', '/run/containerd/containerd.sock')
         probes = dict(cri_plugins=args['cri_address']) if args['cri_address'] else {}
-        hosts = HostsPlan(args['plan_hosts'])
+        hosts = HostsPlan(args['hosts_options'])
         try:
             state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), also=hosts.reads, **probes)
         except SpegelError as exc:
@@ -69,8 +69,12 @@ class ActionModule(ActionModuleBase):
         if refusal and node_kind == kinds.AUTO:
             raise SpegelError(refusal)
         plan = adapter.plan(spec, state)
+        if hosts.options is not None:
+            result['hosts_plan'] = hosts.plan(state)
+        # Outside check mode the hosts.toml changes ride on the config's write round trip.
+        carried = hosts.carried(plan) if hosts.options is not None and not self._task.check_mode else []
 
-        result.update(plan.facts, changed=bool(plan.changes), backup_file=None, detected_node_kinds=detected,
+        result.update(plan.facts, changed=bool(plan.changes or carried), backup_file=None, detected_node_kinds=detected,
                       restart_required=any(change.restart for change in plan.changes),
                       validated=bool(any(change.validate for change in plan.changes) and not self._task.check_mode))
         warnings = list(plan.warnings)
@@ -78,7 +82,6 @@ class ActionModule(ActionModuleBase):
             warnings.append('node_kind containerd: config.toml is patched although this node shows the marks of %s.'
                             % ', '.join(name for name in detected if name != kinds.FALLBACK))
         if hosts.options is not None:
-            result['hosts_plan'] = hosts.plan(state)
             warnings += result['hosts_plan'].pop('warnings', [])
         if warnings:
             result['warnings'] = warnings
@@ -86,9 +89,12 @@ class ActionModule(ActionModuleBase):
             result['diff'] = [node.file_diff(change.path, adapter.redact(change.path, change.before.text),
                                              adapter.redact(change.path, change.after, before=change.before.text or ''))
                               for change in plan.changes if change.path not in adapter.markers()]
+            result['diff'] += [change['diff'] for change in carried if change['diff']]
         if not result['changed'] or self._task.check_mode:
             return
-        writes, _removes = node.change_writes(plan.changes)
+        writes, removes = node.change_writes(plan.changes)
+        writes += [change['write'] for change in carried if change.get('write')]
+        removes += [change['remove'] for change in carried if change.get('remove')]
         try:
             # containerd's dump of the new file is judged before the file replaces the old one.
             validate_first = [write for write in writes if write.get('validate')]
@@ -97,7 +103,7 @@ class ActionModule(ActionModuleBase):
                 dumped = settings_from_dump(staged[0]['validate_stdout'], path)
                 report_effective(result, dumped, None, wanted_settings(hosts_dir, spec.use_local_image_pull),
                                  path)
-            written = None if result.get('failed') else node.write(self, task_vars, writes=writes)
+            written = None if result.get('failed') else node.write(self, task_vars, writes=writes, removes=removes)
         except SpegelError as exc:
             if exc.changed:
                 raise  # files stay changed (the message names them): reported as a change
@@ -107,25 +113,29 @@ class ActionModule(ActionModuleBase):
             # Nothing was written: report the node as it still is.
             result.update(adapter.as_found(state), changed=False, restart_required=False, hosts_files=[])
             result.pop('diff', None)
+            if carried:
+                result['hosts_plan'].update(written=False, not_written='the config.toml change was not written')
             return
-        config = {entry['path']: entry for entry in written}.get(path, {})
-        result['backup_file'] = config.get('backup_file')
+        by_path = {entry['path']: entry for entry in written}
+        result['backup_file'] = by_path.get(path, {}).get('backup_file')
+        hosts.report_written(result, carried, by_path)
 
 
 class HostsPlan:
-    """plan_hosts: what containerd_hosts would change with those options, planned from the read
-    of this task's own round trip. A refused option or a file that cannot be planned is
-    reported in the plan (failed, msg), not as this task's failure: it is containerd_hosts'
-    to refuse, in its own task."""
+    """hosts_options: what containerd_hosts would change with those options, planned from the read
+    of this task's own round trip, and, outside check mode, written in its write round trip. A
+    refused option or a file that cannot be planned is reported in the plan (failed, msg), not
+    as this task's failure: it is containerd_hosts' to refuse, in its own task."""
 
     def __init__(self, options):
         self.options = options
         self.args = self.request = self.result = None
+        self.changes = []
         self.reads = {}
         if options is None:
             return
         try:
-            self.args = kinds.checked_options(containerd_hosts.ActionModule.ARGUMENT_SPEC, options, 'plan_hosts')
+            self.args = kinds.checked_options(containerd_hosts.ActionModule.ARGUMENT_SPEC, options, 'hosts_options')
             reason = containerd_hosts.skip_reason(self.args)
             if reason:
                 self.result = dict(changed=False, skipped=True, files={}, skip_reason=reason)
@@ -143,7 +153,34 @@ class HostsPlan:
         """The plan as containerd_hosts reports it in check mode, without diff or probe."""
         if self.result is None:
             try:
-                self.result, _changes = containerd_hosts.plan_files(self.args, self.request, state, diff=False)
+                self.result, self.changes = containerd_hosts.plan_files(self.args, self.request, state, diff=False)
             except SpegelError as exc:
                 self.failed(exc)
         return self.result
+
+    def carried(self, config_plan):
+        """The planned hosts.toml changes to write with the config, or none, and then why in the
+        result (written: false, not_written): containerd_hosts writes them in its own task."""
+        if not self.changes or self.result.get('failed') or not self.result['changed']:
+            return []
+        why = None
+        if config_plan.facts.get('hosts_files'):
+            why = 'the config.toml change moves legacy mirrors into hosts.toml files first'
+        elif self.args['state'] != 'present' or self.args['probe']:
+            why = 'state absent and probe are containerd_hosts\' own'
+        if why:
+            self.result.update(written=False, not_written=why)
+            return []
+        return [change for change in self.changes if change['changed']]
+
+    @staticmethod
+    def report_written(result, carried, by_path):
+        """hosts_plan says the carried files were written, with their backups as containerd_hosts
+        reports them."""
+        if not carried:
+            return
+        result['hosts_plan']['written'] = True
+        for change in carried:
+            backup = by_path.get(change['path'], {}).get('backup_file')
+            if backup:
+                result['hosts_plan']['files'][change['registry']]['backup_file'] = backup

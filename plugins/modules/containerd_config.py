@@ -182,15 +182,20 @@ options:
         answers with its CRI plugin loaded; the answer is RV(cri). The verify playbook's check.
         Unset, nothing is asked.
     type: path
-  plan_hosts:
+  hosts_options:
     description:
-      - Options of M(peerpull.spegel.containerd_hosts). Given, the task also plans what that module
-        would change with them, from the files read in this task's own round trip, and returns
-        it as RV(hosts_plan); no hosts.toml of that plan is written, in any mode. The playbook
-        C(site) uses this to find, with one round trip per node, the nodes whose hosts.toml
-        files must change.
-      - The plan is of the node as read, before this task's own change (a migrated mirror's
-        hosts.toml among it).
+      - Options of M(peerpull.spegel.containerd_hosts). Given, the task also does that module's
+        work on the hosts.toml files, in this task's own round trips. It plans what that module
+        would change with them from the files read with the config, and returns it as
+        RV(hosts_plan); in check mode that is all. The playbook C(site) uses this to find, with
+        one round trip per node, the nodes whose hosts.toml files must change.
+      - Outside check mode the planned hosts.toml changes are written in the config's write round
+        trip (each locked on the content read, as the config is), with no restart for them, and
+        RV(hosts_plan.written) says so. Nothing of them is written when the config write fails.
+      - They are left to M(peerpull.spegel.containerd_hosts) (RV(hosts_plan.written=false), with
+        RV(hosts_plan.not_written) saying why) when this task's config change moves legacy mirrors
+        into hosts.toml files (the plan is of the node as read, before that), and with
+        C(state=absent) or C(probe=true).
     type: dict
 notes:
   - containerd must be restarted for a config.toml change to take effect
@@ -228,7 +233,7 @@ EXAMPLES = r"""
 
 - name: Check, in one round trip, what both containerd_config and containerd_hosts would change
   peerpull.spegel.containerd_config:
-    plan_hosts:
+    hosts_options:
       registries: [_default]
       ports: [30020]
   check_mode: true
@@ -245,13 +250,17 @@ EXAMPLES = r"""
 RETURN = r"""
 hosts_plan:
   description:
-    - With O(plan_hosts), what M(peerpull.spegel.containerd_hosts) would change with those
+    - With O(hosts_options), what M(peerpull.spegel.containerd_hosts) would change with those
       options, as it reports it in check mode (RV(peerpull.spegel.containerd_hosts#module:files),
       RV(peerpull.spegel.containerd_hosts#module:mirrors), ...), without diff or probe.
+    - Outside check mode, C(written) (whether the changed files were written in this task's
+      write round trip), C(not_written) (why not, when they were left to
+      M(peerpull.spegel.containerd_hosts)), and each written file's C(backup_file) with its
+      C(backup) option; in diff mode the files' diffs are in this task's diff.
     - C(failed) and C(msg) when those options, or the files they concern, cannot be planned;
       M(peerpull.spegel.containerd_hosts) refuses them in its own task. This task does not fail for it.
     - C(skipped) and C(skip_reason) when their C(node_kind) writes no hosts.toml.
-  returned: when O(plan_hosts) is given and the node was read
+  returned: when O(hosts_options) is given and the node was read
   type: dict
   sample:
     changed: true

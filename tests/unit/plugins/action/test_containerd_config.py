@@ -148,12 +148,12 @@ def hosts_says(run_action, args):
 
 
 @pytest.mark.parametrize('node_ip', ['198.18.0.5', 'auto'])
-def test_plan_hosts_plans_both_in_one_round_trip_as_each_module_would(run_action, tmp_path, node_ip):
+def test_hosts_options_plans_both_in_one_round_trip_as_each_module_would(run_action, tmp_path, node_ip):
     (tmp_path / 'config.toml').write_text(SEED)
     (tmp_path / 'certs.d' / 'quay.io').mkdir(parents=True)
     (tmp_path / 'certs.d' / 'quay.io' / 'hosts.toml').write_text('server = "https://quay.io"\n')
     hosts = hosts_args(tmp_path, node_ip=node_ip)
-    planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=hosts), check_mode=True, diff=True)
+    planned = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts), check_mode=True, diff=True)
     assert len(run_action.calls) == 1
     assert planned['changed'] and planned['restart_required'] and 'failed' not in planned
     # The config part is containerd_config's own check-mode answer ...
@@ -170,37 +170,89 @@ def test_plan_hosts_plans_both_in_one_round_trip_as_each_module_would(run_action
     assert (tmp_path / 'config.toml').read_text() == SEED
 
 
-def test_plan_hosts_of_a_ready_node_says_nothing_changes(run_action, tmp_path):
+def test_hosts_options_of_a_ready_node_says_nothing_changes(run_action, tmp_path):
     hosts = hosts_args(tmp_path)
     run_action('containerd_config', args_for(tmp_path))
     run_action('containerd_hosts', hosts)
     calls = len(run_action.calls)
-    planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=hosts), check_mode=True)
+    planned = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts), check_mode=True)
     assert not planned['changed'] and not planned['restart_required']
     assert planned['hosts_plan']['changed'] is False and 'failed' not in planned['hosts_plan']
     assert len(run_action.calls) == calls + 1
 
 
-def test_plan_hosts_writes_no_hosts_toml_outside_check_mode(run_action, tmp_path):
+def tree(directory):
+    """{relative path: text} of every file under directory."""
+    return {str(p.relative_to(directory)): p.read_text() for p in sorted(directory.rglob('*')) if p.is_file()}
+
+
+def test_hosts_options_writes_the_hosts_toml_files_in_the_configs_write_round_trip(run_action, tmp_path):
+    """Outside check mode the planned hosts.toml changes ride on the config's own write: the files
+    are those containerd_hosts writes, and the round trips those of containerd_config alone."""
+    alone_dir = tmp_path / 'alone'
+    for directory in (tmp_path, alone_dir):
+        (directory / 'certs.d' / 'quay.io').mkdir(parents=True)
+        (directory / 'certs.d' / 'quay.io' / 'hosts.toml').write_text('server = "https://quay.io"\n')
+        (directory / 'config.toml').write_text(SEED)
+    hosts = hosts_args(tmp_path, backup=True)
+    done = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts), diff=True)
+    assert 'failed' not in done and done['changed'] and done['restart_required']
+    assert done['hosts_plan']['changed'] and done['hosts_plan']['written'] is True
+    assert len(run_action.calls) == 2  # one read, one write (no containerd here to validate with)
+    certs = tmp_path / 'certs.d'
+    assert sorted(done['hosts_plan']['files']) == ['_default', 'docker.io', 'quay.io']
+    assert done['hosts_plan']['files']['quay.io']['backup_file'].startswith(str(certs / 'quay.io' / 'hosts.toml.'))
+    assert {entry['after_header'] for entry in done['diff']} == {
+        str(tmp_path / 'config.toml'), str(certs / '_default' / 'hosts.toml'),
+        str(certs / 'docker.io' / 'hosts.toml'), str(certs / 'quay.io' / 'hosts.toml')}
+    run_action('containerd_hosts', hosts_args(alone_dir, backup=True))
+    assert {k: v for k, v in tree(certs).items() if '.hosts.toml.' not in k and not k.endswith('~')} == {
+        k: v for k, v in tree(alone_dir / 'certs.d').items() if not k.endswith('~')}
+
+    calls = len(run_action.calls)
+    again = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts))
+    assert not again['changed'] and not again['hosts_plan']['changed'] and 'written' not in again['hosts_plan']
+    assert len(run_action.calls) == calls + 1
+
+
+def test_hosts_options_alone_changes_only_the_hosts_toml_files_and_asks_no_restart(run_action, tmp_path):
+    (tmp_path / 'config.toml').write_text(SEED)
+    run_action('containerd_config', args_for(tmp_path))
+    done = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts_args(tmp_path)))
+    assert done['changed'] and not done['restart_required'] and done['hosts_plan']['written'] is True
+    assert '198.18.0.5:30020' in (tmp_path / 'certs.d' / '_default' / 'hosts.toml').read_text()
+
+
+def test_hosts_options_write_nothing_when_the_config_write_fails(run_action, tmp_path, failing_rename):
+    (tmp_path / 'config.toml').write_text(SEED)
+    done = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts_args(tmp_path)))
+    assert done['failed'] and not done['changed']
+    assert done['hosts_plan']['written'] is False and 'config.toml change was not written' in \
+        done['hosts_plan']['not_written']
+    assert tree(tmp_path) == {'config.toml': SEED}  # no hosts.toml, no temp file
+
+
+def test_hosts_options_leave_the_files_to_containerd_hosts_when_mirrors_migrate(run_action, tmp_path):
     (tmp_path / 'config.toml').write_text(LEGACY_MIRROR)
-    planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=hosts_args(tmp_path)))
+    planned = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts_args(tmp_path)))
     # The config change is made (its migrated mirror's hosts.toml with it); the plan is of the
-    # node as read before it, and none of the plan's files is written.
-    assert planned['changed'] and planned['hosts_plan']['changed']
+    # node as read before it, so none of the plan's files is written.
+    assert planned['changed'] and planned['hosts_plan']['changed'] and planned['hosts_plan']['written'] is False
+    assert 'legacy mirrors' in planned['hosts_plan']['not_written']
     assert planned['hosts_files'] == [str(tmp_path / 'certs.d' / 'docker.io' / 'hosts.toml')]
     assert sorted(p.name for p in (tmp_path / 'certs.d').iterdir()) == ['docker.io']
     assert '198.18.0.5' not in (tmp_path / 'certs.d' / 'docker.io' / 'hosts.toml').read_text()
 
 
 @pytest.mark.parametrize('hosts, message', [
-    (dict(ports='many'), "plan_hosts: Elements value for option 'ports'"),
-    (dict(port=[30020]), 'plan_hosts: unknown option port. Its options are: authorization, '),
+    (dict(ports='many'), "hosts_options: Elements value for option 'ports'"),
+    (dict(port=[30020]), 'hosts_options: unknown option port. Its options are: authorization, '),
     (dict(server={'quay.io': 'https://quay.io'}), "server names registry 'quay.io', which is not in registries"),
     (dict(mirrors=['http://user:pw@198.18.0.5:30020']), 'http://********@198.18.0.5:30020'),
 ])
 def test_hosts_options_that_cannot_be_planned_leave_the_config_plan_whole(run_action, tmp_path, hosts, message):
     (tmp_path / 'config.toml').write_text(SEED)
-    planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=dict(hosts_args(tmp_path), **hosts)),
+    planned = run_action('containerd_config', args_for(tmp_path, hosts_options=dict(hosts_args(tmp_path), **hosts)),
                          check_mode=True)
     assert 'failed' not in planned and planned['changed'] and planned['config_path'] == str(tmp_path / 'certs.d')
     assert planned['hosts_plan']['failed'] and message in planned['hosts_plan']['msg']
@@ -212,16 +264,16 @@ def test_a_hosts_directory_the_node_cannot_list_is_the_plans_failure_not_the_con
     (tmp_path / 'config.toml').write_text(SEED)
     (tmp_path / 'certs.d').write_text('a file where the hosts directory should be\n')
     hosts = hosts_args(tmp_path)
-    planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=hosts), check_mode=True)
+    planned = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts), check_mode=True)
     assert 'failed' not in planned and planned['changed']
     said = run_action('containerd_hosts', hosts, check_mode=True)
     assert planned['hosts_plan'] == dict(failed=True, changed=False, msg=said['msg'])
     assert len(run_action.calls) == 3  # the failed read, the config's read again, containerd_hosts' own
 
 
-def test_plan_hosts_of_a_kind_that_writes_no_hosts_toml_is_skipped(run_action, tmp_path):
+def test_hosts_options_of_a_kind_that_writes_no_hosts_toml_is_skipped(run_action, tmp_path):
     (tmp_path / 'config.toml').write_text(SEED)
-    planned = run_action('containerd_config', args_for(tmp_path, plan_hosts=hosts_args(tmp_path, node_kind='k3s')),
+    planned = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts_args(tmp_path, node_kind='k3s')),
                          check_mode=True)
     assert planned['hosts_plan']['skipped'] and 'node_kind k3s' in planned['hosts_plan']['skip_reason']
     assert len(run_action.calls) == 1 and run_action.calls[0]['read_globs'] == []
