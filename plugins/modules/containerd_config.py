@@ -270,6 +270,16 @@ hosts_plan:
         path: /etc/containerd/certs.d/_default/hosts.toml
         changed: true
         reason: listed
+    written: true
+  contains:
+    written:
+      description: Whether the changed hosts.toml files were written in this task's write round trip.
+      returned: outside check mode, when they change and could be planned
+      type: bool
+    not_written:
+      description: Why they were left to M(peerpull.spegel.containerd_hosts).
+      returned: when RV(hosts_plan.written) is false
+      type: str
 detected_node_kinds:
   description: The node kinds whose marks were found on the node; V(containerd) when none was.
   returned: when the node was read
