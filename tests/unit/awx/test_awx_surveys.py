@@ -68,16 +68,33 @@ def role_entry_points() -> dict[tuple[str, str], dict]:
 ENTRY_POINTS = role_entry_points()
 
 
+ROLE_IMPORTS = ('ansible.builtin.import_role', 'ansible.builtin.include_role')
+
+
+def role_imports(tasks) -> list[tuple[str, str]]:
+    """The (role, entry point) pairs a task list imports or includes."""
+    found = []
+    for task in tasks or []:
+        for action in ROLE_IMPORTS:
+            if action in task:
+                found.append((task[action]['name'].rsplit('.', 1)[-1], task[action].get('tasks_from', 'main')))
+    return found
+
+
+def with_nested(entry: tuple[str, str]) -> list[tuple[str, str]]:
+    """entry, and the entry points its tasks import (the mirror role's plan runs the containerd role's)."""
+    role, tasks_from = entry
+    tasks = yaml.safe_load((REPO / 'roles' / role / 'tasks' / f'{tasks_from}.yml').read_text())
+    return [entry] + [nested for imported in role_imports(tasks) for nested in with_nested(imported)]
+
+
 def playbook_entry_points(template: str) -> list[tuple[str, str]]:
-    """The (role, entry point) pairs a playbook of playbooks/ runs."""
+    """The (role, entry point) pairs a playbook of playbooks/ runs, with those they run in turn."""
     used = []
     for play in yaml.safe_load((REPO / 'playbooks' / f'{template}.yml').read_text()):
-        for role in play.get('roles', []):
-            used.append((role['role'].rsplit('.', 1)[-1], 'main'))
-        for task in play.get('tasks', []):
-            include = task.get('ansible.builtin.include_role')
-            if include:
-                used.append((include['name'].rsplit('.', 1)[-1], include.get('tasks_from', 'main')))
+        entries = [(role['role'].rsplit('.', 1)[-1], 'main') for role in play.get('roles', [])]
+        for entry in entries + role_imports(play.get('tasks')):
+            used += with_nested(entry)
     return used
 
 
