@@ -184,9 +184,9 @@ class ActionModule(ActionModuleBase):
         except SpegelError as exc:
             if not removes:
                 raise
-            # Removed only once CRI answered: containerd runs, and a copy left behind is no reason to fail.
-            result.setdefault('warnings', []).append('containerd runs again, but %s could not be removed: %s'
-                                                     % (', '.join(cleanup), exc))
+            # The removal comes only after the restart and CRI's answer; asked again, that answer
+            # decides, and a copy left behind is no reason to fail.
+            result.setdefault('warnings', []).append('%s could not be removed: %s' % (', '.join(cleanup), exc))
             answered = node.run_node_files(self, task_vars, cri_plugins=address)
         failed = [unit for unit in answered.get('restarted', []) if unit['rc'] != 0]
         if failed:

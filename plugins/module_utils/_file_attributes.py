@@ -18,6 +18,8 @@ to run chattr after a write.
 from __future__ import annotations
 
 OPERATORS = ('+', '-', '=')
+# lsattr shows these, but chattr can neither set nor clear them (man chattr): `=` keeps them.
+READ_ONLY_FLAGS = frozenset('eEhINV')
 
 
 def parse_attributes(value):
@@ -37,7 +39,7 @@ def wanted_flags(current, value):
         return current + ''.join(sorted(set(letters) - set(current)))
     if operator == '-':
         return ''.join(flag for flag in current if flag not in letters)
-    return letters
+    return ''.join(flag for flag in current if flag in READ_ONLY_FLAGS and flag not in letters) + letters
 
 
 def attributes_differ(current, value):

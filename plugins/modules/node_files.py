@@ -139,8 +139,9 @@ options:
     default: 0
   cri_required:
     description:
-      - With O(cri_plugins), write and remove nothing (O(write), O(remove)) unless containerd
-        answered with its CRI plugin loaded; RV(written) is then empty. For what only a restart
+      - With O(cri_plugins), write and remove nothing (O(write), O(remove)) unless every unit of
+        O(restart) restarted and containerd answered with its CRI plugin loaded; RV(written) is
+        then empty. For what only a restart
         that succeeded may remove, such as the copy kept to roll it back.
     type: bool
     default: false
@@ -1492,7 +1493,9 @@ def main():
         if result['restarted'][-1]['rc'] != 0:
             params['cri_wait'] = 0  # a unit that did not restart: nothing to wait for
     result.update(probe(module, params))
-    cri_missing = params['cri_required'] and not result['cri_plugins']['loaded']
+    # cri_required: only a restart that succeeded and a containerd that answered let the writes through.
+    restart_failed = any(unit['rc'] != 0 for unit in result.get('restarted', []))
+    cri_missing = params['cri_required'] and (restart_failed or not result['cri_plugins']['loaded'])
     if not module.check_mode and not cri_missing:
         write_or_remove(module, params, result)
     result['changed'] = bool(result['written'] or result.get('restarted'))

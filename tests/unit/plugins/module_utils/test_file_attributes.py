@@ -36,6 +36,9 @@ def test_a_value_chattr_could_never_take_is_refused_with_the_fix(value):
     ('e', '=eA', 'eA', True),
     ('Ae', 'eA', 'eA', False),   # '=' compares letters, not their order
     ('eA', 'e', 'e', True),
+    ('e', 'i', 'ei', True),
+    ('ei', 'i', 'ei', False),    # '=' keeps what chattr cannot clear (ext4's e)
+    ('eA', '=i', 'ei', True),
     (None, '+i', 'i', True),     # lsattr could not tell: chattr is asked, and judges
 ])
 def test_attributes_are_compared_as_chattr_applies_them(current, value, wanted, differ):
