@@ -31,9 +31,20 @@ class ActionModule(ActionModuleBase):
         node_kind=dict(type='str', default=kinds.AUTO),
         cri_address=dict(type='path'),
         hosts_options=dict(type='dict'),
+        reuse_read=dict(type='bool', default=False),
     )
 
     def run_action(self, args, task_vars, result):
+        found = dict(result)
+        try:
+            self._configure(args, task_vars, result, reuse=args['reuse_read'])
+        except _ReadAgain:
+            # A file changed since the check-mode run read it: plan again from what is there now.
+            result.clear()
+            result.update(found)
+            self._configure(args, task_vars, result, reuse=False)
+
+    def _configure(self, args, task_vars, result, reuse):
         path = require_absolute(args['path'], 'path', CONFIG_FILE)
         hosts_dir = str(args['hosts_dir'])
         if not hosts_dir.startswith('/') or ':' in hosts_dir:
@@ -55,13 +66,14 @@ class ActionModule(ActionModuleBase):
         probes = dict(cri_plugins=args['cri_address']) if args['cri_address'] else {}
         hosts = HostsPlan(args['hosts_options'])
         try:
-            state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), also=hosts.reads, **probes)
+            state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), also=hosts.reads,
+                                  reuse=reuse, **probes)
         except SpegelError as exc:
             if not hosts.reads:
                 raise
             # A hosts.toml file the node cannot give as text is containerd_hosts' to report.
             hosts.failed(exc)
-            state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), **probes)
+            state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), reuse=reuse, **probes)
         if args['cri_address']:
             result['cri'] = CriAnswer(state.cri_plugins).check()
         detected = kinds.detect(state.present)
@@ -74,8 +86,10 @@ class ActionModule(ActionModuleBase):
         # Outside check mode the hosts.toml changes ride on the config's write round trip.
         carried = hosts.carried(plan) if hosts.options is not None and not self._task.check_mode else []
 
+        if state.kept and not (plan.changes or carried):
+            raise _ReadAgain()  # "nothing to change" is said from a read of now, not a kept one
         result.update(plan.facts, changed=bool(plan.changes or carried), backup_file=None, detected_node_kinds=detected,
-                      restart_required=any(change.restart for change in plan.changes),
+                      reused_read=state.kept, restart_required=any(change.restart for change in plan.changes),
                       validated=bool(any(change.validate for change in plan.changes) and not self._task.check_mode))
         warnings = list(plan.warnings)
         if refusal:
@@ -105,6 +119,8 @@ class ActionModule(ActionModuleBase):
                                  path)
             written = None if result.get('failed') else node.write(self, task_vars, writes=writes, removes=removes)
         except SpegelError as exc:
+            if state.kept and node.changed_meanwhile(exc):
+                raise _ReadAgain() from None
             if exc.changed:
                 raise  # files stay changed (the message names them): reported as a change
             fail(result, exc)
@@ -119,6 +135,10 @@ class ActionModule(ActionModuleBase):
         by_path = {entry['path']: entry for entry in written}
         result['backup_file'] = by_path.get(path, {}).get('backup_file')
         hosts.report_written(result, carried, by_path)
+
+
+class _ReadAgain(Exception):
+    """The kept read is out of date, or says nothing is to change (which is said from a read of now)."""
 
 
 class HostsPlan:

@@ -573,6 +573,12 @@ staged:
     validate_stdout:
       description: Standard output of the validation command, when the item has one.
       type: str
+changed_meanwhile:
+  description:
+    - On a failure because a file to write or remove changed since the controller read it
+      (O(write[].expected_checksum)), that file. Nothing was written; a new read and plan can.
+  returned: failure
+  type: str
 """
 
 import base64
@@ -883,12 +889,16 @@ def checked_stat(module, path, expected):
     except OSError as exc:
         raise os_failure(module, path, 'read it', exc) from None
     if expected is not None and current != expected:
-        raise changed_meanwhile(path)
+        raise ChangedMeanwhile(path)
     return target, st, current
 
 
-def changed_meanwhile(path):
-    return NodeFileError('%s changed on the node while this task ran; nothing was written. Run the task again.' % path)
+class ChangedMeanwhile(NodeFileError):
+    """The file changed since the controller read it."""
+
+    def __init__(self, path):
+        super().__init__('%s changed on the node while this task ran; nothing was written. Run the task again.' % path)
+        self.path = path
 
 
 def same_file(one, other):
@@ -1228,7 +1238,7 @@ def commit_all(module, staged, unsafe_writes):
         target, now, _checksum = checked_stat(module, entry.path, entry.item['expected_checksum'])
         if target != entry.target or (now is None) != (entry.original is None) or (
                 now is not None and not same_file(now, entry.original)):
-            raise changed_meanwhile(entry.path)
+            raise ChangedMeanwhile(entry.path)
     committed = []
     for entry in staged:
         try:
@@ -1558,6 +1568,8 @@ def write_or_remove(module, params, result):
     except NodeFileError as exc:
         result['written'] = [{'path': path, 'action': 'changed'} for path in exc.written]
         result.update(failed=True, msg=str(exc))
+        if isinstance(exc, ChangedMeanwhile):
+            result['changed_meanwhile'] = exc.path
     finally:
         if result.get('failed') or not params['commit']:
             stays = {written['path'] for written in result['written']}

@@ -9,13 +9,21 @@
 Action plugins read everything they need in one round trip, compute new contents on the
 controller, and write (staged, validated, atomic) in a second round trip only when
 something changes; one that must judge the validation's output first (containerd's dump
-of the new file) validates in a round trip of its own before that write.
+of the new file) validates in a round trip of its own before that write. A check-mode run
+can keep its read for the next run on the node in the same playbook run (kept reads), which
+then starts without a read round trip.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
+import os
+import tempfile
+
+from ansible import constants as C
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import parse_containerd_version
@@ -89,6 +97,8 @@ class NodeState:
         self.network = result.get('network') or {}  # read with network_facts=True
         # The paths asked about with node_files' exists probe that are there.
         self.present = {path for path, there in result.get('exists', {}).items() if there}
+        # Taken from a kept read (see read_for) rather than read now.
+        self.kept = False
 
     def merge(self, other):
         """Add a second read's files, globs and listings to this state."""
@@ -96,6 +106,7 @@ class NodeState:
         self.globs.update(other.globs)
         self.dirs.update(other.dirs)
         self.present |= other.present
+        self.kept = self.kept or other.kept
         return self
 
     def file(self, path):
@@ -140,12 +151,17 @@ def run_node_files(action, task_vars, **args):
     return result
 
 
-def read(action, task_vars, paths=(), globs=(), dirs=(), **probes):
+def changed_meanwhile(exc):
+    """Whether node_files refused a write or removal because the file changed since it was read."""
+    return isinstance(exc, NodeFilesError) and bool(exc.result.get('changed_meanwhile'))
+
+
+def read(action, task_vars, paths=(), globs=(), dirs=(), reuse=False, **probes):
     """One read round trip: files, glob matches and (dirs) directory listings; probes: node_files'
-    probe arguments (containerd_version, exists, ...)."""
+    probe arguments (containerd_version, exists, ...); reuse: as for read_for."""
     listing = dict(list_dirs=list(dirs)) if dirs else {}
     probes.setdefault('containerd_version', False)
-    return NodeState(run_node_files(action, task_vars, read=list(paths), read_globs=list(globs), **listing, **probes))
+    return _read_state(action, task_vars, dict(read=list(paths), read_globs=list(globs), **listing, **probes), reuse)
 
 
 def validate(action, task_vars, writes):
@@ -161,20 +177,70 @@ def write(action, task_vars, writes=(), removes=(), unsafe_writes=False):
     return run_node_files(action, task_vars, write=list(writes), remove=list(removes), **unsafe)['written']
 
 
-def read_for(action, task_vars, adapter, spec, exists=(), also=None, **probes):
+def read_for(action, task_vars, adapter, spec, exists=(), also=None, reuse=False, **probes):
     """The node state a node kind's plan needs: its reads and probes in one round trip (with
     exists: paths whose presence to report, such as the other kinds' marks; also: a further
     read request of node_files arguments, such as another action's reads, answered in the same
     round trip; probes: the caller's own, such as cri_plugins), and a second read only when
-    the adapter's follow_up asks for one."""
+    the adapter's follow_up asks for one.
+
+    reuse: in check mode, keep the answers for this node in the playbook run; outside it, take
+    the answers a check-mode run kept for the same requests, if any (state.kept says so), once.
+    Only the writes' content lock (expected_checksum) makes that safe: whoever writes from a
+    kept state must read again when node_files says a file changed meanwhile."""
     paths, globs = adapter.reads(spec)
     request = union(dict(read=list(paths), read_globs=list(globs), exists=list(exists), containerd_version=False),
                     adapter.probes(spec), probes, also or {})
-    state = NodeState(run_node_files(action, task_vars, **request))
+    state = _read_state(action, task_vars, request, reuse)
     more_paths, more_globs = adapter.follow_up(spec, state)
     if more_paths or more_globs:
-        state.merge(read(action, task_vars, more_paths, more_globs))
+        state.merge(read(action, task_vars, more_paths, more_globs, reuse=reuse))
     return state
+
+
+def _read_state(action, task_vars, request, reuse):
+    kept_path = _kept_read_path(task_vars, request) if reuse else None
+    if kept_path and not action._task.check_mode:
+        kept = _take_kept_read(kept_path)
+        if kept is not None:
+            state = NodeState(kept)
+            state.kept = True
+            return state
+    result = run_node_files(action, task_vars, **request)
+    if kept_path and action._task.check_mode:
+        _keep_read(kept_path, result)
+    return NodeState(result)
+
+
+def _kept_read_path(task_vars, request):
+    """Where this playbook run keeps the answer to a read request for this node: the run's own
+    local temporary directory (private to the user, removed when the run ends, where ansible-core
+    caches its module payloads too), named by the node and the request."""
+    key = json.dumps([task_vars.get('inventory_hostname'), request], sort_keys=True)
+    return os.path.join(C.DEFAULT_LOCAL_TMP, 'peerpull-spegel-read-%s.json' % hashlib.sha256(key.encode('utf-8')).hexdigest())
+
+
+def _keep_read(path, result):
+    answer = {key: value for key, value in result.items() if key != 'invocation'}
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as stream:
+            json.dump(answer, stream)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _take_kept_read(path):
+    """The kept answer, removed: each is used once. None when there is none."""
+    try:
+        with open(path, encoding='utf-8') as stream:
+            answer = json.load(stream)
+    except FileNotFoundError:
+        return None
+    os.unlink(path)
+    return answer
 
 
 def union(*requests):

@@ -9,4 +9,4 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'unit' / 'plugins' / 'action'))
-from action_runner import k3s_etc, run_action  # noqa: E402,F401  pylint: disable=unused-import
+from action_runner import k3s_etc, kept_reads, run_action  # noqa: E402,F401  pylint: disable=unused-import

@@ -33,6 +33,34 @@ def test_with_containerd_installed_the_new_file_is_validated_before_it_is_writte
     assert [bool(call.get('commit', True)) for call in run_action.calls] == [True, False, True]
 
 
+def trip(call):
+    """What a node_files round trip did."""
+    return 'read' if 'read' in call else 'validate' if call.get('commit') is False else 'write'
+
+
+def test_from_a_kept_read_the_change_is_validated_and_written_in_two_round_trips(
+        run_action, tmp_path, kept_reads, monkeypatch):
+    """reuse_read: the check-mode run's read kept, the change needs only the validating round trip
+    and the write; a file changed since is caught by the validating round trip and read again."""
+    found = {binary.family: binary for binary in binaries.all_binaries()}['2.1']
+    monkeypatch.setenv('PATH', '%s:/usr/bin:/bin' % found.directory)
+    args = dict(args_for(tmp_path), containerd_version=None, validate=True, reuse_read=True)
+    (tmp_path / 'config.toml').write_text(SEED)
+    run_action('containerd_config', args, check_mode=True)
+    result = run_action('containerd_config', args)
+    assert result['changed'] and result['validated'] and result['effective_from'] == 'containerd config dump'
+    assert [trip(call) for call in run_action.calls] == ['read', 'validate', 'write']
+
+    (tmp_path / 'config.toml').write_text(SEED)
+    run_action('containerd_config', args, check_mode=True)
+    (tmp_path / 'config.toml').write_text(SEED + '# edited after the plan\n')
+    result = run_action('containerd_config', args)
+    assert result['changed'] and result['validated'] and '# edited after the plan' in (tmp_path / 'config.toml').read_text()
+    # the plan's read; the validation refused on the changed file; read, validate, write
+    assert [trip(call) for call in run_action.calls[3:]] == ['read', 'validate', 'read', 'validate', 'write']
+    assert list(kept_reads.iterdir()) == []
+
+
 def test_verify_asks_a_real_containerd_for_cri_in_the_same_round_trip_as_the_config(
         run_action, tmp_path, monkeypatch):
     """verify's config and cri checks: containerd_config in check mode with cri_address, one round

@@ -22,6 +22,7 @@ import json
 from unittest.mock import MagicMock
 
 import pytest
+from ansible import constants as C
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 from ansible.playbook.task import Task
@@ -73,6 +74,15 @@ class ActionRun:
 def run_action():
     """run_action(name, args, check_mode=False, diff=False) -> result; run_action.calls."""
     return ActionRun()
+
+
+@pytest.fixture
+def kept_reads(tmp_path, monkeypatch):
+    """The playbook run's local temporary directory (where reuse_read keeps reads), the test's own."""
+    directory = tmp_path / 'local-tmp'
+    directory.mkdir(mode=0o700)
+    monkeypatch.setattr(C, 'DEFAULT_LOCAL_TMP', str(directory))
+    return directory
 
 
 @pytest.fixture

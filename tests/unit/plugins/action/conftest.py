@@ -4,4 +4,4 @@
 
 """The fixtures of action_runner.py, for this directory's tests (imported: pytest takes them from here)."""
 
-from action_runner import failing_rename, k3s_etc, run_action  # noqa: F401  pylint: disable=unused-import
+from action_runner import failing_rename, k3s_etc, kept_reads, run_action  # noqa: F401  pylint: disable=unused-import

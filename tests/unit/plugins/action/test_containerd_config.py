@@ -277,3 +277,68 @@ def test_hosts_options_of_a_kind_that_writes_no_hosts_toml_is_skipped(run_action
                          check_mode=True)
     assert planned['hosts_plan']['skipped'] and 'node_kind k3s' in planned['hosts_plan']['skip_reason']
     assert len(run_action.calls) == 1 and run_action.calls[0]['read_globs'] == []
+
+
+def test_reuse_read_changes_the_node_from_the_check_mode_read_in_one_round_trip(run_action, tmp_path, kept_reads):
+    (tmp_path / 'config.toml').write_text(SEED)
+    alone = tmp_path / 'alone'
+    alone.mkdir()
+    (alone / 'config.toml').write_text(SEED)
+    hosts = hosts_args(tmp_path)
+    planned = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts, reuse_read=True),
+                         check_mode=True)
+    assert planned['changed'] and len(run_action.calls) == 1
+    kept = list(kept_reads.iterdir())
+    assert len(kept) == 1 and oct(kept[0].stat().st_mode & 0o777) == '0o600'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['alone', 'config.toml', 'local-tmp']
+
+    done = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts, reuse_read=True), diff=True)
+    assert 'failed' not in done and done['changed'] and done['hosts_plan']['written'] is True
+    assert len(run_action.calls) == 2 and 'write' in run_action.calls[1]  # the write alone
+    assert list(kept_reads.iterdir()) == []  # used once
+    # the same files as a run that reads for itself
+    assert run_action('containerd_config', args_for(alone, hosts_options=hosts_args(alone)))['changed']
+    assert (tmp_path / 'config.toml').read_text() == (alone / 'config.toml').read_text().replace(str(alone), str(tmp_path))
+    assert tree(tmp_path / 'certs.d') == tree(alone / 'certs.d') != {}
+
+    assert done['reused_read'] is True
+
+    calls = len(run_action.calls)
+    again = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts, reuse_read=True))
+    assert not again['changed'] and not again['reused_read'] and len(run_action.calls) == calls + 1  # nothing kept
+
+
+def test_reuse_read_says_nothing_is_to_change_only_from_a_read_of_now(run_action, tmp_path, kept_reads):
+    (tmp_path / 'config.toml').write_text(SEED)
+    run_action('containerd_config', args_for(tmp_path))
+    run_action('containerd_config', args_for(tmp_path, reuse_read=True), check_mode=True)
+    (tmp_path / 'config.toml').write_text(SEED)  # undone by hand after the plan
+    done = run_action('containerd_config', args_for(tmp_path, reuse_read=True))
+    assert done['changed'] and not done['reused_read'] and 'config_path' in (tmp_path / 'config.toml').read_text()
+    assert ['write' in call for call in run_action.calls[3:]] == [False, True]  # a read of its own, the write
+    assert list(kept_reads.iterdir()) == []
+
+
+def test_reuse_read_reads_again_when_the_file_changed_since(run_action, tmp_path, kept_reads):
+    (tmp_path / 'config.toml').write_text(SEED)
+    run_action('containerd_config', args_for(tmp_path, reuse_read=True), check_mode=True)
+    edited = SEED + '\n# changed by hand after the plan\n'
+    (tmp_path / 'config.toml').write_text(edited)
+    done = run_action('containerd_config', args_for(tmp_path, reuse_read=True), diff=True)
+    assert 'failed' not in done and done['changed'] and done['restart_required']
+    # the plan's read; the write refused on it; a read and a write
+    assert ['write' in call for call in run_action.calls] == [False, True, False, True]
+    text = (tmp_path / 'config.toml').read_text()
+    assert '# changed by hand after the plan' in text and 'config_path' in text
+    assert done['diff'][0]['before'] == edited
+
+
+def test_reuse_read_takes_no_read_kept_with_other_options_or_outside_its_run(run_action, tmp_path, kept_reads):
+    (tmp_path / 'config.toml').write_text(SEED)
+    run_action('containerd_config', args_for(tmp_path, reuse_read=True), check_mode=True)
+    other = run_action('containerd_config', args_for(tmp_path, reuse_read=True, hosts_options=hosts_args(tmp_path)))
+    assert other['changed'] and len(run_action.calls) == 3  # a read of its own, then the write
+    assert len(list(kept_reads.iterdir())) == 1  # the other options' read stays unused
+    (tmp_path / 'config.toml').write_text(SEED)
+    not_asked = run_action('containerd_config', args_for(tmp_path))
+    assert not_asked['changed'] and len(run_action.calls) == 5 and len(list(kept_reads.iterdir())) == 1
