@@ -35,14 +35,7 @@ class ActionModule(ActionModuleBase):
     )
 
     def run_action(self, args, task_vars, result):
-        found = dict(result)
-        try:
-            self._configure(args, task_vars, result, reuse=args['reuse_read'])
-        except _ReadAgain:
-            # A file changed since the check-mode run read it: plan again from what is there now.
-            result.clear()
-            result.update(found)
-            self._configure(args, task_vars, result, reuse=False)
+        node.reusing_read(lambda reuse: self._configure(args, task_vars, result, reuse), result, args['reuse_read'])
 
     def _configure(self, args, task_vars, result, reuse):
         path = require_absolute(args['path'], 'path', CONFIG_FILE)
@@ -86,8 +79,7 @@ class ActionModule(ActionModuleBase):
         # Outside check mode the hosts.toml changes ride on the config's write round trip.
         carried = hosts.carried(plan) if hosts.options is not None and not self._task.check_mode else []
 
-        if state.kept and not (plan.changes or carried):
-            raise _ReadAgain()  # "nothing to change" is said from a read of now, not a kept one
+        node.act_on(state, plan.changes or carried)
         result.update(plan.facts, changed=bool(plan.changes or carried), backup_file=None, detected_node_kinds=detected,
                       reused_read=state.kept, restart_required=any(change.restart for change in plan.changes),
                       validated=bool(any(change.validate for change in plan.changes) and not self._task.check_mode))
@@ -113,14 +105,13 @@ class ActionModule(ActionModuleBase):
             # containerd's dump of the new file is judged before the file replaces the old one.
             validate_first = [write for write in writes if write.get('validate')]
             if validate_first:
-                staged = node.validate(self, task_vars, writes=validate_first)
+                staged = node.validate(self, task_vars, writes=validate_first, planned_from=state)
                 dumped = settings_from_dump(staged[0]['validate_stdout'], path)
                 report_effective(result, dumped, None, wanted_settings(hosts_dir, spec.use_local_image_pull),
                                  path)
-            written = None if result.get('failed') else node.write(self, task_vars, writes=writes, removes=removes)
+            written = None if result.get('failed') else node.write(self, task_vars, writes=writes, removes=removes,
+                                                                   planned_from=state)
         except SpegelError as exc:
-            if state.kept and node.changed_meanwhile(exc):
-                raise _ReadAgain() from None
             if exc.changed:
                 raise  # files stay changed (the message names them): reported as a change
             fail(result, exc)
@@ -135,10 +126,6 @@ class ActionModule(ActionModuleBase):
         by_path = {entry['path']: entry for entry in written}
         result['backup_file'] = by_path.get(path, {}).get('backup_file')
         hosts.report_written(result, carried, by_path)
-
-
-class _ReadAgain(Exception):
-    """The kept read is out of date, or says nothing is to change (which is said from a read of now)."""
 
 
 class HostsPlan:

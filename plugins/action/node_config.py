@@ -42,9 +42,13 @@ class ActionModule(ActionModuleBase):
         kind_options=dict(type='dict', default={}),
         state=dict(type='str', choices=['present', 'absent'], default='present'),
         verify=dict(type='bool', default=False),
+        reuse_read=dict(type='bool', default=False),
     )
 
     def run_action(self, args, task_vars, result):
+        node.reusing_read(lambda reuse: self._configure(args, task_vars, result, reuse), result, args['reuse_read'])
+
+    def _configure(self, args, task_vars, result, reuse):
         adapter = _adapter(args['kind'], args['kind_options'])
         if adapter.writes_hosts_toml:
             _refuse_hosts_toml_options(adapter, args)
@@ -54,18 +58,19 @@ class ActionModule(ActionModuleBase):
                               'absent. Nothing was changed.')
         # verify: containerd asked on the kind's socket in the same round trip as the reads.
         probes = dict(cri_plugins=adapter.cri_address) if args['verify'] else {}
-        state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), **probes)
+        state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), reuse=reuse, **probes)
         if args['verify']:
             result['cri'] = CriAnswer(state.cri_plugins).check()
         # absent: the adapter's revert() removes exactly what its plan() added.
         plan = adapter.plan(spec, state) if args['state'] == 'present' else adapter.revert(spec, state)
         changes = list(plan.changes)
+        node.act_on(state, changes)
         detected = kinds.detect(state.present)
         warnings = list(plan.warnings)
         if adapter.marks and adapter.name not in detected:
             warnings.append('kind %s: none of its marks (%s) is on this node; is it a %s node?'
                             % (adapter.name, ', '.join(adapter.marks), adapter.name))
-        result.update(changed=bool(changes), kind=adapter.name, detected_node_kinds=detected,
+        result.update(changed=bool(changes), kind=adapter.name, detected_node_kinds=detected, reused_read=state.kept,
                       files=[change.path for change in changes],
                       restart_required=any(change.restart for change in changes),
                       services=list(adapter.services), cri_address=adapter.cri_address,
@@ -80,7 +85,7 @@ class ActionModule(ActionModuleBase):
                               for change in changes]
         if changes and not self._task.check_mode:
             writes, removes = node.change_writes(changes)
-            node.write(self, task_vars, writes=writes, removes=removes)
+            node.write(self, task_vars, writes=writes, removes=removes, planned_from=state)
 
 
 def _loaded(action, task_vars, adapter, spec, state):

@@ -58,6 +58,7 @@ requirements:
   - tomlkit >= 0.13 on the controller
 extends_documentation_fragment:
   - peerpull.spegel._node_files
+  - peerpull.spegel._reuse_read
 attributes:
   action:
     description: Runs on the controller, which computes the files; the node only reads, validates and writes them.
@@ -197,22 +198,6 @@ options:
         into hosts.toml files (the plan is of the node as read, before that), and with
         C(state=absent) or C(probe=true).
     type: dict
-  reuse_read:
-    description:
-      - In check mode, keep what this task read from the node for the playbook run, in the run's
-        own local temporary directory on the controller (private to the user, removed when
-        C(ansible-playbook) ends). The file's content is kept there, secrets included.
-      - Outside check mode, start from the read that a check-mode run of this task with the same
-        options kept for the same node in this playbook run, when there is one. The change then
-        needs one round trip less. Each kept read is used once.
-      - This is safe because every write is locked on the content it was planned from. When a file
-        changed since the kept read, nothing is written from it; the task reads the node again and
-        plans anew. It reads again too when the kept read shows nothing to change, so that
-        C(ok) is said of the node as it is.
-      - The playbook C(site) plans with this in its first play and changes the nodes in its
-        second.
-    type: bool
-    default: false
 notes:
   - containerd must be restarted for a config.toml change to take effect
     (RV(restart_required)); hosts.toml changes need no restart.

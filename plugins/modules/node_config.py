@@ -31,6 +31,7 @@ requirements:
   - tomlkit >= 0.13 on the controller
 extends_documentation_fragment:
   - peerpull.spegel._node_files
+  - peerpull.spegel._reuse_read
 attributes:
   action:
     description: Runs on the controller, which plans the files; the node only reads and writes them.
@@ -175,6 +176,10 @@ files:
   type: list
   elements: str
   sample: [/etc/containerd/config.toml, /etc/containerd/config.toml.peerpull-orig]
+reused_read:
+  description: Whether the change was planned from the read a check-mode run kept (O(reuse_read)).
+  returned: success
+  type: bool
 restart_required:
   description: Whether a change takes effect only after RV(services) restart.
   returned: success

@@ -151,9 +151,27 @@ def run_node_files(action, task_vars, **args):
     return result
 
 
-def changed_meanwhile(exc):
-    """Whether node_files refused a write or removal because the file changed since it was read."""
-    return isinstance(exc, NodeFilesError) and bool(exc.result.get('changed_meanwhile'))
+class StaleKeptRead(Exception):
+    """A kept read is not to be acted on: a file changed since, or it shows nothing to change
+    ("nothing to change" is said from a read of now)."""
+
+
+def reusing_read(run, result, reuse):
+    """run(reuse), filling in result; when it finds its kept read stale, run(False) on a fresh
+    result: the node read again."""
+    found = dict(result)
+    try:
+        run(reuse)
+    except StaleKeptRead:
+        result.clear()
+        result.update(found)
+        run(False)
+
+
+def act_on(state, changed):
+    """Raise StaleKeptRead when state is a kept read that shows nothing to change."""
+    if state.kept and not changed:
+        raise StaleKeptRead()
 
 
 def read(action, task_vars, paths=(), globs=(), dirs=(), reuse=False, **probes):
@@ -164,17 +182,29 @@ def read(action, task_vars, paths=(), globs=(), dirs=(), reuse=False, **probes):
     return _read_state(action, task_vars, dict(read=list(paths), read_globs=list(globs), **listing, **probes), reuse)
 
 
-def validate(action, task_vars, writes):
+def validate(action, task_vars, writes, planned_from=None):
     """Stage and validate writes on the node, then drop them: nothing changes. Returns
-    node_files' `staged` list (each validation's output)."""
-    return run_node_files(action, task_vars, write=list(writes), commit=False)['staged']
+    node_files' `staged` list (each validation's output). planned_from: as for write."""
+    return _locked(planned_from, run_node_files, action, task_vars, write=list(writes), commit=False)['staged']
 
 
-def write(action, task_vars, writes=(), removes=(), unsafe_writes=False):
+def write(action, task_vars, writes=(), removes=(), unsafe_writes=False, planned_from=None):
     """Stage, validate and commit writes and removals on the node. Returns node_files' `written` list.
-    unsafe_writes: as ansible.builtin.copy's; false leaves it to the node's ANSIBLE_UNSAFE_WRITES."""
+    unsafe_writes: as ansible.builtin.copy's; false leaves it to the node's ANSIBLE_UNSAFE_WRITES.
+    planned_from: the NodeState the changes were planned from; when it is a kept read and a file
+    changed since, StaleKeptRead."""
     unsafe = dict(unsafe_writes=True) if unsafe_writes else {}
-    return run_node_files(action, task_vars, write=list(writes), remove=list(removes), **unsafe)['written']
+    return _locked(planned_from, run_node_files, action, task_vars, write=list(writes), remove=list(removes),
+                   **unsafe)['written']
+
+
+def _locked(planned_from, call, *args, **kwargs):
+    try:
+        return call(*args, **kwargs)
+    except NodeFilesError as exc:
+        if planned_from is not None and planned_from.kept and exc.result.get('changed_meanwhile'):
+            raise StaleKeptRead() from None
+        raise
 
 
 def read_for(action, task_vars, adapter, spec, exists=(), also=None, reuse=False, **probes):
@@ -186,8 +216,9 @@ def read_for(action, task_vars, adapter, spec, exists=(), also=None, reuse=False
 
     reuse: in check mode, keep the answers for this node in the playbook run; outside it, take
     the answers a check-mode run kept for the same requests, if any (state.kept says so), once.
-    Only the writes' content lock (expected_checksum) makes that safe: whoever writes from a
-    kept state must read again when node_files says a file changed meanwhile."""
+    Only the writes' content lock (expected_checksum) makes that safe: whoever acts on a kept
+    state runs in reusing_read, checks its plan with act_on, and validates and writes with
+    planned_from, so that it reads again when a file changed since or nothing is to change."""
     paths, globs = adapter.reads(spec)
     request = union(dict(read=list(paths), read_globs=list(globs), exists=list(exists), containerd_version=False),
                     adapter.probes(spec), probes, also or {})

@@ -127,3 +127,32 @@ def test_verify_is_refused_with_state_absent(run_action, k3s_etc):
                                             kind_options={'role': 'agent', 'config_dir': str(k3s_etc)}))
     assert result['failed'] and 'verify: true checks a node readied with state: present' in result['msg']
     assert run_action.calls == []
+
+
+def test_reuse_read_writes_the_k3s_files_from_the_check_mode_read_and_reads_again_when_stale(
+        run_action, k3s_etc, kept_reads):
+    k3s_etc.mkdir(parents=True)
+    args = dict(kind='k3s', registries=['docker.io'], reuse_read=True,
+                kind_options={'role': 'server', 'config_dir': str(k3s_etc)})
+    assert run_action('node_config', args, check_mode=True)['changed'] and len(run_action.calls) == 1
+    done = run_action('node_config', args)
+    assert done['changed'] and done['reused_read'] and 'failed' not in done
+    assert ['write' in call for call in run_action.calls] == [False, True]  # the plan's read, then the write
+    assert 'docker.io' in (k3s_etc / 'registries.yaml').read_text()
+
+    again = run_action('node_config', args, check_mode=True)
+    assert not again['changed']
+    (k3s_etc / 'registries.yaml').write_text('# mine\n')  # changed by hand after the plan
+    fixed = run_action('node_config', args)
+    assert fixed['changed'] and not fixed['reused_read']  # the kept read showed nothing to change
+    assert ['write' in call for call in run_action.calls[3:]] == [False, True]
+    assert '# mine' in (k3s_etc / 'registries.yaml').read_text() and 'docker.io' in (k3s_etc / 'registries.yaml').read_text()
+
+    (k3s_etc / 'registries.yaml').write_text('# mine\n')
+    run_action('node_config', args, check_mode=True)
+    (k3s_etc / 'registries.yaml').write_text('# mine, edited again\n')  # the kept read is stale
+    stale = run_action('node_config', args)
+    assert stale['changed'] and not stale['reused_read'] and 'failed' not in stale
+    assert ['write' in call for call in run_action.calls[5:]] == [False, True, False, True]
+    assert '# mine, edited again' in (k3s_etc / 'registries.yaml').read_text()
+    assert list(kept_reads.iterdir()) == []
