@@ -67,65 +67,68 @@ class ActionModule(ActionModuleBase):
             # A hosts.toml file the node cannot give as text is containerd_hosts' to report.
             hosts.failed(exc)
             state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), reuse=reuse, **probes)
-        if args['cri_address']:
-            result['cri'] = CriAnswer(state.cri_plugins).check()
-        detected = kinds.detect(state.present)
-        refusal = kinds.refusal(state.present)
-        if refusal and node_kind == kinds.AUTO:
-            raise SpegelError(refusal)
-        plan = adapter.plan(spec, state)
-        if hosts.options is not None:
-            result['hosts_plan'] = hosts.plan(state)
-        # Outside check mode the hosts.toml changes ride on the config's write round trip.
-        carried = hosts.carried(plan) if hosts.options is not None and not self._task.check_mode else []
+        with node.judged_now(state, result):
+            if args['cri_address']:
+                result['cri'] = CriAnswer(state.cri_plugins).check()
+            detected = kinds.detect(state.present)
+            refusal = kinds.refusal(state.present)
+            if refusal and node_kind == kinds.AUTO:
+                raise SpegelError(refusal)
+            plan = adapter.plan(spec, state)
+            if hosts.options is not None:
+                result['hosts_plan'] = hosts.plan(state)
+            # Outside check mode the hosts.toml changes ride on the config's write round trip.
+            carried = hosts.carried(plan) if hosts.options is not None and not self._task.check_mode else []
 
-        node.act_on(state, plan.changes or carried)
-        result.update(plan.facts, changed=bool(plan.changes or carried), backup_file=None, detected_node_kinds=detected,
-                      reused_read=state.kept, restart_required=any(change.restart for change in plan.changes),
-                      validated=bool(any(change.validate for change in plan.changes) and not self._task.check_mode))
-        warnings = list(plan.warnings)
-        if refusal:
-            warnings.append('node_kind containerd: config.toml is patched although this node shows the marks of %s.'
-                            % ', '.join(name for name in detected if name != kinds.FALLBACK))
-        if hosts.options is not None:
-            warnings += result['hosts_plan'].pop('warnings', [])
-        if warnings:
-            result['warnings'] = warnings
-        if self._task.diff and result['changed']:
-            result['diff'] = [node.file_diff(change.path, adapter.redact(change.path, change.before.text),
-                                             adapter.redact(change.path, change.after, before=change.before.text or ''))
-                              for change in plan.changes if change.path not in adapter.markers()]
-            result['diff'] += [change['diff'] for change in carried if change['diff']]
-        if not result['changed'] or self._task.check_mode:
-            return
-        writes, removes = node.change_writes(plan.changes)
-        writes += [change['write'] for change in carried if change.get('write')]
-        removes += [change['remove'] for change in carried if change.get('remove')]
-        try:
-            # containerd's dump of the new file is judged before the file replaces the old one.
-            validate_first = [write for write in writes if write.get('validate')]
-            if validate_first:
-                staged = node.validate(self, task_vars, writes=validate_first, planned_from=state)
-                dumped = settings_from_dump(staged[0]['validate_stdout'], path)
-                report_effective(result, dumped, None, wanted_settings(hosts_dir, spec.use_local_image_pull),
-                                 path)
-            written = None if result.get('failed') else node.write(self, task_vars, writes=writes, removes=removes,
-                                                                   planned_from=state)
-        except SpegelError as exc:
-            if exc.changed:
-                raise  # files stay changed (the message names them): reported as a change
-            fail(result, exc)
-            written = None
-        if written is None:
-            # Nothing was written: report the node as it still is.
-            result.update(adapter.as_found(state), changed=False, restart_required=False, hosts_files=[])
-            result.pop('diff', None)
-            if carried:
-                result['hosts_plan'].update(written=False, not_written='the config.toml change was not written')
-            return
-        by_path = {entry['path']: entry for entry in written}
-        result['backup_file'] = by_path.get(path, {}).get('backup_file')
-        hosts.report_written(result, carried, by_path)
+            node.act_on(state, plan.changes or carried)
+            result.update(plan.facts, changed=bool(plan.changes or carried), backup_file=None,
+                          detected_node_kinds=detected, reused_read=state.kept,
+                          restart_required=any(change.restart for change in plan.changes),
+                          validated=bool(any(change.validate for change in plan.changes) and not self._task.check_mode))
+            warnings = list(plan.warnings)
+            if refusal:
+                warnings.append('node_kind containerd: config.toml is patched although this node shows the marks '
+                                'of %s.' % ', '.join(name for name in detected if name != kinds.FALLBACK))
+            if hosts.options is not None:
+                warnings += result['hosts_plan'].pop('warnings', [])
+            if warnings:
+                result['warnings'] = warnings
+            if self._task.diff and result['changed']:
+                result['diff'] = [node.file_diff(change.path, adapter.redact(change.path, change.before.text),
+                                                 adapter.redact(change.path, change.after,
+                                                                before=change.before.text or ''))
+                                  for change in plan.changes if change.path not in adapter.markers()]
+                result['diff'] += [change['diff'] for change in carried if change['diff']]
+            if not result['changed'] or self._task.check_mode:
+                return
+            writes, removes = node.change_writes(plan.changes)
+            writes += [change['write'] for change in carried if change.get('write')]
+            removes += [change['remove'] for change in carried if change.get('remove')]
+            try:
+                # containerd's dump of the new file is judged before the file replaces the old one.
+                validate_first = [write for write in writes if write.get('validate')]
+                if validate_first:
+                    staged = node.validate(self, task_vars, writes=validate_first)
+                    dumped = settings_from_dump(staged[0]['validate_stdout'], path)
+                    report_effective(result, dumped, None, wanted_settings(hosts_dir, spec.use_local_image_pull),
+                                     path)
+                written = None if result.get('failed') else node.write(
+                    self, task_vars, writes=writes, removes=removes, planned_from=state)
+            except SpegelError as exc:
+                if exc.changed:
+                    raise  # files stay changed (the message names them): reported as a change
+                fail(result, exc)
+                written = None
+            if written is None:
+                # Nothing was written: report the node as it still is.
+                result.update(adapter.as_found(state), changed=False, restart_required=False, hosts_files=[])
+                result.pop('diff', None)
+                if carried:
+                    result['hosts_plan'].update(written=False, not_written='the config.toml change was not written')
+                return
+            by_path = {entry['path']: entry for entry in written}
+            result['backup_file'] = by_path.get(path, {}).get('backup_file')
+            hosts.report_written(result, carried, by_path)
 
 
 class HostsPlan:

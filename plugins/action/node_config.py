@@ -59,33 +59,35 @@ class ActionModule(ActionModuleBase):
         # verify: containerd asked on the kind's socket in the same round trip as the reads.
         probes = dict(cri_plugins=adapter.cri_address) if args['verify'] else {}
         state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), reuse=reuse, **probes)
-        if args['verify']:
-            result['cri'] = CriAnswer(state.cri_plugins).check()
-        # absent: the adapter's revert() removes exactly what its plan() added.
-        plan = adapter.plan(spec, state) if args['state'] == 'present' else adapter.revert(spec, state)
-        changes = list(plan.changes)
-        node.act_on(state, changes)
-        detected = kinds.detect(state.present)
-        warnings = list(plan.warnings)
-        if adapter.marks and adapter.name not in detected:
-            warnings.append('kind %s: none of its marks (%s) is on this node; is it a %s node?'
-                            % (adapter.name, ', '.join(adapter.marks), adapter.name))
-        result.update(changed=bool(changes), kind=adapter.name, detected_node_kinds=detected, reused_read=state.kept,
-                      files=[change.path for change in changes],
-                      restart_required=any(change.restart for change in changes),
-                      services=list(adapter.services), cri_address=adapter.cri_address,
-                      facts=plan.facts)
-        if warnings:
-            result['warnings'] = warnings
-        if args['verify']:
-            result['loaded'] = _loaded(self, task_vars, adapter, spec, state)
-        if self._task.diff and changes:
-            result['diff'] = [node.file_diff(change.path, adapter.redact(change.path, change.before.text),
-                                             adapter.redact(change.path, change.after, before=change.before.text or ''))
-                              for change in changes]
-        if changes and not self._task.check_mode:
-            writes, removes = node.change_writes(changes)
-            node.write(self, task_vars, writes=writes, removes=removes, planned_from=state)
+        with node.judged_now(state, result):
+            if args['verify']:
+                result['cri'] = CriAnswer(state.cri_plugins).check()
+            # absent: the adapter's revert() removes exactly what its plan() added.
+            plan = adapter.plan(spec, state) if args['state'] == 'present' else adapter.revert(spec, state)
+            changes = list(plan.changes)
+            node.act_on(state, changes)
+            detected = kinds.detect(state.present)
+            warnings = list(plan.warnings)
+            if adapter.marks and adapter.name not in detected:
+                warnings.append('kind %s: none of its marks (%s) is on this node; is it a %s node?'
+                                % (adapter.name, ', '.join(adapter.marks), adapter.name))
+            result.update(changed=bool(changes), kind=adapter.name, detected_node_kinds=detected,
+                          reused_read=state.kept, files=[change.path for change in changes],
+                          restart_required=any(change.restart for change in changes),
+                          services=list(adapter.services), cri_address=adapter.cri_address,
+                          facts=plan.facts)
+            if warnings:
+                result['warnings'] = warnings
+            if args['verify']:
+                result['loaded'] = _loaded(self, task_vars, adapter, spec, state)
+            if self._task.diff and changes:
+                result['diff'] = [node.file_diff(change.path, adapter.redact(change.path, change.before.text),
+                                                 adapter.redact(change.path, change.after,
+                                                                before=change.before.text or ''))
+                                  for change in changes]
+            if changes and not self._task.check_mode:
+                writes, removes = node.change_writes(changes)
+                node.write(self, task_vars, writes=writes, removes=removes, planned_from=state)
 
 
 def _loaded(action, task_vars, adapter, spec, state):

@@ -16,14 +16,18 @@ options:
     description:
       - In check mode, keep what this task read from the node for the playbook run, in the run's
         own local temporary directory on the controller (private to the user, removed when
-        C(ansible-playbook) ends). The content of the files read is kept there, secrets included.
-      - Outside check mode, start from the read that a check-mode run of this task with the same
-        options kept for the same node in this playbook run, when there is one. The change then
-        needs one round trip less. Each kept read is used once.
-      - This is safe because every write is locked on the content it was planned from. When a file
-        changed since the kept read, nothing is written from it; the task reads the node again and
-        plans anew. It reads again too when the kept read shows nothing to change, so that
-        C(ok) is said of the node as it is.
+        C(ansible-playbook) ends, unless it is killed). The content of the files read is kept there,
+        secrets included.
+      - Outside check mode, start from the read that a check-mode run with the same read kept for
+        the same host and connection in this playbook run, when there is one. The change then needs
+        one round trip less. Each kept read is used once.
+      - The write that follows repeats that read on the node and writes only if the node still
+        shows what was kept. That covers files the task reads but does not write, the containerd
+        version, the unit's start and the addresses, but not what the action reads in a second
+        round trip (drop-ins, migrated mirrors), which it reads then, as without this option.
+        When the node changed, nothing is written and the task reads the node again and plans
+        anew. It also reads again when the kept read shows nothing to change, or a failure, so
+        that either is said of the node as it is.
       - The playbook C(site) plans with this in its first play and changes the nodes in its
         second.
     type: bool

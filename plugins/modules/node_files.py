@@ -242,6 +242,14 @@ options:
             relative paths resolve as they will for the real file. A non-zero exit aborts the
             write and leaves the target untouched.
         type: str
+  expect_read_digest:
+    description:
+      - RV(read_digest) of an earlier read with the same read and probe options. The reads and probes
+        of this call are compared with it before anything is written; when they differ, nothing is
+        written and the task fails with RV(changed_meanwhile).
+      - How a change planned from a read kept for the playbook run is locked on all that read found,
+        not only on the files it writes.
+    type: str
   commit:
     description:
       - With V(false), every O(write) is staged and validated as usual, each validation's
@@ -573,10 +581,19 @@ staged:
     validate_stdout:
       description: Standard output of the validation command, when the item has one.
       type: str
+read_digest:
+  description:
+    - SHA-256 of what the reads and probes found (files, globs, listings, existence, containerd's
+      version and dump, the unit's state, the addresses), leaving out what changes by itself (the
+      time of the call, address lifetimes, the dump's log lines). For O(expect_read_digest).
+  returned: always
+  type: str
 changed_meanwhile:
   description:
     - On a failure because a file to write or remove changed since the controller read it
-      (O(write[].expected_checksum)), that file. Nothing was written; a new read and plan can.
+      (O(write[].expected_checksum)), that file; because what the reads found differs from
+      O(expect_read_digest), the text C(the files and probes read for the plan). Nothing was
+      written; a new read and plan can.
   returned: failure
   type: str
 """
@@ -587,6 +604,7 @@ import errno
 import glob
 import grp
 import hashlib
+import json
 import os
 import pwd
 import secrets
@@ -1466,6 +1484,7 @@ def main():
             )),
             network_facts=dict(type='bool', default=False),
             commit=dict(type='bool', default=True),
+            expect_read_digest=dict(type='str'),
             unsafe_writes=dict(type='bool', default=False, fallback=(env_fallback, ['ANSIBLE_UNSAFE_WRITES'])),
             write=dict(type='list', elements='dict', default=[], options=dict(
                 path=dict(type='path', required=True),
@@ -1495,6 +1514,9 @@ def main():
     params = module.params
     refuse_nul(module, params)
 
+    if params['expect_read_digest'] and params['restart']:
+        module.fail_json(msg='expect_read_digest locks writes on a read; it cannot be given with restart, which '
+                             'changes what is read. Nothing was changed.')
     if params['cri_required'] and not params['cri_plugins']:
         module.fail_json(msg='cri_required needs cri_plugins (the containerd socket to ask); nothing was written.')
     result = dict(read(module, params), changed=False, written=[], staged=[])
@@ -1503,6 +1525,11 @@ def main():
         if result['restarted'][-1]['rc'] != 0:
             params['cri_wait'] = 0  # a unit that did not restart: nothing to wait for
     result.update(probe(module, params))
+    result['read_digest'] = read_digest(result)
+    if params['expect_read_digest'] and result['read_digest'] != params['expect_read_digest']:
+        module.fail_json(msg='What this task planned from changed on the node since it was read (the files and '
+                             'probes read for the plan); nothing was written. Run the task again.',
+                         changed_meanwhile='the files and probes read for the plan', written=[])
     # cri_required: only a restart that succeeded and a containerd that answered let the writes through.
     restart_failed = any(unit['rc'] != 0 for unit in result.get('restarted', []))
     cri_missing = params['cri_required'] and (restart_failed or not result['cri_plugins']['loaded'])
@@ -1529,6 +1556,30 @@ def read(module, params):
     dirs = {path: list_dir(path) for path in params['list_dirs']}
     exists = {path: os.path.exists(path) for path in params['exists']}
     return {'files': files, 'globs': globs, 'dirs': dirs, 'exists': exists}
+
+
+def read_digest(result):
+    """SHA-256 of what the reads and probes found, without what changes by itself: the time of
+    the call (the unit's start is kept to the second, as its wall-clock form moves by
+    microseconds), address lifetimes, the dump's log lines, and CRI's and the mirrors' answers."""
+    found = {key: result[key] for key in ('files', 'globs', 'dirs', 'exists', 'containerd') if key in result}
+    if 'config_dump' in result:
+        found['config_dump'] = {key: value for key, value in result['config_dump'].items() if key != 'stderr'}
+    if 'service' in result:
+        service = {key: value for key, value in result['service'].items() if key != 'now_us'}
+        service['started_us'] = service['started_us'] // 1000000 if service['started_us'] else None
+        found['service'] = service
+    if 'network' in result:
+        found['network'] = _without_lifetimes(result['network'])
+    return hashlib.sha256(json.dumps(found, sort_keys=True).encode('utf-8')).hexdigest()
+
+
+def _without_lifetimes(value):
+    if isinstance(value, dict):
+        return {key: _without_lifetimes(item) for key, item in value.items() if not key.endswith('_life_time')}
+    if isinstance(value, list):
+        return [_without_lifetimes(item) for item in value]
+    return value
 
 
 def probe(module, params):

@@ -18,17 +18,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
 
 from ansible import constants as C
+from ansible.utils.display import Display
 
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import parse_containerd_version
 
 NODE_FILES = 'peerpull.spegel.node_files'
+
+display = Display()
 
 
 class NodeFile:
@@ -97,8 +101,11 @@ class NodeState:
         self.network = result.get('network') or {}  # read with network_facts=True
         # The paths asked about with node_files' exists probe that are there.
         self.present = {path for path, there in result.get('exists', {}).items() if there}
-        # Taken from a kept read (see read_for) rather than read now.
+        # kept: taken from a kept read (see read_for) rather than read now; then the request it
+        # answered, whose reads a write made from this state repeats and compares (read_digest).
         self.kept = False
+        self.kept_request = None
+        self.read_digest = result.get('read_digest')
 
     def merge(self, other):
         """Add a second read's files, globs and listings to this state."""
@@ -106,7 +113,6 @@ class NodeState:
         self.globs.update(other.globs)
         self.dirs.update(other.dirs)
         self.present |= other.present
-        self.kept = self.kept or other.kept
         return self
 
     def file(self, path):
@@ -152,8 +158,8 @@ def run_node_files(action, task_vars, **args):
 
 
 class StaleKeptRead(Exception):
-    """A kept read is not to be acted on: a file changed since, or it shows nothing to change
-    ("nothing to change" is said from a read of now)."""
+    """A kept read is not to be acted on: the node changed since, or it shows nothing to change or
+    a failure (either is said from a read of now)."""
 
 
 def reusing_read(run, result, reuse):
@@ -174,35 +180,48 @@ def act_on(state, changed):
         raise StaleKeptRead()
 
 
-def read(action, task_vars, paths=(), globs=(), dirs=(), reuse=False, **probes):
+@contextlib.contextmanager
+def judged_now(state, result):
+    """A failure found in a kept read, raised or put in result, is found again in a read of now
+    (StaleKeptRead), unless files stay changed."""
+    try:
+        yield
+    except SpegelError as exc:
+        if state.kept and not exc.changed:
+            raise StaleKeptRead() from None
+        raise
+    if state.kept and result.get('failed') and not result.get('changed'):
+        raise StaleKeptRead()
+
+
+def read(action, task_vars, paths=(), globs=(), dirs=(), **probes):
     """One read round trip: files, glob matches and (dirs) directory listings; probes: node_files'
-    probe arguments (containerd_version, exists, ...); reuse: as for read_for."""
+    probe arguments (containerd_version, exists, ...)."""
     listing = dict(list_dirs=list(dirs)) if dirs else {}
     probes.setdefault('containerd_version', False)
-    return _read_state(action, task_vars, dict(read=list(paths), read_globs=list(globs), **listing, **probes), reuse)
+    return NodeState(run_node_files(action, task_vars, read=list(paths), read_globs=list(globs), **listing, **probes))
 
 
-def validate(action, task_vars, writes, planned_from=None):
+def validate(action, task_vars, writes):
     """Stage and validate writes on the node, then drop them: nothing changes. Returns
-    node_files' `staged` list (each validation's output). planned_from: as for write."""
-    return _locked(planned_from, run_node_files, action, task_vars, write=list(writes), commit=False)['staged']
+    node_files' `staged` list (each validation's output)."""
+    return run_node_files(action, task_vars, write=list(writes), commit=False)['staged']
 
 
 def write(action, task_vars, writes=(), removes=(), unsafe_writes=False, planned_from=None):
     """Stage, validate and commit writes and removals on the node. Returns node_files' `written` list.
     unsafe_writes: as ansible.builtin.copy's; false leaves it to the node's ANSIBLE_UNSAFE_WRITES.
-    planned_from: the NodeState the changes were planned from; when it is a kept read and a file
-    changed since, StaleKeptRead."""
+    planned_from: the NodeState the changes were planned from. When it is a kept read, the node
+    repeats that read first and writes only if it finds the same (expect_read_digest); if not,
+    or a file changed since, StaleKeptRead."""
     unsafe = dict(unsafe_writes=True) if unsafe_writes else {}
-    return _locked(planned_from, run_node_files, action, task_vars, write=list(writes), remove=list(removes),
-                   **unsafe)['written']
-
-
-def _locked(planned_from, call, *args, **kwargs):
+    kept = planned_from is not None and planned_from.kept
+    same_read = dict(planned_from.kept_request, expect_read_digest=planned_from.read_digest) if kept else {}
     try:
-        return call(*args, **kwargs)
+        return run_node_files(action, task_vars, write=list(writes), remove=list(removes), **unsafe,
+                              **same_read)['written']
     except NodeFilesError as exc:
-        if planned_from is not None and planned_from.kept and exc.result.get('changed_meanwhile'):
+        if kept and exc.result.get('changed_meanwhile'):
             raise StaleKeptRead() from None
         raise
 
@@ -214,28 +233,30 @@ def read_for(action, task_vars, adapter, spec, exists=(), also=None, reuse=False
     round trip; probes: the caller's own, such as cri_plugins), and a second read only when
     the adapter's follow_up asks for one.
 
-    reuse: in check mode, keep the answers for this node in the playbook run; outside it, take
-    the answers a check-mode run kept for the same requests, if any (state.kept says so), once.
-    Only the writes' content lock (expected_checksum) makes that safe: whoever acts on a kept
-    state runs in reusing_read, checks its plan with act_on, and validates and writes with
-    planned_from, so that it reads again when a file changed since or nothing is to change."""
+    reuse: in check mode, keep the answer to the first request for this node in the playbook
+    run; outside it, take the answer a check-mode run kept for the same request, if any
+    (state.kept says so), once; a second read is always made now. Only the write's lock on that
+    answer (write's planned_from) makes this safe: whoever acts on a kept state runs in
+    reusing_read, checks its plan with act_on, judges it in judged_now and writes with
+    planned_from, so that it reads again when the node changed since, or when the kept read
+    shows nothing to change or a failure."""
     paths, globs = adapter.reads(spec)
     request = union(dict(read=list(paths), read_globs=list(globs), exists=list(exists), containerd_version=False),
                     adapter.probes(spec), probes, also or {})
     state = _read_state(action, task_vars, request, reuse)
     more_paths, more_globs = adapter.follow_up(spec, state)
     if more_paths or more_globs:
-        state.merge(read(action, task_vars, more_paths, more_globs, reuse=reuse))
+        state.merge(read(action, task_vars, more_paths, more_globs))
     return state
 
 
 def _read_state(action, task_vars, request, reuse):
-    kept_path = _kept_read_path(task_vars, request) if reuse else None
+    kept_path = _kept_read_path(action, task_vars, request) if reuse else None
     if kept_path and not action._task.check_mode:
         kept = _take_kept_read(kept_path)
         if kept is not None:
             state = NodeState(kept)
-            state.kept = True
+            state.kept, state.kept_request = True, request
             return state
     result = run_node_files(action, task_vars, **request)
     if kept_path and action._task.check_mode:
@@ -243,35 +264,48 @@ def _read_state(action, task_vars, request, reuse):
     return NodeState(result)
 
 
-def _kept_read_path(task_vars, request):
+def _kept_read_path(action, task_vars, request):
     """Where this playbook run keeps the answer to a read request for this node: the run's own
     local temporary directory (private to the user, removed when the run ends, where ansible-core
-    caches its module payloads too), named by the node and the request."""
-    key = json.dumps([task_vars.get('inventory_hostname'), request], sort_keys=True)
-    return os.path.join(C.DEFAULT_LOCAL_TMP, 'peerpull-spegel-read-%s.json' % hashlib.sha256(key.encode('utf-8')).hexdigest())
+    caches its module payloads too), named by the host, the connection and the request."""
+    context = action._play_context
+    key = json.dumps([task_vars.get('inventory_hostname'), action._task.delegate_to, context.remote_addr,
+                      context.port, context.remote_user, context.become and context.become_user, request],
+                     sort_keys=True, default=str)
+    name = 'peerpull-spegel-read-%s.json' % hashlib.sha256(key.encode('utf-8')).hexdigest()
+    return os.path.join(C.DEFAULT_LOCAL_TMP, name)
 
 
 def _keep_read(path, result):
+    """Keep the answer, if it can be: a read not kept is only read again."""
     answer = {key: value for key, value in result.items() if key != 'invocation'}
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.tmp')
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.tmp')
+    except OSError as exc:
+        display.vvv('peerpull.spegel: the read is not kept (%s)' % exc)
+        return
     try:
         with os.fdopen(fd, 'w', encoding='utf-8') as stream:
             json.dump(answer, stream)
         os.replace(tmp, path)
-    except BaseException:
+    except (OSError, TypeError, ValueError) as exc:
         os.unlink(tmp)
-        raise
+        display.vvv('peerpull.spegel: the read is not kept (%s)' % exc)
 
 
 def _take_kept_read(path):
-    """The kept answer, removed: each is used once. None when there is none."""
+    """The kept answer, removed: each is used once. None when there is none (or it cannot be read)."""
     try:
         with open(path, encoding='utf-8') as stream:
             answer = json.load(stream)
     except FileNotFoundError:
         return None
-    os.unlink(path)
-    return answer
+    except (OSError, ValueError) as exc:
+        display.vvv('peerpull.spegel: the kept read is not used (%s)' % exc)
+        answer = None
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    return answer if isinstance(answer, dict) and answer.get('read_digest') else None
 
 
 def union(*requests):

@@ -25,6 +25,7 @@ import pytest
 from ansible import constants as C
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
+from ansible.playbook.play_context import PlayContext
 from ansible.playbook.task import Task
 
 from ansible_collections.peerpull.spegel.plugins.modules import node_files
@@ -44,10 +45,11 @@ class ActionRun:
         task.async_val = 0
         task.check_mode = check_mode
         task.diff = diff
+        task.delegate_to = None
         connection = MagicMock()
         connection._shell.tmpdir = '/nonexistent-remote-tmp'  # never used: no file transfer
         plugin = importlib.import_module('ansible_collections.peerpull.spegel.plugins.action.%s' % name)
-        action = plugin.ActionModule(task, connection, MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+        action = plugin.ActionModule(task, connection, PlayContext(), loader=None, templar=None, shared_loader_obj=None)
 
         def execute_module(module_name, module_args, task_vars):
             self.steps.append((module_name, module_args))

@@ -342,3 +342,32 @@ def test_reuse_read_takes_no_read_kept_with_other_options_or_outside_its_run(run
     (tmp_path / 'config.toml').write_text(SEED)
     not_asked = run_action('containerd_config', args_for(tmp_path))
     assert not_asked['changed'] and len(run_action.calls) == 5 and len(list(kept_reads.iterdir())) == 1
+
+
+def test_reuse_read_writes_hosts_toml_files_only_while_config_toml_reads_as_planned(run_action, tmp_path, kept_reads):
+    """A change of hosts.toml files alone, planned from a kept read: config.toml, which it does not
+    write, changed since (reverted by hand), so the node is read again and config.toml set too."""
+    (tmp_path / 'config.toml').write_text(SEED)
+    run_action('containerd_config', args_for(tmp_path))
+    hosts = hosts_args(tmp_path)
+    planned = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts, reuse_read=True),
+                         check_mode=True)
+    assert not planned['changed'] and planned['hosts_plan']['changed']  # the hosts.toml files only
+    (tmp_path / 'config.toml').write_text(SEED)
+    done = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts, reuse_read=True))
+    assert done['changed'] and done['restart_required'] and not done['reused_read']
+    assert 'config_path' in (tmp_path / 'config.toml').read_text()
+    assert '198.18.0.5:30020' in (tmp_path / 'certs.d' / '_default' / 'hosts.toml').read_text()
+    # the plan's read; the write refused on it (nothing written); a read and a write
+    assert ['write' in call for call in run_action.calls[2:]] == [False, True, False, True]
+
+
+def test_reuse_read_is_per_host_and_never_taken_in_check_mode(run_action, tmp_path, kept_reads):
+    (tmp_path / 'config.toml').write_text(SEED)
+    args = args_for(tmp_path, reuse_read=True)
+    run_action('containerd_config', args, check_mode=True, task_vars=dict(inventory_hostname='n1'))
+    run_action('containerd_config', args, check_mode=True, task_vars=dict(inventory_hostname='n1'))
+    assert len(run_action.calls) == 2 and len(list(kept_reads.iterdir())) == 1  # read again, kept again
+    other = run_action('containerd_config', args, task_vars=dict(inventory_hostname='n2'))
+    assert other['changed'] and not other['reused_read'] and len(run_action.calls) == 4  # its own read, the write
+    assert len(list(kept_reads.iterdir())) == 1

@@ -439,3 +439,44 @@ def test_read_attributes_adds_lsattrs_letters_only_when_asked(capsys, tmp_path):
     assert 'attributes' in info and (info['attributes'] is None or info['attributes'].isalpha()
                                      or info['attributes'] == '')
     assert 'secontext' not in info  # no SELinux on the hosts these tests run on
+
+
+def test_a_write_locked_on_a_read_writes_nothing_when_the_read_finds_something_else(capsys, tmp_path):
+    (tmp_path / 'a').write_text('old\n')
+    (tmp_path / 'dropin').write_text('one\n')
+    request = dict(read=[str(tmp_path / 'a'), str(tmp_path / 'dropin')], exists=[str(tmp_path / 'mark')])
+    first = run(capsys, **request)
+    assert run(capsys, **request)['read_digest'] == first['read_digest']  # the same node, the same digest
+    write = [dict(path=str(tmp_path / 'a'), content='new\n', expected_checksum=sha1('old\n'))]
+
+    (tmp_path / 'mark').write_text('')  # a path only asked about appears: no file to write changed
+    refused = run(capsys, write=write, expect_read_digest=first['read_digest'], **request)
+    assert refused['failed'] and refused['changed_meanwhile'] == 'the files and probes read for the plan'
+    assert (tmp_path / 'a').read_text() == 'old\n' and entries(tmp_path) == ['a', 'dropin', 'mark']
+
+    (tmp_path / 'mark').unlink()
+    done = run(capsys, write=write, expect_read_digest=first['read_digest'], **request)
+    assert 'failed' not in done and (tmp_path / 'a').read_text() == 'new\n'
+
+
+def test_a_write_locked_on_a_read_cannot_come_with_a_restart(capsys, tmp_path):
+    result = run(capsys, read=[str(tmp_path / 'a')], restart=['containerd'], expect_read_digest='0' * 64,
+                 write=[dict(path=str(tmp_path / 'a'), content='x')])
+    assert result['failed'] and 'cannot be given with restart' in result['msg'] and entries(tmp_path) == []
+
+
+def test_the_read_digest_leaves_out_what_changes_by_itself():
+    def found(now_us, started_us, life_time, stderr):
+        return dict(files={'/etc/containerd/config.toml': {'exists': True, 'checksum': 'c'}},
+                    service={'name': 'containerd', 'active_state': 'active', 'started_us': started_us, 'now_us': now_us},
+                    network={'source': 'ip', 'addresses': [{'ifname': 'eth0', 'addr_info': [
+                        {'local': '198.18.0.5', 'valid_life_time': life_time, 'preferred_life_time': life_time}]}]},
+                    config_dump={'path': '/etc/containerd/config.toml', 'rc': 0, 'stdout': 'version = 3\n',
+                                 'stderr': stderr}, cri_plugins={'loaded': now_us % 2 == 0})
+    one = node_files.read_digest(found(1_000_000_000, 1_700_000_000_000_100, 3600, 'time="12:00:00" level=warning'))
+    assert one == node_files.read_digest(found(1_000_000_001, 1_700_000_000_000_107, 3599, 'time="12:00:01" level=warning'))
+    restarted = found(1_000_000_000, 1_700_000_002_000_000, 3600, '')
+    assert node_files.read_digest(restarted) != one  # the unit started again: the plan's restart_pending is stale
+    moved = found(1_000_000_000, 1_700_000_000_000_100, 3600, '')
+    moved['network']['addresses'][0]['addr_info'][0]['local'] = '198.18.0.6'
+    assert node_files.read_digest(moved) != one
