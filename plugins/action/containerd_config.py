@@ -35,7 +35,9 @@ class ActionModule(ActionModuleBase):
     )
 
     def run_action(self, args, task_vars, result):
-        node.reusing_read(lambda reuse: self._configure(args, task_vars, result, reuse), result, args['reuse_read'])
+        # CRI's answer (cri_address) is of the moment: never kept.
+        reuse = args['reuse_read'] and not args['cri_address']
+        node.reusing_read(lambda reuse: self._configure(args, task_vars, result, reuse), result, reuse)
 
     def _configure(self, args, task_vars, result, reuse):
         path = require_absolute(args['path'], 'path', CONFIG_FILE)
@@ -67,7 +69,7 @@ class ActionModule(ActionModuleBase):
             # A hosts.toml file the node cannot give as text is containerd_hosts' to report.
             hosts.failed(exc)
             state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), reuse=reuse, **probes)
-        with node.judged_now(state, result):
+        with node.judged_now(state):
             if args['cri_address']:
                 result['cri'] = CriAnswer(state.cri_plugins).check()
             detected = kinds.detect(state.present)
@@ -112,11 +114,15 @@ class ActionModule(ActionModuleBase):
                     dumped = settings_from_dump(staged[0]['validate_stdout'], path)
                     report_effective(result, dumped, None, wanted_settings(hosts_dir, spec.use_local_image_pull),
                                      path)
+                    if result.get('failed') and state.kept:
+                        raise node.StaleKeptRead()  # judged again from a read of now
                 written = None if result.get('failed') else node.write(
                     self, task_vars, writes=writes, removes=removes, planned_from=state)
             except SpegelError as exc:
-                if exc.changed:
-                    raise  # files stay changed (the message names them): reported as a change
+                # Files stay changed (the message names them): reported as a change. From a kept
+                # read, a failure known to have changed nothing is judged again (judged_now).
+                if exc.changed or (state.kept and exc.changed is False):
+                    raise
                 fail(result, exc)
                 written = None
             if written is None:

@@ -46,7 +46,9 @@ class ActionModule(ActionModuleBase):
     )
 
     def run_action(self, args, task_vars, result):
-        node.reusing_read(lambda reuse: self._configure(args, task_vars, result, reuse), result, args['reuse_read'])
+        # verify's answers (CRI, the unit's start) are of the moment: never kept.
+        reuse = args['reuse_read'] and not args['verify']
+        node.reusing_read(lambda reuse: self._configure(args, task_vars, result, reuse), result, reuse)
 
     def _configure(self, args, task_vars, result, reuse):
         adapter = _adapter(args['kind'], args['kind_options'])
@@ -59,7 +61,7 @@ class ActionModule(ActionModuleBase):
         # verify: containerd asked on the kind's socket in the same round trip as the reads.
         probes = dict(cri_plugins=adapter.cri_address) if args['verify'] else {}
         state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), reuse=reuse, **probes)
-        with node.judged_now(state, result):
+        with node.judged_now(state):
             if args['verify']:
                 result['cri'] = CriAnswer(state.cri_plugins).check()
             # absent: the adapter's revert() removes exactly what its plan() added.

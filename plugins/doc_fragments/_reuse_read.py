@@ -28,6 +28,8 @@ options:
         When the node changed, nothing is written and the task reads the node again and plans
         anew. It also reads again when the kept read shows nothing to change, or a failure, so
         that either is said of the node as it is.
+      - Not with a check of the running containerd (O(peerpull.spegel.node_config#module:verify),
+        O(peerpull.spegel.containerd_config#module:cri_address)), whose answers are of the moment.
       - The playbook C(site) plans with this in its first play and changes the nodes in its
         second.
     type: bool

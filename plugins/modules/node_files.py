@@ -248,7 +248,7 @@ options:
         of this call are compared with it before anything is written; when they differ, nothing is
         written and the task fails with RV(changed_meanwhile).
       - How a change planned from a read kept for the playbook run is locked on all that read found,
-        not only on the files it writes.
+        not only on the files it writes. Refused with O(restart), which changes what is read.
     type: str
   commit:
     description:
@@ -442,6 +442,9 @@ service:
     active_state:
       description: systemd's C(ActiveState), such as V(active) or V(failed); null when systemd could not be asked.
       type: str
+    started_monotonic_us:
+      description: systemd's C(ExecMainStartTimestampMonotonic); null when it never started or systemd could not be asked.
+      type: int
     started_us:
       description:
         - When the unit's main process last started, in microseconds since the epoch (the
@@ -584,8 +587,10 @@ staged:
 read_digest:
   description:
     - SHA-256 of what the reads and probes found (files, globs, listings, existence, containerd's
-      version and dump, the unit's state, the addresses), leaving out what changes by itself (the
-      time of the call, address lifetimes, the dump's log lines). For O(expect_read_digest).
+      version and dump, the unit's state and monotonic start, the addresses and default routes
+      node IP discovery looks at), leaving out what changes by itself (the time of the call, the
+      addresses of pods and Services, lifetimes, the dump's log lines) and the answers of CRI and
+      of the mirrors. For O(expect_read_digest).
   returned: always
   type: str
 changed_meanwhile:
@@ -1436,7 +1441,8 @@ def service_started(module, name):
     before NTP steps the clock; its monotonic start time plus the wall-minus-monotonic
     offset of now is immune to such a step.
     """
-    result = {'name': name, 'active_state': None, 'started_us': None, 'now_us': time.time_ns() // 1000}
+    result = {'name': name, 'active_state': None, 'started_us': None, 'started_monotonic_us': None,
+              'now_us': time.time_ns() // 1000}
     systemctl = module.get_bin_path('systemctl')
     if not systemctl:
         result['error'] = 'systemctl not found'
@@ -1451,6 +1457,7 @@ def service_started(module, name):
     result['active_state'] = props.get('ActiveState') or None
     started = props.get('ExecMainStartTimestampMonotonic', '0')
     if started.isdigit() and int(started) > 0:
+        result['started_monotonic_us'] = int(started)
         result['started_us'] = int(started) + offset_us
     return result
 
@@ -1527,9 +1534,10 @@ def main():
     result.update(probe(module, params))
     result['read_digest'] = read_digest(result)
     if params['expect_read_digest'] and result['read_digest'] != params['expect_read_digest']:
-        module.fail_json(msg='What this task planned from changed on the node since it was read (the files and '
-                             'probes read for the plan); nothing was written. Run the task again.',
-                         changed_meanwhile='the files and probes read for the plan', written=[])
+        result.update(msg='What this task planned from changed on the node since it was read (the files and '
+                          'probes read for the plan); nothing was written. Run the task again.',
+                      changed_meanwhile='the files and probes read for the plan')
+        module.fail_json(**result)
     # cri_required: only a restart that succeeded and a containerd that answered let the writes through.
     restart_failed = any(unit['rc'] != 0 for unit in result.get('restarted', []))
     cri_missing = params['cri_required'] and (restart_failed or not result['cri_plugins']['loaded'])
@@ -1560,26 +1568,19 @@ def read(module, params):
 
 def read_digest(result):
     """SHA-256 of what the reads and probes found, without what changes by itself: the time of
-    the call (the unit's start is kept to the second, as its wall-clock form moves by
-    microseconds), address lifetimes, the dump's log lines, and CRI's and the mirrors' answers."""
+    the call (the unit's start taken as systemd's monotonic stamp, as its wall-clock form moves
+    by microseconds), what node IP discovery does not look at in the network (the addresses of
+    pods and Services, lifetimes, route caches), the dump's log lines, CRI's and the mirrors'
+    answers."""
     found = {key: result[key] for key in ('files', 'globs', 'dirs', 'exists', 'containerd') if key in result}
     if 'config_dump' in result:
         found['config_dump'] = {key: value for key, value in result['config_dump'].items() if key != 'stderr'}
     if 'service' in result:
-        service = {key: value for key, value in result['service'].items() if key != 'now_us'}
-        service['started_us'] = service['started_us'] // 1000000 if service['started_us'] else None
-        found['service'] = service
+        found['service'] = {key: value for key, value in result['service'].items()
+                            if key not in ('now_us', 'started_us')}
     if 'network' in result:
-        found['network'] = _without_lifetimes(result['network'])
+        found['network'] = _network.discovery_view(result['network'])
     return hashlib.sha256(json.dumps(found, sort_keys=True).encode('utf-8')).hexdigest()
-
-
-def _without_lifetimes(value):
-    if isinstance(value, dict):
-        return {key: _without_lifetimes(item) for key, item in value.items() if not key.endswith('_life_time')}
-    if isinstance(value, list):
-        return [_without_lifetimes(item) for item in value]
-    return value
 
 
 def probe(module, params):

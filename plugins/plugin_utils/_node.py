@@ -130,12 +130,13 @@ class NodeState:
 
 class NodeFilesError(SpegelError):
     """node_files failed on the node; result holds what it returned. changed: whether files
-    stay changed all the same (a failure part-way that could not be undone)."""
+    stay changed all the same (a failure part-way that could not be undone); None when the
+    module did not say (it died before answering)."""
 
     def __init__(self, result):
         super().__init__(failure_message(result))
         self.result = result
-        self.changed = bool(result.get('written'))
+        self.changed = bool(result['written']) if 'written' in result else None
 
 
 def failure_message(result):
@@ -181,17 +182,15 @@ def act_on(state, changed):
 
 
 @contextlib.contextmanager
-def judged_now(state, result):
-    """A failure found in a kept read, raised or put in result, is found again in a read of now
-    (StaleKeptRead), unless files stay changed."""
+def judged_now(state):
+    """A failure raised from a kept read is found again in a read of now (StaleKeptRead), when it
+    is known to have changed nothing (changed is False: not a write whose outcome is unknown)."""
     try:
         yield
     except SpegelError as exc:
-        if state.kept and not exc.changed:
+        if state.kept and exc.changed is False:
             raise StaleKeptRead() from None
         raise
-    if state.kept and result.get('failed') and not result.get('changed'):
-        raise StaleKeptRead()
 
 
 def read(action, task_vars, paths=(), globs=(), dirs=(), **probes):
@@ -237,14 +236,15 @@ def read_for(action, task_vars, adapter, spec, exists=(), also=None, reuse=False
     run; outside it, take the answer a check-mode run kept for the same request, if any
     (state.kept says so), once; a second read is always made now. Only the write's lock on that
     answer (write's planned_from) makes this safe: whoever acts on a kept state runs in
-    reusing_read, checks its plan with act_on, judges it in judged_now and writes with
-    planned_from, so that it reads again when the node changed since, or when the kept read
-    shows nothing to change or a failure."""
+    reusing_read, checks its plan with act_on, judges it in judged_now (raising what fails) and
+    writes with planned_from, so that it reads again when the node changed since, or when the
+    kept read shows nothing to change or a failure."""
     paths, globs = adapter.reads(spec)
     request = union(dict(read=list(paths), read_globs=list(globs), exists=list(exists), containerd_version=False),
                     adapter.probes(spec), probes, also or {})
     state = _read_state(action, task_vars, request, reuse)
-    more_paths, more_globs = adapter.follow_up(spec, state)
+    with judged_now(state):
+        more_paths, more_globs = adapter.follow_up(spec, state)
     if more_paths or more_globs:
         state.merge(read(action, task_vars, more_paths, more_globs))
     return state
@@ -255,7 +255,10 @@ def _read_state(action, task_vars, request, reuse):
     if kept_path and not action._task.check_mode:
         kept = _take_kept_read(kept_path)
         if kept is not None:
-            state = NodeState(kept)
+            try:
+                state = NodeState(kept)
+            except SpegelError:
+                raise StaleKeptRead() from None  # said from a read of now
             state.kept, state.kept_request = True, request
             return state
     result = run_node_files(action, task_vars, **request)
@@ -303,7 +306,7 @@ def _take_kept_read(path):
     except (OSError, ValueError) as exc:
         display.vvv('peerpull.spegel: the kept read is not used (%s)' % exc)
         answer = None
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):
         os.unlink(path)
     return answer if isinstance(answer, dict) and answer.get('read_digest') else None
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.peerpull.spegel.plugins.module_utils import _network
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 
 # Where a kubelet's flags live, in the order their --node-ip wins: kubeadm's drop-in runs
@@ -37,14 +38,6 @@ KUBELET_UNITS = (
     '/etc/systemd/system/kubelet.service',
     '/usr/lib/systemd/system/kubelet.service',
     '/lib/systemd/system/kubelet.service',
-)
-
-# Interfaces that carry addresses which are not the node's: Service IPs (kube-ipvs0 holds
-# every ClusterIP with scope global), bridges and tunnels of container networking.
-VIRTUAL_INTERFACE_PREFIXES = (
-    'kube-ipvs', 'kube-bridge', 'kube-dummy', 'nodelocaldns', 'cni', 'cbr', 'docker', 'br-', 'veth',
-    'flannel', 'cali', 'vxlan', 'tunl', 'cilium_', 'lxc', 'weave', 'vethwe', 'datapath', 'genev',
-    'virbr', 'podman', 'antrea', 'ovn-k8s', 'nerdctl',
 )
 
 # --node-ip=VALUE or --node-ip VALUE, optionally quoted, on a line that is not a comment.
@@ -188,85 +181,30 @@ def kubelet_node_ips(path, text):
 
 # --- network facts ---------------------------------------------------------------------------
 
-def _virtual(ifname):
-    return ifname.startswith(VIRTUAL_INTERFACE_PREFIXES)
-
-
-def _route_source(route):
-    """(address, dev) of an `ip -j route get` answer, or None."""
-    if not route:
-        return None
-    entry = route[0]
-    address = usable(entry.get('prefsrc', ''))
-    return (address, entry.get('dev', '?')) if address else None
-
-
 def global_addresses(network):
     """(address, interface) of every address that may be the node's own, in the node's order."""
-    if network.get('source') == 'proc':
-        return _proc_global_addresses(network.get('proc') or {})
     found = []
-    for link in network.get('addresses') or []:
-        ifname = link.get('ifname', '')
-        flags = link.get('flags', [])
-        if 'LOOPBACK' in flags or 'UP' not in flags or _virtual(ifname):
-            continue
-        for info in link.get('addr_info', []):
-            if info.get('scope') != 'global' or info.get('temporary') or info.get('deprecated'):
-                continue
-            address = usable(info.get('local', ''))
-            if address:
-                found.append((address, ifname))
+    for text, ifname in _network.address_candidates(network):
+        address = usable(text)
+        if address and (address, ifname) not in found:
+            found.append((address, ifname))
     return found
-
-
-def _proc_global_addresses(proc):
-    """From /proc/net: IPv6 addresses with their interface (if_inet6), IPv4 local addresses
-    without one (fib_trie does not name interfaces)."""
-    found = []
-    for line in (proc.get('if_inet6') or '').splitlines():
-        fields = line.split()
-        if len(fields) != 6 or _virtual(fields[5]):
-            continue
-        scope, flags = int(fields[3], 16), int(fields[4], 16)
-        # scope 0 is global; flags 0x01 temporary, 0x20 deprecated
-        if scope != 0 or flags & 0x21:
-            continue
-        address = usable(':'.join(fields[0][i:i + 4] for i in range(0, 32, 4)))
-        if address:
-            found.append((address, fields[5]))
-    lines = (proc.get('fib_trie') or '').split('Local:')[0].splitlines()
-    for previous, line in zip(lines, lines[1:]):
-        if line.strip() == '/32 host LOCAL' and previous.strip().startswith('|--'):
-            address = usable(previous.strip()[3:].strip())
-            if address and (address, None) not in found:
-                found.append((address, None))
-    return found
-
-
-def _proc_default_routes(proc, addresses):
-    """Source addresses of the default routes where /proc/net tells them for certain: the one
-    global address on the default route's interface (IPv6 only: IPv4 lacks interface names)."""
-    routes = {}
-    for line in (proc.get('ipv6_route') or '').splitlines():
-        fields = line.split()
-        if len(fields) == 10 and fields[0] == '0' * 32 and fields[1] == '00' and fields[9] != 'lo':
-            on_dev = [a for a, dev in addresses if dev == fields[9] and a.version == 6]
-            if len(on_dev) == 1:
-                routes.setdefault(6, (on_dev[0], fields[9]))
-    return routes
 
 
 def default_route_sources(network):
-    """{4: (address, dev), 6: (address, dev)} for the families that have a default route."""
-    if network.get('source') == 'proc':
-        proc = network.get('proc') or {}
-        return _proc_default_routes(proc, _proc_global_addresses(proc))
+    """{4: (address, dev), 6: (address, dev)} for the families that have a default route. From
+    /proc/net (no source given, and IPv4 without interface names): IPv6 only, where the default
+    route's interface has one global address."""
     routes = {}
-    for family, key in ((4, 'route_v4'), (6, 'route_v6')):
-        source = _route_source(network.get(key))
-        if source:
-            routes[family] = source
+    for family, text, dev in _network.route_candidates(network):
+        if text is None:  # /proc/net
+            on_dev = [address for address, ifname in global_addresses(network)
+                      if ifname == dev and address.version == family]
+            address = on_dev[0] if len(on_dev) == 1 else None
+        else:
+            address = usable(text)
+        if address:
+            routes.setdefault(family, (address, dev))
     return routes
 
 

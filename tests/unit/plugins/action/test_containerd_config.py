@@ -15,6 +15,7 @@ import pytest
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import CREATED_SUFFIX
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _kinds as kinds
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_kinds import NodeKind
+from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 
 from _containerd_config_cases import SEED, args_for  # this directory
 
@@ -371,3 +372,27 @@ def test_reuse_read_is_per_host_and_never_taken_in_check_mode(run_action, tmp_pa
     other = run_action('containerd_config', args, task_vars=dict(inventory_hostname='n2'))
     assert other['changed'] and not other['reused_read'] and len(run_action.calls) == 4  # its own read, the write
     assert len(list(kept_reads.iterdir())) == 1
+
+
+def test_reuse_read_keeps_no_answer_of_the_moment(run_action, tmp_path, kept_reads):
+    (tmp_path / 'config.toml').write_text(SEED)
+    args = args_for(tmp_path, reuse_read=True, cri_address=str(tmp_path / 'no.sock'))
+    checked = run_action('containerd_config', args, check_mode=True)
+    assert not checked['cri']['ok'] and list(kept_reads.iterdir()) == []
+
+
+def test_reuse_read_reports_a_write_of_unknown_outcome_without_reading_again(
+        run_action, tmp_path, kept_reads, monkeypatch):
+    """node_files died during the write (no `written` in its answer): whether files changed is
+    unknown, so the failure is reported as it is, not hidden behind a new read."""
+    (tmp_path / 'config.toml').write_text(SEED)
+    run_action('containerd_config', args_for(tmp_path, reuse_read=True), check_mode=True)
+    real = node.run_node_files
+
+    def dies_on_write(action, task_vars, **args):
+        if args.get('write'):
+            raise node.NodeFilesError({'failed': True, 'msg': 'MODULE FAILURE: killed'})
+        return real(action, task_vars, **args)
+    monkeypatch.setattr(node, 'run_node_files', dies_on_write)
+    result = run_action('containerd_config', args_for(tmp_path, reuse_read=True))
+    assert result['failed'] and 'MODULE FAILURE' in result['msg'] and len(run_action.calls) == 1  # no read again

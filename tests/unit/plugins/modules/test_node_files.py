@@ -466,17 +466,25 @@ def test_a_write_locked_on_a_read_cannot_come_with_a_restart(capsys, tmp_path):
 
 
 def test_the_read_digest_leaves_out_what_changes_by_itself():
-    def found(now_us, started_us, life_time, stderr):
+    def found(now_us, started_us, life_time, stderr, pods=()):
+        links = [{'ifname': 'eth0', 'flags': ['UP'], 'addr_info': [
+            {'local': '198.18.0.5', 'scope': 'global', 'valid_life_time': life_time, 'preferred_life_time': life_time}]}]
+        links += [{'ifname': 'veth%d' % pod, 'flags': ['UP'], 'addr_info': [
+            {'local': '198.19.%d.1' % pod, 'scope': 'global'}]} for pod in pods]
         return dict(files={'/etc/containerd/config.toml': {'exists': True, 'checksum': 'c'}},
-                    service={'name': 'containerd', 'active_state': 'active', 'started_us': started_us, 'now_us': now_us},
-                    network={'source': 'ip', 'addresses': [{'ifname': 'eth0', 'addr_info': [
-                        {'local': '198.18.0.5', 'valid_life_time': life_time, 'preferred_life_time': life_time}]}]},
+                    service={'name': 'containerd', 'active_state': 'active', 'started_monotonic_us': 5_000_000,
+                             'started_us': started_us, 'now_us': now_us},
+                    network={'source': 'ip', 'addresses': links,
+                             'route_v4': [{'dst': '8.8.8.8', 'prefsrc': '198.18.0.5', 'dev': 'eth0', 'expires': now_us}]},
                     config_dump={'path': '/etc/containerd/config.toml', 'rc': 0, 'stdout': 'version = 3\n',
                                  'stderr': stderr}, cri_plugins={'loaded': now_us % 2 == 0})
-    one = node_files.read_digest(found(1_000_000_000, 1_700_000_000_000_100, 3600, 'time="12:00:00" level=warning'))
-    assert one == node_files.read_digest(found(1_000_000_001, 1_700_000_000_000_107, 3599, 'time="12:00:01" level=warning'))
-    restarted = found(1_000_000_000, 1_700_000_002_000_000, 3600, '')
+    one = node_files.read_digest(found(1_000_000_000, 1_700_000_000_999_999, 3600, 'time="12:00:00" level=warning'))
+    # a second later: the clock, the wall-clock start (by a microsecond), lifetimes, log lines, pods
+    assert one == node_files.read_digest(found(1_000_000_001, 1_700_000_001_000_000, 3599,
+                                               'time="12:00:01" level=warning', pods=(1, 2)))
+    restarted = found(1_000_000_000, 1_700_000_000_999_999, 3600, '')
+    restarted['service']['started_monotonic_us'] = 9_000_000
     assert node_files.read_digest(restarted) != one  # the unit started again: the plan's restart_pending is stale
-    moved = found(1_000_000_000, 1_700_000_000_000_100, 3600, '')
+    moved = found(1_000_000_000, 1_700_000_000_999_999, 3600, '')
     moved['network']['addresses'][0]['addr_info'][0]['local'] = '198.18.0.6'
     assert node_files.read_digest(moved) != one
