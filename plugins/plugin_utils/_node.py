@@ -292,7 +292,8 @@ def _keep_read(path, result):
             json.dump(answer, stream)
         os.replace(tmp, path)
     except (OSError, TypeError, ValueError) as exc:
-        os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         display.vvv('peerpull.spegel: the read is not kept (%s)' % exc)
 
 

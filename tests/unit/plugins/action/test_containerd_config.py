@@ -396,3 +396,12 @@ def test_reuse_read_reports_a_write_of_unknown_outcome_without_reading_again(
     monkeypatch.setattr(node, 'run_node_files', dies_on_write)
     result = run_action('containerd_config', args_for(tmp_path, reuse_read=True))
     assert result['failed'] and 'MODULE FAILURE' in result['msg'] and len(run_action.calls) == 1  # no read again
+
+
+def test_reuse_read_that_cannot_be_kept_is_only_read_again(run_action, tmp_path, kept_reads):
+    (tmp_path / 'config.toml').write_text(SEED)
+    kept_reads.rmdir()  # the run's temporary directory is gone
+    planned = run_action('containerd_config', args_for(tmp_path, reuse_read=True), check_mode=True)
+    assert planned['changed'] and 'failed' not in planned
+    done = run_action('containerd_config', args_for(tmp_path, reuse_read=True))
+    assert done['changed'] and not done['reused_read'] and len(run_action.calls) == 3  # read, read, write
