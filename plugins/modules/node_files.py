@@ -1125,7 +1125,11 @@ def write_temporary(module, path, parent, target, data, mode, uid, gid):
 
 def validate(module, path, command, tmp):
     # containerd 1.6 resolves relative imports against the working directory.
-    rc, out, err = module.run_command(command % tmp, cwd=os.path.dirname(path) or None)
+    try:
+        rc, out, err = module.run_command(command % tmp, cwd=os.path.dirname(path) or None, handle_exceptions=False)
+    except (OSError, ValueError) as exc:
+        raise NodeFileError('%s: the validate command %r cannot run (%s): fix validate; nothing was written.'
+                            % (path, command % path, exc)) from None
     if rc != 0:
         raise NodeFileError('%s: the new content failed validation (%s), so nothing was written: %s'
                             % (path, command % path, (err or out).strip() or 'exit code %d' % rc))
@@ -1625,7 +1629,8 @@ def write_or_remove(module, params, result):
     finally:
         if result.get('failed') or not params['commit']:
             stays = {written['path'] for written in result['written']}
-            for entry in staged:
+            # Last staged first: a directory made for an earlier file may hold a later one's.
+            for entry in reversed(staged):
                 if entry.path not in stays:
                     entry.discard(module)
     if result.get('failed'):

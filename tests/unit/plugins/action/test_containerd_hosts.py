@@ -70,6 +70,13 @@ def test_bad_options_are_refused_before_the_node_is_read(run_action, tmp_path, a
     assert run_action.calls == [] and not (tmp_path / 'certs.d').exists()
 
 
+def test_a_failed_write_of_several_files_leaves_no_directory_it_made(run_action, tmp_path, failing_rename):
+    result = run_action('containerd_hosts', dict(hosts_dir=str(tmp_path / 'etc' / 'certs.d'), mirrors=[MIRROR],
+                                                 registries=['docker.io', 'ghcr.io', 'quay.io']))
+    assert result['failed'] and result['changed'] is False
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_node_failure_leaves_no_file_and_no_diff(run_action, tmp_path):
     (tmp_path / 'certs.d').write_text('a file where the hosts directory should be\n')
     result = run_action('containerd_hosts', dict(hosts_dir=str(tmp_path / 'certs.d'), mirrors=[MIRROR],

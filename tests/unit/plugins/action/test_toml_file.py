@@ -46,6 +46,17 @@ def test_good_options_pass():
 SEED = '# hand-written\n[registry]\n  config_path = "/etc/docker/certs.d"  # old\n'
 
 
+def test_a_validate_command_that_cannot_run_is_named_and_nothing_is_left(run_action, tmp_path):
+    path = tmp_path / 'etc' / 'new' / 'config.toml'
+    result = run_action('toml_file', dict(path=str(path), key=['version'], value=2, create=True,
+                                          validate='/nonexistent/containerd --config %s config dump'))
+    assert result['failed'] and not result['changed']
+    assert result['msg'].startswith("%s: the validate command '/nonexistent/containerd --config %s config dump' "
+                                    'cannot run' % (path, path)), result['msg']
+    assert 'fix validate; nothing was written' in result['msg']
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_key_is_set_in_one_read_and_one_write_then_left_alone(run_action, tmp_path):
     path = tmp_path / 'config.toml'
     path.write_text(SEED)
