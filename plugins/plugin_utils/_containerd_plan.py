@@ -24,7 +24,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_legacy
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_containerd import containerd1_unreadable
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import MISSING, TomlEditor, format_key
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import MISSING, TomlEditor, format_key, option_type
 
 
 class ConfigPlan:
@@ -278,7 +278,10 @@ def normalise_extra_settings(settings):
     for index, setting in enumerate(settings or ()):
         where = 'extra_settings[%d]' % index
         if not isinstance(setting, dict) or 'key' not in setting:
-            raise SpegelError('%s must be a dict with a key (a list of segments), got %r.' % (where, setting))
+            # Its fields' names only: a value may be a secret.
+            got = ('a dict with the fields %s' % ', '.join(sorted(str(field) for field in setting))
+                   if isinstance(setting, dict) else option_type(setting))
+            raise SpegelError('%s must be a dict with a key (a list of segments), got %s.' % (where, got))
         unknown = set(setting) - set(EXTRA_SETTING_FIELDS)
         if unknown:
             raise SpegelError('%s: unknown field(s) %s; use key, value and state.' % (where, ', '.join(sorted(unknown))))

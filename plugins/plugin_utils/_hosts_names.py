@@ -25,7 +25,9 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import Spe
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._node_ip import (
     address_problem, destination_problem, parse_address,
 )
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import option_type, require_absolute
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
+    REDACTED, option_type, redact_url_credentials, require_absolute,
+)
 
 DEFAULT_REGISTRY = '_default'
 HOSTS_FILE = 'hosts.toml'
@@ -192,10 +194,17 @@ def validate_host_url(url):
     """A user-given mirror URL: http(s)://host[:port][/path]. Returns it normalised (lower-case
     scheme and host, no trailing slash on an empty path)."""
     text = str(url) if url is not None else ''
+    shown = redact_url_credentials(text)
     problem = None
     parts = None
     if _URL_FORBIDDEN.search(text) or text == '':
         problem = 'it is empty or contains whitespace, quotes or other characters a URL cannot hold'
+    elif '@' in text:
+        # Before parsing: a password holding / ? or # would end the host early, and the
+        # parser's own message would quote a piece of it.
+        problem = 'credentials do not belong in the URL; use authorization'
+        scheme, _sep, rest = text.rpartition('://')
+        shown = '%s%s%s' % (scheme + '://' if scheme else '', REDACTED, rest[rest.rfind('@'):])
     else:
         try:
             parts = urlsplit(text)
@@ -207,8 +216,6 @@ def validate_host_url(url):
                 problem = 'the scheme must be http or https'
             elif parts.query or parts.fragment or text.endswith(('?', '#')):
                 problem = 'a mirror URL has no query or fragment'
-            elif '@' in parts.netloc:
-                problem = 'credentials do not belong in the URL; use authorization'
             else:
                 host, port_text = _split_host_port(parts.netloc)
                 if '%' in host:
@@ -220,7 +227,8 @@ def validate_host_url(url):
                 else:
                     host, problem = _url_address(host)
     if problem:
-        raise SpegelError('Mirror URL %r is not valid: %s. Example: http://198.18.0.5:30020.' % (text, problem))
+        raise SpegelError('Mirror URL %r is not valid: %s. Example: http://198.18.0.5:30020.'
+                          % (shown, problem))
     path = '' if parts.path == '/' else parts.path
     netloc = host.lower() + ('' if port_text is None else ':' + port_text)
     return '%s://%s%s' % (parts.scheme.lower(), netloc, path)

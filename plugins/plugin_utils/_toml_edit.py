@@ -54,6 +54,10 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE)
 # The userinfo of a URL runs to the LAST @ before the host, as Go and Python split it.
 _URL_CREDENTIALS = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s\'"?#]+@')
+# A password holding / ? or # ends the host early for the parsers (user:pa/ss@host): after the
+# colon comes no port, so everything up to the @ is masked too.
+_URL_BROKEN_PASSWORD = re.compile(
+    r'(?i)\b([a-z][a-z0-9+.-]*://)[^/\s\'"?#@:]*:(?![0-9]*(?:[/?#\s\'"]|$))[^\s\'"@]*@')
 # A secret often stays behind as a comment (a commented-out header, a note): in comments, what
 # follows a credential-looking key's = or :, and the token after Basic or Bearer.
 _COMMENT = re.compile(r'#[^\r\n]*')
@@ -161,7 +165,14 @@ def parse_plain(text, source):
 
 def redact_url_credentials(text):
     """text with the user:password@ of every URL in it masked (for messages)."""
-    return _URL_CREDENTIALS.sub(r'\1%s@' % REDACTED, text) if text else text
+    if not text:
+        return text
+    masked = r'\1%s@' % REDACTED
+    return _URL_BROKEN_PASSWORD.sub(masked, _URL_CREDENTIALS.sub(masked, text))
+
+
+def _holds_url_credentials(value):
+    return isinstance(value, str) and redact_url_credentials(value) != value
 
 
 def _redact_comments(text):
@@ -197,9 +208,9 @@ def _secrets(node, path, secret=False):
             yield path, node, None
     elif secret:
         yield path, node, None
-    elif isinstance(node, list) and any(isinstance(item, str) and _URL_CREDENTIALS.search(item) for item in node):
+    elif isinstance(node, list) and any(_holds_url_credentials(item) for item in node):
         yield path, node, [redact_url_credentials(item) if isinstance(item, str) else item for item in node]
-    elif isinstance(node, str) and _URL_CREDENTIALS.search(node):
+    elif _holds_url_credentials(node):
         yield path, node, redact_url_credentials(node)
 
 

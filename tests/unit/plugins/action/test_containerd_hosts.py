@@ -70,6 +70,15 @@ def test_bad_options_are_refused_before_the_node_is_read(run_action, tmp_path, a
     assert run_action.calls == [] and not (tmp_path / 'certs.d').exists()
 
 
+@pytest.mark.parametrize('mirror', ['http://user:pa/ss@198.18.0.5:30020', 'http://user:pa#ss@198.18.0.5:30020',
+                                    'http://user:pa?ss@198.18.0.5:30020'])
+def test_a_password_that_ends_the_host_early_is_masked_too(run_action, tmp_path, mirror):
+    result = run_action('containerd_hosts', dict(hosts_dir=str(tmp_path / 'certs.d'), mirrors=[mirror]))
+    assert result['failed'] and 'http://********@198.18.0.5:30020' in result['msg']
+    assert 'credentials do not belong in the URL' in result['msg'] and 'pa' not in result['msg'].split('URL')[1]
+    assert run_action.calls == [] and not (tmp_path / 'certs.d').exists()
+
+
 def test_a_failed_write_of_several_files_leaves_no_directory_it_made(run_action, tmp_path, failing_rename):
     result = run_action('containerd_hosts', dict(hosts_dir=str(tmp_path / 'etc' / 'certs.d'), mirrors=[MIRROR],
                                                  registries=['docker.io', 'ghcr.io', 'quay.io']))

@@ -351,10 +351,15 @@ def test_extra_settings_set_and_remove_through_the_engine():
     ({'key': ['a'], 'state': 'gone'}, 'state must be present or absent'),
     ({'key': ['a']}, 'needs a value'),
     ({'key': ['a'], 'value': 1, 'typo': 2}, 'unknown field'),
+    # A mistyped field: the item's field names are shown, never its value (it may be a secret).
+    ({'keys': ['configs', 'r.example', 'auth', 'password'], 'value': 'S3cret'},
+     r'^extra_settings\[0\] must be a dict with a key \(a list of segments\), got a dict with the fields keys, value\.$'),
+    ('S3cret', 'got a string'),
 ])
 def test_extra_settings_refuse_bad_or_managed_keys(setting, message):
-    with pytest.raises(SpegelError, match=message):
+    with pytest.raises(SpegelError, match=message) as refused:
         plan(read('kind.toml'), V1_7, extra_settings=[setting])
+    assert 'S3cret' not in str(refused.value)
 
 
 HEADERS = ['plugins', GRPC_CRI, 'registry', 'headers']

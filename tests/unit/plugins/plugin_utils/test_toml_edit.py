@@ -295,6 +295,11 @@ def test_a_comment_without_credentials_is_kept():
     ("failed: 'https://u:p@ss@w@r.example:5000/v2@x' and https://h", "failed: 'https://********@r.example:5000/v2@x' and https://h"),
     ('https://r.example/path@x', 'https://r.example/path@x'),
     ('https://r.example?u=a@b', 'https://r.example?u=a@b'),
+    # A password holding / # or ? ends the host early for the parsers: masked to its @ all the same.
+    ("'http://admin:pa/ss@198.18.0.5:30020'", "'http://********@198.18.0.5:30020'"),
+    ('http://admin:p#ss@h and http://admin:p?ss@h', 'http://********@h and http://********@h'),
+    ('https://r.example:5000/v2@x', 'https://r.example:5000/v2@x'),
+    ('http://r.example:/v2@x', 'http://r.example:/v2@x'),
 ])
 def test_url_credentials_are_masked_up_to_the_last_at_of_the_userinfo(text, shown):
     assert redact_url_credentials(text) == shown
