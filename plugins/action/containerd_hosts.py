@@ -66,7 +66,13 @@ class ActionModule(ActionModuleBase):
 
         writes = [c['write'] for c in changes if c.get('write')]
         removes = [c['remove'] for c in changes if c.get('remove')]
-        written = node.write(self, task_vars, writes=writes, removes=removes)
+        try:
+            written = node.write(self, task_vars, writes=writes, removes=removes)
+        except SpegelError as exc:
+            if not exc.changed:  # nothing was written: no file changed
+                for entry in result['files'].values():
+                    entry['changed'] = False
+            raise
         backups = {w['path']: w['backup_file'] for w in written if w.get('backup_file')}
         for change in changes:
             if change['path'] in backups:

@@ -89,7 +89,12 @@ class ActionModule(ActionModuleBase):
                                   for change in changes]
             if changes and not self._task.check_mode:
                 writes, removes = node.change_writes(changes)
-                node.write(self, task_vars, writes=writes, removes=removes, planned_from=state)
+                try:
+                    node.write(self, task_vars, writes=writes, removes=removes, planned_from=state)
+                except SpegelError as exc:
+                    if not exc.changed:  # nothing was written: report the node as it still is
+                        result.update(files=[], restart_required=False, facts=dict(plan.facts, **adapter.as_found(state)))
+                    raise
 
 
 def _loaded(action, task_vars, adapter, spec, state):

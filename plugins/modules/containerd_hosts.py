@@ -412,4 +412,11 @@ restart_required:
   returned: always
   type: bool
   sample: false
+skip_reason:
+  description:
+    - Why no C(hosts.toml) is written on this node kind (its adapter configures the mirrors its own
+      way, such as K3s's C(registries.yaml)); the task is then reported skipped.
+  returned: when O(node_kind) names such a kind
+  type: str
+  sample: "node_kind k3s: its adapter configures the mirrors itself (peerpull.spegel.node_config); no hosts.toml is written"
 """

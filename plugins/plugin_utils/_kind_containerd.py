@@ -85,7 +85,7 @@ class ContainerdKind(NodeKind):
         return {hosts_names.registry_hosts_file(_hosts_dir(spec), item['registry']): item for item in plan.migrated}
 
     def as_found(self, state):
-        """The restore markers as the node has them (reported when nothing gets written)."""
+        """The restore markers as the node has them."""
         return dict(original_file=self.original_path if state.file(self.original_path).exists else None,
                     created=state.file(self.created_path).exists)
 

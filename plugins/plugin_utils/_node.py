@@ -222,7 +222,21 @@ def write(action, task_vars, writes=(), removes=(), unsafe_writes=False, planned
     except NodeFilesError as exc:
         if kept and exc.result.get('changed_meanwhile'):
             raise StaleKeptRead() from None
+        if exc.changed is None:
+            raise WriteOutcomeUnknown(exc, [item['path'] for item in list(writes) + list(removes)]) from None
         raise
+
+
+class WriteOutcomeUnknown(SpegelError):
+    """node_files gave no answer to a write (it died before answering): the files may have
+    changed, so the task reports a change, and the user is told which files to check."""
+
+    changed = True
+
+    def __init__(self, exc, paths):
+        super().__init__('%s. The node gave no answer to the write, so whether these files changed is unknown: '
+                         '%s. Check them, or run the task again: it shows what is left to change.'
+                         % (str(exc).rstrip('.'), ', '.join(paths)))
 
 
 def read_for(action, task_vars, adapter, spec, exists=(), also=None, reuse=False, **probes):

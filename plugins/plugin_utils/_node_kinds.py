@@ -116,6 +116,11 @@ class NodeKind:
         """(paths, globs) the plan needs from the node, read in one round trip."""
         raise NotImplementedError
 
+    def as_found(self, state):
+        """The facts plan() decides about the node's own files (such as restore markers), as the
+        node has them: reported instead when nothing gets written."""
+        return {}
+
     def plan(self, spec, state):
         """The Plan for a node whose reads() came back as `state` (a `_node.NodeState`)."""
         raise NotImplementedError

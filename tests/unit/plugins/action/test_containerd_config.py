@@ -396,6 +396,9 @@ def test_reuse_read_reports_a_write_of_unknown_outcome_without_reading_again(
     monkeypatch.setattr(node, 'run_node_files', dies_on_write)
     result = run_action('containerd_config', args_for(tmp_path, reuse_read=True))
     assert result['failed'] and 'MODULE FAILURE' in result['msg'] and len(run_action.calls) == 1  # no read again
+    # It may have been written: a change, and the files to check are named.
+    assert result['changed'] is True and result['restart_required'] is True
+    assert 'whether these files changed is unknown: %s' % (tmp_path / 'config.toml') in result['msg']
 
 
 def test_reuse_read_that_cannot_be_kept_is_only_read_again(run_action, tmp_path, kept_reads):

@@ -83,6 +83,8 @@ def test_a_failed_write_of_several_files_leaves_no_directory_it_made(run_action,
     result = run_action('containerd_hosts', dict(hosts_dir=str(tmp_path / 'etc' / 'certs.d'), mirrors=[MIRROR],
                                                  registries=['docker.io', 'ghcr.io', 'quay.io']))
     assert result['failed'] and result['changed'] is False
+    assert sorted(result['files']) == ['docker.io', 'ghcr.io', 'quay.io']
+    assert not any(entry['changed'] for entry in result['files'].values())
     assert list(tmp_path.iterdir()) == []
 
 

@@ -54,6 +54,9 @@ def test_a_write_that_fails_on_the_node_leaves_every_file_as_it_was(run_action, 
     (tmp_path / 'config.toml').write_text(SEED)
     result = run_action('node_config', containerd_args(tmp_path), diff=True)
     assert result['failed'] and result['changed'] is False and 'diff' not in result
+    # Reported as the node still is: nothing to restart, no file, no restore marker written.
+    assert result['restart_required'] is False and result['files'] == []
+    assert result['facts']['original_file'] is None and result['facts']['created'] is False
     assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml'] and (tmp_path / 'config.toml').read_text() == SEED
 
 
