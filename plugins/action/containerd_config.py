@@ -59,16 +59,9 @@ class ActionModule(ActionModuleBase):
         if args['cri_address']:
             require_absolute(args['cri_address'], 'cri_address', '/run/containerd/containerd.sock')
         probes = dict(cri_plugins=args['cri_address']) if args['cri_address'] else {}
-        hosts = HostsPlan(args['hosts_options'])
-        try:
-            state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), also=hosts.reads,
-                                  reuse=reuse, **probes)
-        except SpegelError as exc:
-            if not hosts.reads:
-                raise
-            # A hosts.toml file the node cannot give as text is containerd_hosts' to report.
-            hosts.failed(exc)
-            state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), reuse=reuse, **probes)
+        hosts = HostsPlan(args['hosts_options'], hosts_dir)
+        state = node.read_for(self, task_vars, adapter, spec, exists=kinds.all_marks(), also=hosts.reads,
+                              reuse=reuse, **probes)
         with node.judged_now(state):
             if args['cri_address']:
                 result['cri'] = CriAnswer(state.cri_plugins).check()
@@ -140,44 +133,39 @@ class ActionModule(ActionModuleBase):
 class HostsPlan:
     """hosts_options: what containerd_hosts would change with those options, planned from the read
     of this task's own round trip, and, outside check mode, written in its write round trip. A
-    refused option or a file that cannot be planned is reported in the plan (failed, msg), not
-    as this task's failure: it is containerd_hosts' to refuse, in its own task."""
+    refused option, or a hosts.toml file that cannot be planned, fails the task before anything
+    changes, as containerd_hosts would fail (site's plan: before containerd is touched)."""
 
-    def __init__(self, options):
+    def __init__(self, options, config_hosts_dir):
         self.options = options
         self.args = self.request = self.result = None
         self.changes = []
         self.reads = {}
         if options is None:
             return
-        try:
-            self.args = kinds.checked_options(containerd_hosts.ActionModule.ARGUMENT_SPEC, options, 'hosts_options')
-            reason = containerd_hosts.skip_reason(self.args)
-            if reason:
-                self.result = dict(changed=False, skipped=True, files={}, skip_reason=reason)
-                return
-            self.request = containerd_hosts.plan_options(self.args)
-            self.reads = containerd_hosts.node_reads(self.request)
-        except SpegelError as exc:
-            self.failed(exc)
-
-    def failed(self, exc):
-        self.reads = {}
-        self.result = fail({}, exc, changed=False)  # as containerd_hosts itself fails
+        self.args = kinds.checked_options(containerd_hosts.ActionModule.ARGUMENT_SPEC, options, 'hosts_options')
+        reason = containerd_hosts.skip_reason(self.args)
+        if reason:
+            self.result = dict(changed=False, skipped=True, files={}, skip_reason=reason)
+            return
+        if str(self.args['hosts_dir']).rstrip('/') != config_hosts_dir.rstrip('/'):
+            raise SpegelError('hosts_options: hosts_dir %s is not the hosts_dir containerd reads (%s): the hosts.toml '
+                              'files would never be used. Give both the same directory (the roles: leave '
+                              'mirror_hosts_dir unset, or equal to containerd_hosts_dir); nothing was changed.'
+                              % (self.args['hosts_dir'], config_hosts_dir))
+        self.request = containerd_hosts.plan_options(self.args)
+        self.reads = containerd_hosts.node_reads(self.request)
 
     def plan(self, state):
         """The plan as containerd_hosts reports it in check mode, without diff or probe."""
         if self.result is None:
-            try:
-                self.result, self.changes = containerd_hosts.plan_files(self.args, self.request, state, diff=False)
-            except SpegelError as exc:
-                self.failed(exc)
+            self.result, self.changes = containerd_hosts.plan_files(self.args, self.request, state, diff=False)
         return self.result
 
     def carried(self, config_plan):
         """The planned hosts.toml changes to write with the config, or none, and then why in the
         result (written: false, not_written): containerd_hosts writes them in its own task."""
-        if not self.changes or self.result.get('failed') or not self.result['changed']:
+        if not self.changes or not self.result['changed']:
             return []
         why = None
         if config_plan.facts.get('hosts_files'):

@@ -197,6 +197,9 @@ options:
         RV(hosts_plan.not_written) saying why) when this task's config change moves legacy mirrors
         into hosts.toml files (the plan is of the node as read, before that), and with
         C(state=absent) or C(probe=true).
+      - Options that module would refuse, a hosts.toml file it could not plan, and a C(hosts_dir)
+        other than O(hosts_dir) (containerd would never read the files) fail this task before
+        anything changes.
     type: dict
 notes:
   - containerd must be restarted for a config.toml change to take effect
@@ -258,8 +261,6 @@ hosts_plan:
       write round trip), C(not_written) (why not, when they were left to
       M(peerpull.spegel.containerd_hosts)), and each written file's C(backup_file) with its
       C(backup) option; in diff mode the files' diffs are in this task's diff.
-    - C(failed) and C(msg) when those options, or the files they concern, cannot be planned;
-      M(peerpull.spegel.containerd_hosts) refuses them in its own task. This task does not fail for it.
     - C(skipped) and C(skip_reason) when their C(node_kind) writes no hosts.toml.
   returned: when O(hosts_options) is given and the node was read
   type: dict

@@ -250,26 +250,31 @@ def test_hosts_options_leave_the_files_to_containerd_hosts_when_mirrors_migrate(
     (dict(port=[30020]), 'hosts_options: unknown option port. Its options are: authorization, '),
     (dict(server={'quay.io': 'https://quay.io'}), "server names registry 'quay.io', which is not in registries"),
     (dict(mirrors=['http://user:pw@198.18.0.5:30020']), 'http://********@198.18.0.5:30020'),
+    (dict(hosts_dir='/elsewhere/certs.d'), 'hosts_options: hosts_dir /elsewhere/certs.d is not the hosts_dir '
+                                           'containerd reads'),
 ])
-def test_hosts_options_that_cannot_be_planned_leave_the_config_plan_whole(run_action, tmp_path, hosts, message):
+def test_hosts_options_that_would_be_refused_fail_before_the_node_is_read(run_action, tmp_path, hosts, message):
+    """site's plan: a node whose mirror options are wrong fails there, before play 2 changes containerd."""
     (tmp_path / 'config.toml').write_text(SEED)
-    planned = run_action('containerd_config', args_for(tmp_path, hosts_options=dict(hosts_args(tmp_path), **hosts)),
-                         check_mode=True)
-    assert 'failed' not in planned and planned['changed'] and planned['config_path'] == str(tmp_path / 'certs.d')
-    assert planned['hosts_plan']['failed'] and message in planned['hosts_plan']['msg']
-    assert 'pw@' not in str(planned)
-    assert len(run_action.calls) == 1 and run_action.calls[0]['read_globs'] == []
+    for check_mode in (True, False):
+        result = run_action('containerd_config', args_for(tmp_path, hosts_options=dict(hosts_args(tmp_path), **hosts)),
+                            check_mode=check_mode)
+        assert result['failed'] and not result['changed'] and message in result['msg']
+        assert 'pw@' not in str(result)
+    assert run_action.calls == [] and (tmp_path / 'config.toml').read_text() == SEED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
 
 
-def test_a_hosts_directory_the_node_cannot_list_is_the_plans_failure_not_the_configs(run_action, tmp_path):
+def test_a_hosts_directory_the_node_cannot_list_fails_the_task_before_anything_changes(run_action, tmp_path):
     (tmp_path / 'config.toml').write_text(SEED)
     (tmp_path / 'certs.d').write_text('a file where the hosts directory should be\n')
     hosts = hosts_args(tmp_path)
-    planned = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts), check_mode=True)
-    assert 'failed' not in planned and planned['changed']
-    said = run_action('containerd_hosts', hosts, check_mode=True)
-    assert planned['hosts_plan'] == dict(failed=True, changed=False, msg=said['msg'])
-    assert len(run_action.calls) == 3  # the failed read, the config's read again, containerd_hosts' own
+    result = run_action('containerd_config', args_for(tmp_path, hosts_options=hosts))
+    said = run_action('containerd_hosts', hosts)
+    assert result['failed'] and not result['changed'] and result['msg'] == said['msg']
+    assert str(tmp_path / 'certs.d') in result['msg']
+    assert (tmp_path / 'config.toml').read_text() == SEED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['certs.d', 'config.toml']
 
 
 def test_hosts_options_of_a_kind_that_writes_no_hosts_toml_is_skipped(run_action, tmp_path):
