@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import json
 import posixpath
 import re
 from urllib.parse import urlsplit
@@ -255,9 +256,21 @@ def validate_servers(servers, registries, option='server', registries_option='re
     return checked
 
 
-def _credential(item, name, option):
+def _credential(item, name, option, encoding=None):
     """The username or password of an authorization dict as a string, or None. A number is taken
-    as its digits (YAML reads an unquoted password: 12345 as one); messages never show a value."""
+    as its digits (YAML reads an unquoted password: 12345 as one); messages never show a value.
+    encoding json: the value is a JSON string (the AWX credential type injects it so, because
+    ansible-core 2.19 reads AWX's extra vars by their look: '0123' would arrive as the number 83)."""
+    if encoding == 'json' and item is not None:
+        try:
+            item = json.loads(item) if isinstance(item, str) else None
+        except ValueError:
+            item = None
+        if not isinstance(item, str):
+            raise SpegelError('%s: with encoding json its %s must be a JSON string such as "\\"s3cret\\"" '
+                              '(the AWX credential type injects it so); fix the credential type\'s injector.'
+                              % (option, name))
+        return item
     if isinstance(item, int) and not isinstance(item, bool):
         return str(int(item))
     if item is not None and not isinstance(item, str):
@@ -272,12 +285,17 @@ def authorization_header(value, option='authorization'):
     if value is None or value == '' or value == {}:
         return None
     if isinstance(value, dict):
-        unknown = sorted(str(key) for key in set(value) - {'username', 'password'})
+        unknown = sorted(str(key) for key in set(value) - {'username', 'password', 'encoding'})
         if unknown:
             raise SpegelError('%s must be a header value such as "Basic dXNlcjpwdw==" or a dict with a username '
-                              'and a password and no other keys; got a dict with the keys %s: remove %s.'
-                              % (option, ', '.join(sorted(str(k) for k in value)), ', '.join(unknown)))
-        username, password = (_credential(value.get(name), name, option) for name in ('username', 'password'))
+                              'and a password (and an encoding) and no other keys; got a dict with the keys %s: '
+                              'remove %s.' % (option, ', '.join(sorted(str(k) for k in value)), ', '.join(unknown)))
+        encoding = value.get('encoding')
+        if encoding not in (None, '', 'json'):
+            raise SpegelError('%s: encoding must be json (username and password given as JSON strings) or unset, '
+                              'got %r.' % (option, encoding))
+        username, password = (_credential(value.get(name), name, option, encoding or None)
+                              for name in ('username', 'password'))
         if not username:
             raise SpegelError('%s: its username is empty; give a dict with a username and a password, '
                               'or a header value such as "Basic dXNlcjpwdw==".' % option)

@@ -14,6 +14,7 @@ sends are put through the roles' own argument validation (what runs when a role 
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import re
 import sys
@@ -29,7 +30,10 @@ REPO = Path(__file__).resolve().parents[3]
 AWX = REPO / 'extensions' / 'awx'
 sys.path.insert(0, str(REPO / 'tests' / 'awx'))
 # pylint: disable=wrong-import-position
-from awx_runner import BLANK, LaunchRefused, launch_extra_vars, safe_dump, survey_spec_errors, ui_answers  # noqa: E402
+from awx_runner import (  # noqa: E402
+    BLANK, LaunchRefused, inject_credential, launch_extra_vars, safe_dump, survey_spec_errors, ui_answers,
+)
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_names import authorization_header  # noqa: E402
 
 TEMPLATES = ('site', 'verify', 'uninstall')
 # Set per node, never for a whole job: an AWX survey answer would give every node the
@@ -304,6 +308,21 @@ def test_credential_type_injects_its_secrets_into_no_log_options_only(name):
         assert meta.find_undeclared_variables(jinja.parse(template)) <= set(fields), template
     secret_fields = {i for i, f in fields.items() if f.get('secret')}
     assert secret_fields, 'a credential type without a secret field belongs in a survey'
+
+
+@pytest.mark.parametrize('password', ['0123', '0x1f', '12_34', '1.10', '1e3', 'true', 'on', 'null', '~', '',
+                                      'a\'b"c\\d', 'p\u00e4ss w\u00f6rd', '{{ lookup("env", "HOME") }}'])
+def test_the_credential_reaches_the_header_as_typed_whatever_it_looks_like(password, tmp_path):
+    """AWX renders the injector, writes its extra vars with safe_dump (`!unsafe`), and ansible-core
+    2.19 reads them by their look: a password given as it is would arrive as 83, 31, 1.1, True...
+    The credential type hands username and password over as JSON strings (encoding json)."""
+    (tmp_path / 'env').mkdir()
+    args = []
+    inject_credential(CREDENTIAL_TYPES['spegel_mirror_basic_auth'], {'username': '0777', 'password': password},
+                      tmp_path, args, {})
+    loaded = from_yaml(Path(args[1][1:]).read_text())
+    expected = 'Basic ' + base64.b64encode(('0777:' + password).encode()).decode()
+    assert authorization_header(loaded['mirror_authorization'], 'mirror_authorization') == expected
 
 
 def test_no_survey_asks_for_what_the_credential_injects():

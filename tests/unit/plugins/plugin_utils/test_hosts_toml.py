@@ -514,6 +514,9 @@ def test_port_number_refused_naming_the_option(value):
     # YAML reads an unquoted `password: 12345` (or username) as a number: its digits are meant.
     ({'username': 'spegel', 'password': 12345}, 'Basic c3BlZ2VsOjEyMzQ1'),
     ({'username': 12345, 'password': 'pw'}, 'Basic MTIzNDU6cHc='),
+    # encoding json (the AWX credential type): JSON strings, so '0123' stays 0123.
+    ({'username': '"spegel"', 'password': '"0123"', 'encoding': 'json'}, 'Basic c3BlZ2VsOjAxMjM='),
+    ({'username': '"sp\\u00e9gel"', 'password': '"a\\"b"', 'encoding': 'json'}, 'Basic c3DDqWdlbDphImI='),
     ('', None), (None, None), ({}, None),
 ])
 def test_authorization_header(value, header):
@@ -532,6 +535,9 @@ def test_authorization_header(value, header):
     ({'password': 'pw'}, 'its username is empty'),
     ({'username': ['spegel'], 'password': 'pw'}, 'its username must be a string (quote it in YAML), got a list'),
     ('Basic c3Bl\nZ2Vs', 'must be one line'), (' Basic c3BlZ2VsOnB3', 'must be one line'),
+    ({'username': '"spegel"', 'password': 'pw', 'encoding': 'json'}, 'with encoding json its password must be a JSON string'),
+    ({'username': '"spegel"', 'password': '1500', 'encoding': 'json'}, 'with encoding json its password must be a JSON string'),
+    ({'username': 'spegel', 'password': 'pw', 'encoding': 'yaml'}, "encoding must be json"),
 ])
 def test_authorization_of_another_shape_is_refused_naming_the_problem_without_showing_it(value, problem):
     with pytest.raises(SpegelError, match='^mirror_authorization[ :]') as refused:
