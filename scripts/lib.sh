@@ -21,6 +21,17 @@ COLLECTION_NAME=spegel
 export ANSIBLE_COLLECTIONS_PATH="$BUILD/collections:${HOME:-/root}/.ansible/collections:/usr/share/ansible/collections"
 COLLECTION_LINK="$BUILD/collections/ansible_collections/$COLLECTION_NAMESPACE/$COLLECTION_NAME"
 
+# The Go toolchain scripts/setup fetches from the Go module proxy when the machine has no Go
+# new enough (Debian 12's is 1.19): first on PATH for every script, and the tests they run.
+GO_TOOLCHAIN_VERSION=1.26.8
+GO_TOOLCHAIN="${PEERPULL_CACHE:-/var/cache/peerpull}/go-toolchain/go$GO_TOOLCHAIN_VERSION"
+if [ -x "$GO_TOOLCHAIN/bin/go" ]; then
+    case ":$PATH:" in
+        *":$GO_TOOLCHAIN/bin:"*) ;;
+        *) export PATH="$GO_TOOLCHAIN/bin:$PATH" ;;
+    esac
+fi
+
 banner() {
     printf '\n==== %s ====\n' "$*"
 }

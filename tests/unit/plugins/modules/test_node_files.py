@@ -69,6 +69,17 @@ def test_a_link_is_followed_and_stays_a_link(capsys, tmp_path):
                                         os.path.basename(result['written'][0]['backup_file'])])
 
 
+def test_check_mode_writes_and_removes_nothing(capsys, tmp_path):
+    (tmp_path / 'config.toml').write_text('old\n')
+    (tmp_path / 'gone.toml').write_text('stays\n')
+    result = run(capsys, _ansible_check_mode=True, remove=[dict(path=str(tmp_path / 'gone.toml'))],
+                 write=[dict(path=str(tmp_path / 'config.toml'), content='new\n', expected_checksum=sha1('old\n')),
+                        dict(path=str(tmp_path / 'new' / 'hosts.toml'), content='x\n', create_parents=True)])
+    assert not result['changed'] and result['written'] == [] and 'failed' not in result
+    assert entries(tmp_path) == ['config.toml', 'gone.toml']
+    assert (tmp_path / 'config.toml').read_text() == 'old\n' and (tmp_path / 'gone.toml').read_text() == 'stays\n'
+
+
 def test_removing_a_link_empties_the_file_behind_it(capsys, tmp_path):
     (tmp_path / 'hosts.real').write_text('x\n')
     (tmp_path / 'hosts.toml').symlink_to('hosts.real')
