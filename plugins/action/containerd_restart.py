@@ -17,6 +17,7 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd_restart as restart
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _node as node
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._action_base import ActionModuleBase
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_plan import edits_beyond_the_plan
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import redact_secrets, require_absolute
 
@@ -44,6 +45,7 @@ class ActionModule(ActionModuleBase):
         previous_config=dict(type='path'),
         was_absent=dict(type='bool', default=False),
         revert=dict(type='bool', default=False),
+        extra_settings=dict(type='list', elements='raw', default=[]),
         restart=dict(type='bool', default=True),
         services=dict(type='list', elements='str'),
     )
@@ -77,7 +79,7 @@ class ActionModule(ActionModuleBase):
         rollback = Rollback(previous, args['was_absent'])
         cleanup = [previous] if previous else []  # only served the rollback: removed once CRI is back
         if args['revert']:
-            change = self._revert(path, args['restart'], args['service_name'], task_vars, result)
+            change = self._revert(path, args, task_vars, result)
             if change is None:
                 return
             rollback, cleanup = change
@@ -89,14 +91,30 @@ class ActionModule(ActionModuleBase):
             return
         self._restart_and_prove(path, args, rollback, cleanup, task_vars, result)
 
-    def _revert(self, path, restarting, service_name, task_vars, result):
+    def _revert(self, path, args, task_vars, result):
         """Put back what containerd_config found before its first change: the saved original over
         path, or no file where it created one. Returns (rollback, cleanup) when containerd must
-        restart for it, else None (done, or nothing to do)."""
+        restart for it, else None (done, or nothing to do). Refused, changing nothing, when path
+        was edited since beyond what containerd_config sets: putting back would lose that edit."""
+        restarting, service_name = args['restart'], args['service_name']
         original_path, marker_path = path + ORIGINAL_SUFFIX, path + CREATED_SUFFIX
         state = node.read(self, task_vars, paths=[path, original_path, marker_path])
         current, original, marker = state.file(path), state.file(original_path), state.file(marker_path)
         leftovers = [p for p, kept in ((original_path, original), (marker_path, marker)) if kept.exists]
+        if current.exists and (original.exists or marker.exists):
+            edited = edits_beyond_the_plan(original.text if original.exists else '', current.text,
+                                           args['extra_settings'], path)
+            if edited and original.exists:
+                raise SpegelError(
+                    '%s was changed since this collection wrote it, beyond the Spegel settings (%s); putting back '
+                    '%s would lose that. Make the same change in %s and run again, or take the Spegel settings out '
+                    'of %s by hand and delete %s; nothing was changed.'
+                    % (path, ', '.join(edited), original_path, original_path, path, ', '.join(leftovers)))
+            if edited:
+                raise SpegelError(
+                    '%s, which this collection created, was changed since (%s); removing it would lose that. Take '
+                    'the Spegel settings out by hand and delete %s; nothing was changed.'
+                    % (path, ', '.join(edited), marker_path))
         writes, removes, after = [], [], current.text
         if original.exists and original.text != current.text:
             writes.append(dict(path=path, content=original.text, mode=original.mode, owner=original.owner,

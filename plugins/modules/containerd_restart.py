@@ -97,9 +97,22 @@ options:
         change (O(path) with the suffix C(.peerpull-orig) goes back over O(path); where O(path)
         is marked as created with C(.peerpull-created), it is removed), then restart only if
         that changed O(path). Does nothing where there is neither.
+      - Refused, changing nothing, when O(path) was changed since beyond what
+        M(peerpull.spegel.containerd_config) sets (its keys in any layout, C(version),
+        C(disabled_plugins), and the keys of O(extra_settings)) - putting the original back would
+        lose that change. The message names the keys (never their values); comments are not
+        compared.
       - Not together with O(previous_config) or O(was_absent).
     type: bool
     default: false
+  extra_settings:
+    description:
+      - With O(revert=true), the O(peerpull.spegel.containerd_config#module:extra_settings) the
+        configuration was made with; their keys may differ from the original. Only their C(key)s
+        are used.
+    type: list
+    elements: raw
+    default: []
   restart:
     description:
       - V(false) restarts nothing and leaves the restart to the user; with O(revert=true) the

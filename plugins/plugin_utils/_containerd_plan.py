@@ -24,7 +24,9 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_legacy
 )
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._errors import SpegelError
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._hosts_containerd import containerd1_unreadable
-from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import MISSING, TomlEditor, format_key, option_type
+from ansible_collections.peerpull.spegel.plugins.plugin_utils._toml_edit import (
+    MISSING, TomlEditor, format_key, option_type, parse_plain, same_value,
+)
 
 
 class ConfigPlan:
@@ -96,7 +98,7 @@ class ConfigPlan:
             _get(self.data, layout.use_local_image_pull, self.source, expect=bool)
             self.editor.set(layout.use_local_image_pull, bool(use_local_image_pull))
 
-        managed = layout.managed_keys() + [('version',), ('disabled_plugins',)]
+        managed = layout.managed_keys() + list(ALWAYS_MANAGED)
         for setting in extra_settings:
             overlap = [key for key in managed if _overlaps(key, setting['key'])]
             if overlap:
@@ -244,6 +246,52 @@ class ConfigPlan:
                     self.editor.remove(layout.configs + (host,))
         if 'configs' in registry and not self.editor.get(layout.configs):
             self.editor.remove(layout.configs)
+
+
+# Keys set in every layout: the version line, and disabled_plugins (enable_cri).
+ALWAYS_MANAGED = (('version',), ('disabled_plugins',))
+
+
+def edits_beyond_the_plan(original_text, current_text, extra_settings, source):
+    """The keys (formatted, at most five, values never shown) where current differs from
+    original outside what a plan may change (any layout's managed keys, the version line,
+    disabled_plugins, the keys of extra_settings): [] when putting original back loses nothing
+    but this collection's settings. Comments and layout are not compared."""
+    ignored = [key for layout in LAYOUTS.values() for key in layout.managed_keys()] + list(ALWAYS_MANAGED)
+    ignored += [setting['key'] for setting in normalise_extra_settings(extra_settings)]
+    try:
+        current = _without(parse_plain(current_text, source), ignored)
+    except SpegelError:
+        return ['the whole file (it is not valid TOML)']
+    original = _without(parse_plain(original_text, source), ignored)
+    return [format_key(key) for key in _differences(original, current, ())][:5]
+
+
+def _without(data, keys):
+    """data without keys, and without the tables that leaves empty."""
+    data = copy.deepcopy(data)
+    for key in keys:
+        node = data
+        for segment in key[:-1]:
+            node = node.get(segment) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(key[-1], None)
+    return _pruned(data)
+
+
+def _pruned(node):
+    if not isinstance(node, dict):
+        return node
+    pruned = {key: _pruned(value) for key, value in node.items()}
+    return {key: value for key, value in pruned.items() if value != {}}
+
+
+def _differences(left, right, path):
+    if isinstance(left, dict) and isinstance(right, dict):
+        for key in sorted(set(left) | set(right)):
+            yield from _differences(left.get(key, MISSING), right.get(key, MISSING), path + (key,))
+    elif not same_value(left, right):
+        yield path
 
 
 def _with_version_line(text, version):

@@ -14,6 +14,8 @@ import os
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from ansible_collections.peerpull.spegel.plugins.modules import node_files
 from ansible_collections.peerpull.spegel.plugins.plugin_utils._containerd_layout import CREATED_SUFFIX, ORIGINAL_SUFFIX
 from ansible_collections.peerpull.spegel.plugins.plugin_utils import _containerd_restart as restart
@@ -22,6 +24,9 @@ from ansible_collections.peerpull.spegel.plugins.plugin_utils._node import NODE_
 GOOD = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"\n'
 OLD = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "overlayfs"\n'
 BREAKS_CRI = GOOD + '# breaks CRI\n'
+# OLD as containerd_config leaves it: the Spegel settings added, nothing else changed.
+INSTALLED = OLD + '  discard_unpacked_layers = false\n\n[plugins."io.containerd.grpc.v1.cri".registry]\n' \
+    '  config_path = "/etc/containerd/certs.d"\n'
 NOT_TOML = 'version = = 2\n'
 SOCKET = '/run/test/containerd.sock'
 PLUGINS_HEADER = 'TYPE                                   ID                       PLATFORMS      STATUS    \n'
@@ -203,7 +208,7 @@ def test_contradicting_options_are_refused_before_anything_runs(run_action, tmp_
 
 # --- revert (the role's uninstall) ---------------------------------------------------------------
 
-def seed_installed(tmp_path, original=OLD, current=GOOD):
+def seed_installed(tmp_path, original=OLD, current=INSTALLED):
     (tmp_path / 'config.toml').write_text(current)
     (tmp_path / ('config.toml' + ORIGINAL_SUFFIX)).write_text(original)
 
@@ -217,7 +222,7 @@ def test_revert_puts_the_original_back_restarts_and_then_drops_every_copy(run_ac
     assert containerd_node.loaded == [OLD]
     assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml']
     assert (tmp_path / 'config.toml').read_text() == OLD
-    assert result['diff'][0]['before'] == GOOD and result['diff'][0]['after'] == OLD
+    assert result['diff'][0]['before'] == INSTALLED and result['diff'][0]['after'] == OLD
     assert step_names(run_action) == ['node_files', 'node_files', 'restart']
 
 
@@ -233,7 +238,7 @@ def test_revert_of_a_created_file_removes_it_and_its_marker(run_action, tmp_path
 def test_revert_whose_original_breaks_cri_goes_back_to_the_collections_file_and_keeps_the_original(
         run_action, tmp_path):
     containerd_node = stand_in(run_action, tmp_path)
-    seed_installed(tmp_path, original=BREAKS_CRI)
+    seed_installed(tmp_path, original=BREAKS_CRI, current=GOOD)
     result = run_action('containerd_restart', args_for(tmp_path, revert=True))
     assert result['failed'] and result['rolled_back'] and result['cri_ready']
     assert containerd_node.loaded == [BREAKS_CRI, GOOD] and (tmp_path / 'config.toml').read_text() == GOOD
@@ -281,12 +286,50 @@ def test_revert_where_nothing_was_kept_does_nothing(run_action, tmp_path):
     assert not result['changed'] and not result['restarted'] and step_names(run_action) == ['node_files']
 
 
+@pytest.mark.parametrize('edited, key', [
+    (INSTALLED.replace('"overlayfs"', '"native"'), 'plugins."io.containerd.grpc.v1.cri".containerd.snapshotter'),
+    ('oom_score = -999\n' + INSTALLED, 'oom_score'),
+    (INSTALLED + 'version = = 2\n', 'the whole file (it is not valid TOML)'),
+])
+def test_revert_of_a_file_edited_since_is_refused_naming_the_keys(run_action, tmp_path, edited, key):
+    """Putting the original back would silently undo an edit made after site (a snapshotter, a
+    cgroup driver): refused, nothing changed, whether or not it would restart."""
+    stand_in(run_action, tmp_path)
+    seed_installed(tmp_path, current=edited)
+    for restart in (True, False):
+        result = run_action('containerd_restart', args_for(tmp_path, revert=True, restart=restart))
+        assert result['failed'] and not result['changed'] and not result['restarted']
+        assert result['msg'].startswith('%s was changed since this collection wrote it, beyond the Spegel settings '
+                                        '(%s); putting back %s' % (tmp_path / 'config.toml', key,
+                                                                    tmp_path / ('config.toml' + ORIGINAL_SUFFIX)))
+    assert (tmp_path / 'config.toml').read_text() == edited
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml', 'config.toml' + ORIGINAL_SUFFIX]
+
+
+def test_revert_ignores_the_extra_settings_site_applied_and_comments(run_action, tmp_path):
+    stand_in(run_action, tmp_path)
+    setting = {'key': ['plugins', 'io.containerd.grpc.v1.cri', 'containerd', 'snapshotter'], 'value': 'native'}
+    seed_installed(tmp_path, current='# mine\n' + INSTALLED.replace('"overlayfs"', '"native"'))
+    result = run_action('containerd_restart', args_for(tmp_path, revert=True, extra_settings=[setting]))
+    assert 'failed' not in result and result['cri_ready'] and (tmp_path / 'config.toml').read_text() == OLD
+
+
+def test_revert_of_a_created_file_edited_since_is_refused(run_action, tmp_path):
+    stand_in(run_action, tmp_path)
+    (tmp_path / 'config.toml').write_text('oom_score = -999\n' + GOOD)
+    (tmp_path / ('config.toml' + CREATED_SUFFIX)).write_text('marker\n')
+    result = run_action('containerd_restart', args_for(tmp_path, revert=True))
+    assert result['failed'] and not result['changed']
+    assert 'which this collection created, was changed since (oom_score); removing it would lose that' in result['msg']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml', 'config.toml' + CREATED_SUFFIX]
+
+
 def test_revert_in_check_mode_shows_the_diff_and_writes_nothing(run_action, tmp_path):
     stand_in(run_action, tmp_path)
     seed_installed(tmp_path)
     result = run_action('containerd_restart', args_for(tmp_path, revert=True), check_mode=True, diff=True)
     assert result['changed'] and not result['restarted'] and result['diff'][0]['after'] == OLD
-    assert (tmp_path / 'config.toml').read_text() == GOOD and step_names(run_action) == ['node_files']
+    assert (tmp_path / 'config.toml').read_text() == INSTALLED and step_names(run_action) == ['node_files']
 
 
 def test_a_cri_plugin_missing_from_the_list_is_named_as_such():
