@@ -125,6 +125,9 @@ class ActionModule(ActionModuleBase):
             removes.append(dict(path=path, backup=restarting, expected_checksum=current.checksum))
             result['removed'], after = True, None
         if not leftovers:
+            result['msg'] = ('nothing to put back: neither %s nor %s exists (containerd_keep_original was false, or this '
+                             'collection never changed %s); Spegel settings in %s, if any, stay.'
+                             % (original_path, marker_path, path, path))
             return None
         changed = bool(writes or removes)
         result['changed'] = True

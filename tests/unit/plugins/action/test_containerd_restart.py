@@ -284,6 +284,8 @@ def test_revert_where_nothing_was_kept_does_nothing(run_action, tmp_path):
     (tmp_path / 'config.toml').write_text(GOOD)
     result = run_action('containerd_restart', args_for(tmp_path, revert=True))
     assert not result['changed'] and not result['restarted'] and step_names(run_action) == ['node_files']
+    assert result['msg'].startswith('nothing to put back: neither %s nor %s exists (containerd_keep_original was false'
+                                    % (tmp_path / ('config.toml' + ORIGINAL_SUFFIX), tmp_path / ('config.toml' + CREATED_SUFFIX)))
 
 
 @pytest.mark.parametrize('edited, key', [
