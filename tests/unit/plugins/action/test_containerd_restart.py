@@ -301,9 +301,9 @@ def test_revert_of_a_file_edited_since_is_refused_naming_the_keys(run_action, tm
     for restart in (True, False):
         result = run_action('containerd_restart', args_for(tmp_path, revert=True, restart=restart))
         assert result['failed'] and not result['changed'] and not result['restarted']
-        assert result['msg'].startswith('%s was changed since this collection wrote it, beyond the Spegel settings '
-                                        '(%s); putting back %s' % (tmp_path / 'config.toml', key,
-                                                                    tmp_path / ('config.toml' + ORIGINAL_SUFFIX)))
+        said = '%s was changed since this collection wrote it, beyond the Spegel settings (%s); putting back %s' % (
+            tmp_path / 'config.toml', key, tmp_path / ('config.toml' + ORIGINAL_SUFFIX))
+        assert result['msg'].startswith(said), result['msg']
     assert (tmp_path / 'config.toml').read_text() == edited
     assert sorted(p.name for p in tmp_path.iterdir()) == ['config.toml', 'config.toml' + ORIGINAL_SUFFIX]
 
