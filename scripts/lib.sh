@@ -22,15 +22,20 @@ export ANSIBLE_COLLECTIONS_PATH="$BUILD/collections:${HOME:-/root}/.ansible/coll
 COLLECTION_LINK="$BUILD/collections/ansible_collections/$COLLECTION_NAMESPACE/$COLLECTION_NAME"
 
 # The Go toolchain scripts/setup fetches from the Go module proxy when the machine has no Go
-# new enough (Debian 12's is 1.19): first on PATH for every script, and the tests they run.
+# new enough (Debian 12's is 1.19).
 GO_TOOLCHAIN_VERSION=1.26.8
 GO_TOOLCHAIN="${PEERPULL_CACHE:-/var/cache/peerpull}/go-toolchain/go$GO_TOOLCHAIN_VERSION"
-if [ -x "$GO_TOOLCHAIN/bin/go" ]; then
+
+# Put that toolchain first on PATH when setup fetched it (no-op otherwise). use_venv calls it
+# too: a stage after setup's sees what setup fetched in its own process.
+use_fetched_go() {
+    [ -x "$GO_TOOLCHAIN/bin/go" ] || return 0
     case ":$PATH:" in
         *":$GO_TOOLCHAIN/bin:"*) ;;
         *) export PATH="$GO_TOOLCHAIN/bin:$PATH" ;;
     esac
-fi
+}
+use_fetched_go
 
 banner() {
     printf '\n==== %s ====\n' "$*"
@@ -44,6 +49,7 @@ die() {
 # Put the project's venv first on PATH (no-op if scripts/setup has not run yet).
 use_venv() {
     [ -x "$VENV/bin/python" ] || die "no $VENV: run scripts/setup first"
+    use_fetched_go
     export VIRTUAL_ENV="$VENV"
     case ":$PATH:" in
         *":$VENV/bin:"*) ;;
