@@ -8,10 +8,14 @@ Each node's host variable expect_rollout says what the rollout must have left:
   converged  config.toml changed, containerd restarted and serves the Spegel settings
   restored   config.toml is byte for byte what it was, containerd runs it with CRI
   untouched  nothing under /etc/containerd changed, containerd was not restarted
+
+And a node kind's restart on real systemd (converge's last play, on rolling-n4): the units
+named, in order, CRI on the kind's socket, and a failing unit stopping the rest.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -68,3 +72,22 @@ def test_site_playbook_said_what_happened(node, site_output):
     if node.vars["expect_rollout"] == "restored":
         assert "The previous configuration was restored" in site_output
         assert "it runs again with CRI" in site_output
+
+
+@pytest.fixture(scope="module")
+def kind_restart():
+    return json.loads((Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "results" / "kind_restart.json").read_text())
+
+
+def test_a_node_kinds_units_restart_and_cri_is_proven_on_its_socket(kind_restart):
+    restart, started = kind_restart["restart"], kind_restart["started"]
+    assert restart["restarted"] and restart["cri_ready"] and not restart.get("failed"), restart
+    assert restart["msg"].startswith("rke2-server restarted; containerd serves CRI on /run/k3s/containerd/containerd.sock")
+    assert started[1] != started[0], "systemd did not restart rke2-server"
+
+
+def test_a_unit_that_fails_stops_the_units_after_it(kind_restart):
+    failed, started = kind_restart["failed_restart"], kind_restart["started"]
+    assert failed["failed"] and failed["restarted"] and not failed["cri_ready"], failed
+    assert "after restarting rke2-agent, rke2-server: systemd could not restart rke2-agent" in failed["msg"], failed["msg"]
+    assert started[2] == started[1], "rke2-server was restarted after the unit before it failed"
